@@ -1,0 +1,28 @@
+# sumprimes — see README.md.
+GO ?= go
+
+.PHONY: run test build services-up services-down clean
+
+## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
+run:
+	$(GO) run . dev
+
+## test: every test under -race, on a real Kafka broker and Redis server (started and stopped as needed)
+test:
+	scripts/test.sh
+
+## build: the sumprimes binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sumprimes .
+
+## services-up / services-down: the real Kafka and Redis that `make test` uses, for running tests by hand
+services-up:
+	scripts/redis.sh start
+	scripts/kafka.sh start
+
+services-down:
+	scripts/kafka.sh stop
+	scripts/redis.sh stop
+
+clean:
+	rm -rf bin .cache/run

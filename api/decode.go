@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// submitRequest is the body of POST /sumPrime.
+type submitRequest struct {
+	A, B uint64
+}
+
+// decodeSubmit parses the body strictly: a JSON object with exactly the
+// integer fields a and b. Each failure names the field at fault.
+func decodeSubmit(body []byte) (submitRequest, *Problem) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return submitRequest{}, badField("", `body must be a JSON object such as {"a": 1, "b": 1000}`)
+	}
+	if dec.More() {
+		return submitRequest{}, badField("", "body must hold a single JSON object")
+	}
+	for name := range fields {
+		if name != "a" && name != "b" {
+			return submitRequest{}, badField(name, fmt.Sprintf("unknown field %q: only a and b are accepted", name))
+		}
+	}
+	var req submitRequest
+	var p *Problem
+	if req.A, p = positiveInt("a", fields); p != nil {
+		return submitRequest{}, p
+	}
+	if req.B, p = positiveInt("b", fields); p != nil {
+		return submitRequest{}, p
+	}
+	return req, nil
+}
+
+// positiveInt reads fields[name] as a JSON integer ≥ 1 that fits in a uint64.
+func positiveInt(name string, fields map[string]json.RawMessage) (uint64, *Problem) {
+	raw, ok := fields[name]
+	if !ok {
+		return 0, badField(name, fmt.Sprintf("%s is required", name))
+	}
+	text := string(bytes.TrimSpace(raw))
+	kind := "a number"
+	switch text[0] {
+	case '"':
+		kind = "a string"
+	case 't', 'f':
+		kind = "a boolean"
+	case 'n':
+		kind = "null"
+	case '{':
+		kind = "an object"
+	case '[':
+		kind = "an array"
+	}
+	if kind != "a number" {
+		return 0, badField(name, fmt.Sprintf("%s must be an integer, got %s", name, kind))
+	}
+	if bytes.ContainsAny(raw, ".eE") {
+		return 0, badField(name, fmt.Sprintf("%s must be an integer, got %s", name, text))
+	}
+	if text[0] == '-' {
+		return 0, badField(name, fmt.Sprintf("%s must be at least 1, got %s", name, text))
+	}
+	v, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		return 0, badField(name, fmt.Sprintf("%s is too large: %s", name, text))
+	}
+	if v < 1 {
+		return 0, badField(name, fmt.Sprintf("%s must be at least 1, got %d", name, v))
+	}
+	return v, nil
+}

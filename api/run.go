@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// Run is the api role's start-up path, shared by `sumprimes api` and
+// `sumprimes dev`: it serves on ln at once (readiness stays false until Kafka
+// and Redis answer and the topic exists) and stops when ctx ends.
+//
+// Shutdown order: stop accepting and drain in-flight requests, then flush
+// and close the Kafka writer, then close the Redis client.
+func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logger) error {
+	rdb := store.NewClient(cfg.Redis)
+	defer rdb.Close()
+	q := queue.New(cfg.Kafka, log)
+	defer q.Close()
+
+	go func() {
+		if err := q.EnsureTopic(ctx); err == nil {
+			log.Info("kafka topic ready", "topic", cfg.Kafka.Topic, "partitions", cfg.Kafka.Partitions)
+		}
+	}()
+
+	srv := New(Config{
+		Store:   store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		Queue:   q,
+		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxSpan: cfg.Limits.MaxSpan},
+		Timeout: cfg.HTTP.RequestTimeout,
+		Log:     log,
+	})
+	log.Info("api listening", "addr", ln.Addr().String())
+	return srv.Serve(ctx, ln, cfg.HTTP.ShutdownTimeout)
+}

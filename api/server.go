@@ -1,0 +1,205 @@
+// Package api is the HTTP front of the service. It accepts jobs, answers
+// polls from the result store and never computes anything itself, so any
+// number of replicas can serve any client.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// bodyLimit caps request bodies: a valid submit is a few dozen bytes.
+const bodyLimit = "1KB"
+
+// pollAfter is the Retry-After hint, in seconds, for a job still in progress.
+const pollAfter = "1"
+
+// Server serves the HTTP API.
+type Server struct {
+	echo    *echo.Echo
+	store   store.Store
+	queue   queue.Publisher
+	limits  job.Limits
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// Config holds what a Server depends on.
+type Config struct {
+	Store  store.Store
+	Queue  queue.Publisher
+	Limits job.Limits
+	// Timeout bounds each call to the store or the queue, so a dead
+	// dependency becomes a 503 instead of a hung client.
+	Timeout time.Duration
+	Log     *slog.Logger
+}
+
+// New returns a Server with its routes registered.
+func New(cfg Config) *Server {
+	s := &Server{
+		echo:    echo.New(),
+		store:   cfg.Store,
+		queue:   cfg.Queue,
+		limits:  cfg.Limits,
+		timeout: cfg.Timeout,
+		log:     cfg.Log,
+		now:     time.Now,
+	}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(bodyLimit))
+	e.POST("/sumPrime", s.submit)
+	e.GET("/sumPrime/:id", s.get)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	return s
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Serve answers requests on ln until ctx is cancelled, then stops accepting
+// and lets in-flight requests finish for up to grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// submit accepts a job: it writes the IN_PROGRESS record, then publishes the
+// job and waits for the broker's acknowledgement. A 202 therefore means the
+// job is durably in Kafka; if publishing fails the record is deleted again.
+func (s *Server) submit(c echo.Context) error {
+	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt != echo.MIMEApplicationJSON {
+		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as Content-Type: application/json")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err // the body limit surfaces here as *echo.HTTPError
+	}
+	req, p := decodeSubmit(body)
+	if p != nil {
+		return p
+	}
+	if err := s.limits.Check(req.A, req.B); err != nil {
+		var fe *job.FieldError
+		if errors.As(err, &fe) {
+			return badField(fe.Field, fe.Detail)
+		}
+		return err
+	}
+
+	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC()}
+	rec := job.Pending(j)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	defer cancel()
+	if err := s.store.Create(ctx, rec); err != nil {
+		s.log.Error("store record", "requestId", j.RequestID, "error", err)
+		return unavailable("the result store is unavailable; try again shortly")
+	}
+	if err := s.queue.Publish(ctx, j); err != nil {
+		s.log.Error("publish job", "requestId", j.RequestID, "error", err)
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		if err := s.store.Delete(cleanup, j.RequestID); err != nil {
+			s.log.Error("delete unpublished record", "requestId", j.RequestID, "error", err)
+		}
+		return unavailable("the job queue is unavailable; the job was not accepted, try again shortly")
+	}
+	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B)
+	h := c.Response().Header()
+	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
+	h.Set("Retry-After", pollAfter)
+	return writeJSON(c, http.StatusAccepted, rec)
+}
+
+// get answers a poll from the store.
+func (s *Server) get(c echo.Context) error {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return badField("id", "request id must be a UUID such as 3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	defer cancel()
+	rec, err := s.store.Get(ctx, id.String())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return problem(http.StatusNotFound, "not-found", "no request "+id.String()+": it never existed or its result has expired")
+	case err != nil:
+		s.log.Error("read record", "requestId", id.String(), "error", err)
+		return unavailable("the result store is unavailable; try again shortly")
+	}
+	if !rec.Status.Final() {
+		c.Response().Header().Set("Retry-After", pollAfter)
+	}
+	return writeJSON(c, http.StatusOK, rec)
+}
+
+// healthz says the process is alive; it checks nothing else on purpose, so
+// an orchestrator does not restart the API because Redis blinked.
+func (s *Server) healthz(c echo.Context) error {
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether this replica can serve: Kafka and Redis both answer.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	defer cancel()
+	var failed []string
+	if err := s.store.Ping(ctx); err != nil {
+		failed = append(failed, "redis: "+err.Error())
+	}
+	if err := s.queue.Ping(ctx); err != nil {
+		failed = append(failed, "kafka: "+err.Error())
+	}
+	if len(failed) > 0 {
+		return unavailable("not ready: " + strings.Join(failed, "; "))
+	}
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(c echo.Context, status int, v any) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	c.Response().WriteHeader(status)
+	return jsonEncoder(c.Response()).Encode(v)
+}
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}

@@ -1,0 +1,370 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// memStore is an in-memory store.Store.
+type memStore struct {
+	mu      sync.Mutex
+	records map[string]job.Record
+	down    bool
+}
+
+func (m *memStore) Create(_ context.Context, r job.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errors.New("store down")
+	}
+	if _, ok := m.records[r.RequestID]; ok {
+		return store.ErrExists
+	}
+	m.records[r.RequestID] = r
+	return nil
+}
+
+func (m *memStore) Put(_ context.Context, r job.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.records[r.RequestID] = r
+	return nil
+}
+
+func (m *memStore) Get(_ context.Context, id string) (job.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return job.Record{}, errors.New("store down")
+	}
+	r, ok := m.records[id]
+	if !ok {
+		return job.Record{}, store.ErrNotFound
+	}
+	return r, nil
+}
+
+func (m *memStore) Delete(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.records, id)
+	return nil
+}
+
+func (m *memStore) Ping(context.Context) error {
+	if m.down {
+		return errors.New("store down")
+	}
+	return nil
+}
+
+// fakeQueue records published jobs, or fails when down.
+type fakeQueue struct {
+	mu        sync.Mutex
+	published []job.Job
+	down      bool
+}
+
+func (q *fakeQueue) Publish(_ context.Context, j job.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.down {
+		return errors.New("broker down")
+	}
+	q.published = append(q.published, j)
+	return nil
+}
+
+func (q *fakeQueue) Ping(context.Context) error {
+	if q.down {
+		return errors.New("broker down")
+	}
+	return nil
+}
+func (q *fakeQueue) Close() error { return nil }
+
+type testBundle struct {
+	server *api.Server
+	store  *memStore
+	queue  *fakeQueue
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	b := &testBundle{store: &memStore{records: map[string]job.Record{}}, queue: &fakeQueue{}}
+	b.server = api.New(api.Config{
+		Store:   b.store,
+		Queue:   b.queue,
+		Limits:  job.Limits{MaxB: 1_000_000_000_000, MaxSpan: 10_000_000_000},
+		Timeout: 5e9,
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return b
+}
+
+func (b *testBundle) do(t *testing.T, method, path, contentType, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	b.server.ServeHTTP(rec, req)
+	return rec
+}
+
+func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %q: %v", rec.Body.String(), err)
+	}
+	return v
+}
+
+type problemBody struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Field  string `json:"field"`
+}
+
+func TestSubmit(t *testing.T) {
+	t.Parallel()
+
+	t.Run("AcceptsAValidRangeWithLocationAndRetryAfter", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a": 1, "b": 1000000}`)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
+		}
+		got := decode[map[string]any](t, rec)
+		id, _ := got["requestId"].(string)
+		if got["status"] != "IN_PROGRESS" || got["payload"] != nil || id == "" {
+			t.Fatalf("body = %v, want IN_PROGRESS with null payload and an id", got)
+		}
+		if loc := rec.Header().Get("Location"); loc != "/sumPrime/"+id {
+			t.Errorf("Location = %q, want /sumPrime/%s", loc, id)
+		}
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("Retry-After header missing")
+		}
+		if len(b.queue.published) != 1 || b.queue.published[0].RequestID != id || b.queue.published[0].B != 1000000 {
+			t.Errorf("published = %+v, want the job %s", b.queue.published, id)
+		}
+		if r, err := b.store.Get(context.Background(), id); err != nil || r.Status != job.InProgress {
+			t.Errorf("stored record = %+v, %v; want IN_PROGRESS", r, err)
+		}
+	})
+
+	t.Run("GivesEachRequestAFreshUUIDv4", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		seen := map[string]bool{}
+		for range 20 {
+			rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":2,"b":3}`)
+			id := decode[job.Record](t, rec).RequestID
+			if len(id) != 36 || id[14] != '4' || seen[id] {
+				t.Fatalf("id %q is not a fresh UUID v4", id)
+			}
+			seen[id] = true
+		}
+	})
+
+	t.Run("RejectsBadInputWithAProblemNamingTheField", func(t *testing.T) {
+		t.Parallel()
+		cases := []struct {
+			name, body, field string
+		}{
+			{"MalformedJSON", `{"a":1,`, ""},
+			{"NotAnObject", `[1, 2]`, ""},
+			{"Null", `null`, ""},
+			{"TrailingData", `{"a":1,"b":2} {}`, ""},
+			{"MissingA", `{"b": 10}`, "a"},
+			{"MissingB", `{"a": 10}`, "b"},
+			{"StringA", `{"a": "1", "b": 10}`, "a"},
+			{"FloatB", `{"a": 1, "b": 10.5}`, "b"},
+			{"ExponentB", `{"a": 1, "b": 1e6}`, "b"},
+			{"BooleanA", `{"a": true, "b": 10}`, "a"},
+			{"NullB", `{"a": 1, "b": null}`, "b"},
+			{"ArrayA", `{"a": [1], "b": 10}`, "a"},
+			{"NegativeA", `{"a": -5, "b": 10}`, "a"},
+			{"ZeroA", `{"a": 0, "b": 10}`, "a"},
+			{"AGreaterThanB", `{"a": 10, "b": 5}`, "a"},
+			{"BOverMaxB", `{"a": 1, "b": 1000000000001}`, "b"},
+			{"SpanOverMaxSpan", `{"a": 1, "b": 10000000002}`, "b"},
+			{"BeyondUint64", `{"a": 1, "b": 99999999999999999999999}`, "b"},
+			{"UnknownField", `{"a": 1, "b": 2, "c": 3}`, "c"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", c.body)
+				if rec.Code != http.StatusBadRequest {
+					t.Fatalf("status = %d, want 400; body %s", rec.Code, rec.Body)
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+					t.Errorf("Content-Type = %q, want application/problem+json", ct)
+				}
+				p := decode[problemBody](t, rec)
+				if p.Status != 400 || p.Detail == "" || p.Field != c.field {
+					t.Errorf("problem = %+v, want status 400, a detail and field %q", p, c.field)
+				}
+				if len(b.queue.published) != 0 || len(b.store.records) != 0 {
+					t.Error("a rejected request left a job or a record behind")
+				}
+			})
+		}
+	})
+
+	t.Run("RejectsANonJSONContentType", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodPost, "/sumPrime", "application/x-www-form-urlencoded", `{"a":1,"b":2}`)
+		if rec.Code != http.StatusUnsupportedMediaType {
+			t.Fatalf("status = %d, want 415", rec.Code)
+		}
+	})
+
+	t.Run("RejectsAnOversizedBody", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":2,"pad":"`+strings.Repeat("x", 2000)+`"}`)
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status = %d, want 413", rec.Code)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("Content-Type = %q, want application/problem+json", ct)
+		}
+	})
+
+	t.Run("AnswersUnavailableAndKeepsNoRecordWhenPublishingFails", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.queue.down = true
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", rec.Code)
+		}
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("Retry-After header missing on 503")
+		}
+		if len(b.store.records) != 0 {
+			t.Errorf("records = %v, want the unpublished record deleted", b.store.records)
+		}
+	})
+
+	t.Run("AnswersUnavailableWhenTheStoreIsDown", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.store.down = true
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", rec.Code)
+		}
+		if len(b.queue.published) != 0 {
+			t.Error("published a job whose record could not be written")
+		}
+	})
+}
+
+func TestGet(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ReturnsTheStoredRecord", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := decode[job.Record](t, b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":10}`)).RequestID
+		rec := b.do(t, http.MethodGet, "/sumPrime/"+id, "", "")
+		if rec.Code != http.StatusOK || decode[job.Record](t, rec).Status != job.InProgress {
+			t.Fatalf("GET = %d %s, want 200 IN_PROGRESS", rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("Retry-After missing while in progress")
+		}
+
+		j := b.queue.published[0]
+		_ = b.store.Put(context.Background(), j.Finished("17", j.SubmittedAt))
+		rec = b.do(t, http.MethodGet, "/sumPrime/"+id, "", "")
+		got := decode[map[string]any](t, rec)
+		if got["status"] != "FINISHED" || got["payload"] != "17" {
+			t.Fatalf("GET = %v, want FINISHED with payload \"17\" (a JSON string)", got)
+		}
+	})
+
+	t.Run("AnswersNotFoundForAnUnknownID", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodGet, "/sumPrime/3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", "", "")
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("GET = %d %s, want a 404 problem", rec.Code, rec.Header().Get("Content-Type"))
+		}
+	})
+
+	t.Run("AnswersBadRequestForAMalformedID", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodGet, "/sumPrime/not-a-uuid", "", "")
+		if rec.Code != http.StatusBadRequest || decode[problemBody](t, rec).Field != "id" {
+			t.Fatalf("GET = %d %s, want a 400 problem naming id", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("AnswersUnavailableWhenTheStoreIsDown", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.store.down = true
+		rec := b.do(t, http.MethodGet, "/sumPrime/3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", "", "")
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", rec.Code)
+		}
+	})
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+
+	t.Run("AnswersWrongMethodsWith405", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodPut, "/sumPrime", "application/json", `{}`)
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("PUT = %d %s, want a 405 problem", rec.Code, rec.Header().Get("Content-Type"))
+		}
+	})
+
+	t.Run("AnswersUnknownPathsWith404", func(t *testing.T) {
+		t.Parallel()
+		rec := setup(t).do(t, http.MethodGet, "/nope", "", "")
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("GET /nope = %d, want 404", rec.Code)
+		}
+	})
+
+	t.Run("ReportsReadinessFromBothDependencies", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		if rec := b.do(t, http.MethodGet, "/readyz", "", ""); rec.Code != http.StatusOK {
+			t.Fatalf("readyz = %d, want 200", rec.Code)
+		}
+		b.queue.down = true
+		rec := b.do(t, http.MethodGet, "/readyz", "", "")
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(decode[problemBody](t, rec).Detail, "kafka") {
+			t.Fatalf("readyz = %d %s, want 503 naming kafka", rec.Code, rec.Body)
+		}
+		if rec := b.do(t, http.MethodGet, "/healthz", "", ""); rec.Code != http.StatusOK {
+			t.Fatalf("healthz = %d, want 200 while only a dependency is down", rec.Code)
+		}
+	})
+}

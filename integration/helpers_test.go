@@ -1,0 +1,247 @@
+// Package integration tests the service end to end through its HTTP API, on
+// a real Apache Kafka broker and a real Redis server (see internal/testenv),
+// through the same start-up paths the binary uses.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/worker"
+)
+
+// binary is the sumprimes binary built once for tests that run processes.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sumprimes-integration")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sumprimes")
+	build := exec.Command("go", "build", "-race", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building sumprimes:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startAPI runs the api role in this process and returns its base URL.
+func startAPI(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRole(t, func(ctx context.Context) error { return api.Run(ctx, cfg, ln, testenv.Logger(t)) })
+	url := "http://" + ln.Addr().String()
+	waitReady(t, url)
+	return url
+}
+
+// startWorker runs the worker role in this process.
+func startWorker(t *testing.T, cfg config.Config) {
+	t.Helper()
+	runRole(t, func(ctx context.Context) error { return worker.Run(ctx, cfg, testenv.Logger(t)) })
+}
+
+// runRole runs a role until the test ends, then stops it and waits.
+func runRole(t *testing.T, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("role stopped with %v", err)
+		}
+	})
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	testenv.Eventually(t, 60*time.Second, url+"/readyz", func() bool {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) record(t *testing.T) job.Record {
+	t.Helper()
+	var rec job.Record
+	if err := json.Unmarshal(r.body, &rec); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+	return rec
+}
+
+func post(t *testing.T, url, body string) response {
+	t.Helper()
+	resp, err := http.Post(url+"/sumPrime", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read(t, resp)
+}
+
+func get(t *testing.T, url string) response {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read(t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) response {
+	t.Helper()
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: buf.Bytes()}
+}
+
+// submit posts [a, b] and returns the accepted request id.
+func submit(t *testing.T, url string, a, b uint64) string {
+	t.Helper()
+	r := post(t, url, fmt.Sprintf(`{"a": %d, "b": %d}`, a, b))
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST [%d, %d] = %d %s, want 202", a, b, r.status, r.body)
+	}
+	return r.record(t).RequestID
+}
+
+// await polls the request until it reaches a final state.
+func await(t *testing.T, url, id string) job.Record {
+	t.Helper()
+	var rec job.Record
+	testenv.Eventually(t, 90*time.Second, "request "+id+" to finish", func() bool {
+		r := get(t, url+"/sumPrime/"+id)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", id, r.status, r.body)
+		}
+		rec = r.record(t)
+		return rec.Status.Final()
+	})
+	return rec
+}
+
+// process is a sumprimes binary running as a child process.
+type process struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+// startProcess runs the binary with args and the test configuration in its
+// environment, and kills it when the test ends.
+func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(binary, args...), out: &syncBuffer{}}
+	p.cmd.Env = append(os.Environ(),
+		"SUMPRIMES_KAFKA_BROKERS="+strings.Join(cfg.Kafka.Brokers, ","),
+		"SUMPRIMES_KAFKA_TOPIC="+cfg.Kafka.Topic,
+		fmt.Sprintf("SUMPRIMES_KAFKA_PARTITIONS=%d", cfg.Kafka.Partitions),
+		"SUMPRIMES_KAFKA_GROUP="+cfg.Kafka.Group,
+		"SUMPRIMES_REDIS_ADDR="+strings.Join(cfg.Redis.Addrs, ","),
+		"SUMPRIMES_REDIS_KEY_PREFIX="+cfg.Redis.KeyPrefix,
+		fmt.Sprintf("SUMPRIMES_WORKER_CONCURRENCY=%d", cfg.Worker.Concurrency),
+		"SUMPRIMES_WORKER_THREADS=1",
+		"SUMPRIMES_LOG_FORMAT=json",
+	)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", args, p.out.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("process exited with %v after SIGTERM:\n%s", err, p.out.String())
+	}
+}
+
+// jobsDone counts the jobs the process logged as done.
+func (p *process) jobsDone() int { return strings.Count(p.out.String(), `"msg":"job done"`) }
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// assignments returns, for each member of the consumer group, how many
+// partitions it holds.
+func assignments(t *testing.T, cfg config.Config) []int {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 5 * time.Second}
+	resp, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{cfg.Kafka.Group}})
+	if err != nil || len(resp.Groups) == 0 || resp.Groups[0].Error != nil {
+		return nil
+	}
+	var held []int
+	for _, m := range resp.Groups[0].Members {
+		n := 0
+		for _, topic := range m.MemberAssignments.Topics {
+			n += len(topic.Partitions)
+		}
+		held = append(held, n)
+	}
+	return held
+}

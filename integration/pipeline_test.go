@@ -1,0 +1,170 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sumprimes/sumprimes/internal/testenv"
+)
+
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+
+	t.Run("FinishesASubmittedJobWithTheExactSum", func(t *testing.T) {
+		t.Parallel()
+		r := post(t, url, `{"a": 1, "b": 1000000}`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("POST = %d %s, want 202", r.status, r.body)
+		}
+		accepted := r.record(t)
+		if accepted.Status != "IN_PROGRESS" || accepted.Payload != nil {
+			t.Fatalf("accepted = %s, want IN_PROGRESS with a null payload", r.body)
+		}
+		if loc := r.header.Get("Location"); loc != "/sumPrime/"+accepted.RequestID {
+			t.Errorf("Location = %q", loc)
+		}
+		rec := await(t, url, accepted.RequestID)
+		if rec.Status != "FINISHED" || rec.Payload == nil || *rec.Payload != "37550402023" {
+			t.Fatalf("final record = %+v, want FINISHED 37550402023", rec)
+		}
+	})
+
+	t.Run("KeepsTheResultForThreeMinutes", func(t *testing.T) {
+		t.Parallel()
+		id := submit(t, url, 10, 20)
+		await(t, url, id)
+		ttl := testenv.Redis(t).TTL(context.Background(), cfg.Redis.KeyPrefix+"job:"+id).Val()
+		if ttl < 170*time.Second || ttl > 180*time.Second {
+			t.Fatalf("TTL of the stored result = %s, want close to 180s", ttl)
+		}
+	})
+
+	t.Run("SendsTheSumAsAJSONString", func(t *testing.T) {
+		t.Parallel()
+		id := submit(t, url, 1, 100_000_000)
+		await(t, url, id)
+		var raw map[string]any
+		if err := json.Unmarshal(get(t, url+"/sumPrime/"+id).body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw["payload"] != "279209790387276" {
+			t.Fatalf("payload = %#v, want the string \"279209790387276\"", raw["payload"])
+		}
+	})
+
+	t.Run("RejectsInvalidInputWith400", func(t *testing.T) {
+		t.Parallel()
+		for _, body := range []string{`{"a": 5, "b": 1}`, `{"a": "x", "b": 1}`, `{"a": 1.5, "b": 2}`, `{"a": 1, "b": 10000000000000}`, `{`} {
+			r := post(t, url, body)
+			if r.status != http.StatusBadRequest || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("POST %s = %d %s, want a 400 problem", body, r.status, r.header.Get("Content-Type"))
+			}
+		}
+	})
+
+	t.Run("Answers404ForAnUnknownID", func(t *testing.T) {
+		t.Parallel()
+		if r := get(t, url+"/sumPrime/3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"); r.status != http.StatusNotFound {
+			t.Fatalf("GET unknown id = %d, want 404", r.status)
+		}
+	})
+
+	t.Run("FinishesManyConcurrentJobs", func(t *testing.T) {
+		t.Parallel()
+		ids := make([]string, 40)
+		for i := range ids {
+			ids[i] = submit(t, url, uint64(1+i), 10_000)
+		}
+		for i, id := range ids {
+			if rec := await(t, url, id); rec.Status != "FINISHED" || rec.A != uint64(1+i) {
+				t.Fatalf("job %d = %+v", i, rec)
+			}
+		}
+	})
+}
+
+func TestWorkerProcessesShareThePartitions(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.Kafka.Partitions = 6
+	cfg.Worker.Concurrency = 1
+	url := startAPI(t, cfg)
+
+	first := startProcess(t, cfg, "worker")
+	testenv.Eventually(t, 60*time.Second, "the first worker to own every partition", func() bool {
+		held := assignments(t, cfg)
+		return len(held) == 1 && held[0] == 6
+	})
+	second := startProcess(t, cfg, "worker")
+	testenv.Eventually(t, 60*time.Second, "the second worker to take over some partitions", func() bool {
+		held := assignments(t, cfg)
+		return len(held) == 2 && held[0] > 0 && held[1] > 0 && held[0]+held[1] == 6
+	})
+
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, submit(t, url, 1, uint64(1000+i)))
+	}
+	for _, id := range ids {
+		if rec := await(t, url, id); rec.Status != "FINISHED" {
+			t.Fatalf("job %s = %+v", id, rec)
+		}
+	}
+	if first.jobsDone() == 0 || second.jobsDone() == 0 {
+		t.Fatalf("jobs done: first %d, second %d; want both to have worked", first.jobsDone(), second.jobsDone())
+	}
+
+	// When one leaves, the other takes its partitions and nothing is lost.
+	first.stop(t)
+	testenv.Eventually(t, 60*time.Second, "the remaining worker to own every partition", func() bool {
+		held := assignments(t, cfg)
+		return len(held) == 1 && held[0] == 6
+	})
+	before := second.jobsDone()
+	ids = ids[:0]
+	for i := range 12 {
+		ids = append(ids, submit(t, url, 1, uint64(2000+i)))
+	}
+	for _, id := range ids {
+		if rec := await(t, url, id); rec.Status != "FINISHED" {
+			t.Fatalf("job %s = %+v", id, rec)
+		}
+	}
+	if got := second.jobsDone() - before; got != 12 {
+		t.Fatalf("the remaining worker did %d of the 12 new jobs", got)
+	}
+}
+
+// TestDevMode runs `sumprimes dev` as `make run` does, on the embedded broker
+// and store, and uses it the way the README's curl example does.
+func TestDevMode(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t) // only for the environment; dev replaces brokers and Redis
+	p := startProcess(t, cfg, "dev", "--http-addr", "127.0.0.1:0")
+	var url string
+	testenv.Eventually(t, 30*time.Second, "dev to print its URL", func() bool {
+		sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+		for sc.Scan() {
+			if m := regexp.MustCompile(`is up on (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+				url = m[1]
+				return true
+			}
+		}
+		return false
+	})
+	waitReady(t, url)
+	rec := await(t, url, submit(t, url, 1, 1_000_000))
+	if rec.Payload == nil || *rec.Payload != "37550402023" {
+		t.Fatalf("dev mode answered %+v, want 37550402023", rec)
+	}
+	p.stop(t)
+}

@@ -1,0 +1,128 @@
+// Package testenv finds the real Kafka broker and Redis server the tests run
+// against and gives each test its own corner of them.
+//
+// Addresses come from SUMPRIMES_TEST_KAFKA_BROKERS and
+// SUMPRIMES_TEST_REDIS_ADDR (defaults 127.0.0.1:9092 and 127.0.0.1:6379;
+// `make test` starts both). A missing service skips the test on a
+// developer's machine and fails it under CI=true.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+)
+
+// KafkaBrokers returns the test broker addresses.
+func KafkaBrokers(t testing.TB) []string {
+	t.Helper()
+	brokers := strings.Split(env("SUMPRIMES_TEST_KAFKA_BROKERS", "127.0.0.1:9092"), ",")
+	require(t, "Kafka", brokers[0])
+	return brokers
+}
+
+// RedisAddr returns the test Redis address.
+func RedisAddr(t testing.TB) string {
+	t.Helper()
+	addr := env("SUMPRIMES_TEST_REDIS_ADDR", "127.0.0.1:6379")
+	require(t, "Redis", addr)
+	return addr
+}
+
+// Redis returns a client on the test Redis, closed when the test ends.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: RedisAddr(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Config returns the service configuration pointed at the test services,
+// with a topic, consumer group and key prefix of the test's own, so tests
+// can run in parallel without seeing each other's jobs.
+func Config(t testing.TB) config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.Source{})
+	if err != nil {
+		t.Fatalf("default configuration: %v", err)
+	}
+	id := Unique()
+	cfg.Kafka.Brokers = KafkaBrokers(t)
+	cfg.Kafka.Topic = "sumprimes.test." + id
+	cfg.Kafka.Group = "sumprimes-test-" + id
+	cfg.Kafka.Partitions = 4
+	cfg.Redis.Addrs = []string{RedisAddr(t)}
+	cfg.Redis.KeyPrefix = "sumprimes-test:" + id + ":"
+	cfg.Worker.Concurrency = 2
+	cfg.Worker.Threads = 1
+	return cfg
+}
+
+// Unique returns a short random name part.
+func Unique() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Logger returns a logger that writes through t.Log, or discards under -v=false.
+func Logger(t testing.TB) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Eventually polls cond every 50 ms until it holds or the deadline passes.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		case <-tick.C:
+		}
+	}
+}
+
+func require(t testing.TB, name, addr string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		conn.Close()
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not reachable at %s under CI=true: %v (make test starts it)", name, addr, err)
+	}
+	t.Skipf("%s is not reachable at %s: %v (run make test, or make services-up)", name, addr, err)
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

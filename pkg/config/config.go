@@ -1,0 +1,289 @@
+// Package config loads the service's configuration: built-in defaults, then a
+// YAML file (--config), then SUMPRIMES_* environment variables, then flags,
+// each overriding the one before. Every role reads the same keys.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/sumprimes/sumprimes/pkg/primes"
+)
+
+// EnvPrefix starts every environment variable: http.addr is SUMPRIMES_HTTP_ADDR.
+const EnvPrefix = "SUMPRIMES"
+
+// Config is everything a role needs. Field tags are the configuration keys.
+type Config struct {
+	HTTP   HTTP   `mapstructure:"http"`
+	Kafka  Kafka  `mapstructure:"kafka"`
+	Redis  Redis  `mapstructure:"redis"`
+	Result Result `mapstructure:"result"`
+	Worker Worker `mapstructure:"worker"`
+	Limits Limits `mapstructure:"limits"`
+	Log    Log    `mapstructure:"log"`
+}
+
+// HTTP configures the API's listener.
+type HTTP struct {
+	Addr            string        `mapstructure:"addr"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
+}
+
+// Kafka configures the job queue.
+type Kafka struct {
+	Brokers           []string      `mapstructure:"brokers"`
+	Topic             string        `mapstructure:"topic"`
+	Partitions        int           `mapstructure:"partitions"`
+	ReplicationFactor int           `mapstructure:"replication_factor"`
+	Group             string        `mapstructure:"group"`
+	BatchTimeout      time.Duration `mapstructure:"batch_timeout"`
+}
+
+// Redis configures the result store. One address is a single node; several
+// are a Cluster; a MasterName makes them Sentinels.
+type Redis struct {
+	Addrs      []string `mapstructure:"addr"`
+	MasterName string   `mapstructure:"master_name"`
+	Username   string   `mapstructure:"username"`
+	Password   Secret   `mapstructure:"password"`
+	DB         int      `mapstructure:"db"`
+	KeyPrefix  string   `mapstructure:"key_prefix"`
+}
+
+// Result configures how long results stay readable.
+type Result struct {
+	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// Worker configures the consumers.
+type Worker struct {
+	// Concurrency is how many consumer-group members (jobs at once) one
+	// worker process runs.
+	Concurrency int `mapstructure:"concurrency"`
+	// Threads is how many goroutines one job's sieve uses; 0 means
+	// GOMAXPROCS divided by Concurrency, at least 1.
+	Threads int `mapstructure:"threads"`
+}
+
+// Limits bound what a client may ask for.
+type Limits struct {
+	MaxB    uint64 `mapstructure:"max_b"`
+	MaxSpan uint64 `mapstructure:"max_span"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Secret is a string that never prints itself, so a logged or dumped Config
+// does not leak it.
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// defaults lists every key with its default value; a key missing here is
+// invisible to environment variables, so every key must appear.
+var defaults = map[string]any{
+	"http.addr":                ":8080",
+	"http.shutdown_timeout":    "10s",
+	"http.request_timeout":     "5s",
+	"kafka.brokers":            []string{"127.0.0.1:9092"},
+	"kafka.topic":              "sumprimes.jobs",
+	"kafka.partitions":         12,
+	"kafka.replication_factor": 1,
+	"kafka.group":              "sumprimes-workers",
+	"kafka.batch_timeout":      "2ms",
+	"redis.addr":               []string{"127.0.0.1:6379"},
+	"redis.master_name":        "",
+	"redis.username":           "",
+	"redis.password":           "",
+	"redis.db":                 0,
+	"redis.key_prefix":         "sumprimes:",
+	"result.ttl":               "3m",
+	"worker.concurrency":       2,
+	"worker.threads":           0,
+	"limits.max_b":             uint64(1e12),
+	"limits.max_span":          uint64(1e10),
+	"log.level":                "info",
+	"log.format":               "text",
+}
+
+// Keys returns every configuration key, sorted.
+func Keys() []string { return slices.Sorted(maps.Keys(defaults)) }
+
+// EnvVar returns the environment variable that sets key.
+func EnvVar(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Flag binds a command-line flag to a configuration key.
+type Flag struct {
+	Name string // flag name, e.g. "http-addr"
+	Key  string // configuration key, e.g. "http.addr"
+}
+
+// Source says where to read configuration from, beyond the built-in
+// defaults and the environment.
+type Source struct {
+	File  string         // YAML file; empty for none
+	Flags *pflag.FlagSet // parsed flags; a flag counts only when given
+	Bind  []Flag         // which flags set which keys
+	// Defaults replace built-in defaults, for a role that needs others
+	// (dev listens on loopback only).
+	Defaults map[string]any
+}
+
+// Load reads the configuration: defaults < file < environment < flags.
+func Load(src Source) (Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+	for k, val := range src.Defaults {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if src.File != "" {
+		v.SetConfigFile(src.File)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", src.File, err)
+		}
+		if err := unknownKeys(v); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", src.File, err)
+		}
+	}
+	for _, f := range src.Bind {
+		if fl := src.Flags.Lookup(f.Name); fl != nil {
+			if err := v.BindPFlag(f.Key, fl); err != nil {
+				return Config{}, fmt.Errorf("flag --%s: %w", f.Name, err)
+			}
+		}
+	}
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	c.Kafka.Brokers = splitList(c.Kafka.Brokers)
+	c.Redis.Addrs = splitList(c.Redis.Addrs)
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// unknownKeys rejects keys in a config file that no code reads: a typo would
+// otherwise be silently ignored.
+func unknownKeys(v *viper.Viper) error {
+	var errs []error
+	for _, k := range v.AllKeys() {
+		if _, ok := defaults[k]; !ok {
+			errs = append(errs, fmt.Errorf("%s: unknown key", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// splitList accepts both YAML lists and comma-separated strings.
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// Validate reports every invalid key at once, each error naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, EnvVar(key), fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr", "want host:port, got %q", c.HTTP.Addr)
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive, got %s", c.HTTP.ShutdownTimeout)
+	}
+	if c.HTTP.RequestTimeout <= 0 {
+		bad("http.request_timeout", "must be positive, got %s", c.HTTP.RequestTimeout)
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "at least one broker address is required")
+	}
+	for _, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad("kafka.brokers", "want host:port, got %q", b)
+		}
+	}
+	if c.Kafka.Topic == "" {
+		bad("kafka.topic", "must not be empty")
+	}
+	if c.Kafka.Partitions < 1 {
+		bad("kafka.partitions", "must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		bad("kafka.replication_factor", "must be at least 1, got %d", c.Kafka.ReplicationFactor)
+	}
+	if c.Kafka.Group == "" {
+		bad("kafka.group", "must not be empty")
+	}
+	if c.Kafka.BatchTimeout <= 0 || c.Kafka.BatchTimeout > time.Second {
+		bad("kafka.batch_timeout", "must be in (0, 1s], got %s", c.Kafka.BatchTimeout)
+	}
+	if len(c.Redis.Addrs) == 0 {
+		bad("redis.addr", "at least one address is required")
+	}
+	for _, a := range c.Redis.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("redis.addr", "want host:port, got %q", a)
+		}
+	}
+	if c.Redis.DB < 0 {
+		bad("redis.db", "must not be negative, got %d", c.Redis.DB)
+	}
+	if c.Result.TTL < time.Second {
+		bad("result.ttl", "must be at least 1s, got %s", c.Result.TTL)
+	}
+	if c.Worker.Concurrency < 1 {
+		bad("worker.concurrency", "must be at least 1, got %d", c.Worker.Concurrency)
+	}
+	if c.Worker.Threads < 0 {
+		bad("worker.threads", "must not be negative, got %d", c.Worker.Threads)
+	}
+	if c.Limits.MaxB < 1 || c.Limits.MaxB > primes.MaxN {
+		bad("limits.max_b", "must be in [1, %d], got %d", primes.MaxN, c.Limits.MaxB)
+	}
+	if c.Limits.MaxSpan < 1 {
+		bad("limits.max_span", "must be at least 1, got %d", c.Limits.MaxSpan)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

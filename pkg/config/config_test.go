@@ -1,0 +1,136 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+)
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sumprimes.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoad(t *testing.T) {
+	t.Run("HasWorkingDefaults", func(t *testing.T) {
+		cfg, err := config.Load(config.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Result.TTL != 3*time.Minute || cfg.Kafka.Topic != "sumprimes.jobs" || cfg.Kafka.Partitions != 12 ||
+			cfg.Kafka.Group != "sumprimes-workers" || cfg.Limits.MaxB != 1e12 || cfg.Limits.MaxSpan != 1e10 {
+			t.Fatalf("defaults = %+v", cfg)
+		}
+	})
+
+	t.Run("LayersFileThenEnvironmentThenFlags", func(t *testing.T) {
+		file := writeFile(t, "http:\n  addr: 127.0.0.1:1111\nkafka:\n  topic: from-file\n  brokers: [a:1, b:2]\nresult:\n  ttl: 1m\n")
+		t.Setenv("SUMPRIMES_KAFKA_TOPIC", "from-env")
+		t.Setenv("SUMPRIMES_HTTP_ADDR", "127.0.0.1:2222")
+		flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		flags.String("http-addr", "", "")
+		if err := flags.Parse([]string{"--http-addr=127.0.0.1:3333"}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(config.Source{
+			File: file, Flags: flags,
+			Bind: []config.Flag{{Name: "http-addr", Key: "http.addr"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.HTTP.Addr != "127.0.0.1:3333" {
+			t.Errorf("http.addr = %q, want the flag's value", cfg.HTTP.Addr)
+		}
+		if cfg.Kafka.Topic != "from-env" {
+			t.Errorf("kafka.topic = %q, want the environment's value", cfg.Kafka.Topic)
+		}
+		if cfg.Result.TTL != time.Minute || strings.Join(cfg.Kafka.Brokers, ",") != "a:1,b:2" {
+			t.Errorf("file values lost: ttl %s, brokers %v", cfg.Result.TTL, cfg.Kafka.Brokers)
+		}
+	})
+
+	t.Run("SplitsCommaSeparatedListsFromTheEnvironment", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_KAFKA_BROKERS", "k1:9092, k2:9092")
+		t.Setenv("SUMPRIMES_REDIS_ADDR", "r1:6379,r2:6379,r3:6379")
+		cfg, err := config.Load(config.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Kafka.Brokers) != 2 || cfg.Kafka.Brokers[1] != "k2:9092" || len(cfg.Redis.Addrs) != 3 {
+			t.Fatalf("brokers %q, redis %q", cfg.Kafka.Brokers, cfg.Redis.Addrs)
+		}
+	})
+
+	t.Run("LetsARoleReplaceADefault", func(t *testing.T) {
+		cfg, err := config.Load(config.Source{Defaults: map[string]any{"http.addr": "127.0.0.1:8080"}})
+		if err != nil || cfg.HTTP.Addr != "127.0.0.1:8080" {
+			t.Fatalf("http.addr = %q, %v", cfg.HTTP.Addr, err)
+		}
+	})
+
+	t.Run("NamesEveryInvalidKey", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_KAFKA_PARTITIONS", "0")
+		t.Setenv("SUMPRIMES_RESULT_TTL", "0s")
+		t.Setenv("SUMPRIMES_LOG_LEVEL", "loud")
+		_, err := config.Load(config.Source{})
+		if err == nil {
+			t.Fatal("invalid configuration accepted")
+		}
+		for _, key := range []string{"kafka.partitions", "SUMPRIMES_KAFKA_PARTITIONS", "result.ttl", "log.level"} {
+			if !strings.Contains(err.Error(), key) {
+				t.Errorf("error %q does not name %s", err, key)
+			}
+		}
+	})
+
+	t.Run("RejectsValuesOfTheWrongType", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_RESULT_TTL", "three minutes")
+		if _, err := config.Load(config.Source{}); err == nil || !strings.Contains(err.Error(), "ttl") {
+			t.Fatalf("error = %v, want one naming ttl", err)
+		}
+	})
+
+	t.Run("RejectsUnknownKeysInTheFile", func(t *testing.T) {
+		file := writeFile(t, "kafka:\n  topik: typo\n")
+		if _, err := config.Load(config.Source{File: file}); err == nil || !strings.Contains(err.Error(), "kafka.topik") {
+			t.Fatalf("error = %v, want one naming kafka.topik", err)
+		}
+	})
+
+	t.Run("NeverPrintsTheRedisPassword", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_REDIS_PASSWORD", "hunter2")
+		cfg, err := config.Load(config.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(cfg.Redis.Password) != "hunter2" {
+			t.Fatalf("password not loaded")
+		}
+		for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+			if out := fmt.Sprintf(format, cfg); strings.Contains(out, "hunter2") {
+				t.Errorf("%s of the config shows the password: %s", format, out)
+			}
+		}
+	})
+
+	t.Run("NamesAnEnvironmentVariableForEveryKey", func(t *testing.T) {
+		if got := config.EnvVar("http.addr"); got != "SUMPRIMES_HTTP_ADDR" {
+			t.Fatalf("EnvVar(http.addr) = %s", got)
+		}
+		if len(config.Keys()) < 20 {
+			t.Fatalf("Keys() = %v", config.Keys())
+		}
+	})
+}

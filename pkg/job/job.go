@@ -1,0 +1,93 @@
+// Package job holds the model shared by every role: the message a worker
+// consumes (Job) and the record a client polls (Record).
+package job
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where a request stands.
+type Status string
+
+// The statuses a record moves through: IN_PROGRESS, then FINISHED or FAILED.
+const (
+	InProgress Status = "IN_PROGRESS"
+	Finished   Status = "FINISHED"
+	Failed     Status = "FAILED"
+)
+
+// Final reports whether no further change is expected.
+func (s Status) Final() bool { return s == Finished || s == Failed }
+
+// Job is the message on the queue: what to compute, for which request.
+type Job struct {
+	RequestID   string    `json:"requestId"`
+	A           uint64    `json:"a"`
+	B           uint64    `json:"b"`
+	SubmittedAt time.Time `json:"submittedAt"`
+}
+
+// Record is what the result store keeps and what GET /sumPrime/{id} returns.
+// Payload is the exact decimal sum, a string because sums pass 2^64; it is
+// null until the status is FINISHED.
+type Record struct {
+	RequestID  string     `json:"requestId"`
+	Status     Status     `json:"status"`
+	Payload    *string    `json:"payload"`
+	Error      string     `json:"error,omitempty"`
+	A          uint64     `json:"a"`
+	B          uint64     `json:"b"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// Pending returns the IN_PROGRESS record written when j is accepted.
+func Pending(j Job) Record {
+	return Record{RequestID: j.RequestID, Status: InProgress, A: j.A, B: j.B, CreatedAt: j.SubmittedAt}
+}
+
+// Finished returns the record for j once its sum is known.
+func (j Job) Finished(sum string, at time.Time) Record {
+	r := Pending(j)
+	r.Status, r.Payload, r.FinishedAt = Finished, &sum, &at
+	return r
+}
+
+// Failed returns the record for j when it cannot be computed.
+func (j Job) Failed(reason string, at time.Time) Record {
+	r := Pending(j)
+	r.Status, r.Error, r.FinishedAt = Failed, reason, &at
+	return r
+}
+
+// Limits bound the ranges a client may ask for.
+type Limits struct {
+	MaxB    uint64 // largest b
+	MaxSpan uint64 // largest b − a
+}
+
+// FieldError is a problem with one field of a request.
+type FieldError struct {
+	Field  string
+	Detail string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
+
+// Check returns a *FieldError unless 1 ≤ a ≤ b ≤ MaxB and b − a ≤ MaxSpan.
+func (l Limits) Check(a, b uint64) error {
+	switch {
+	case a < 1:
+		return &FieldError{"a", fmt.Sprintf("must be at least 1, got %d", a)}
+	case b < 1:
+		return &FieldError{"b", fmt.Sprintf("must be at least 1, got %d", b)}
+	case a > b:
+		return &FieldError{"a", fmt.Sprintf("must not exceed b (a=%d, b=%d)", a, b)}
+	case b > l.MaxB:
+		return &FieldError{"b", fmt.Sprintf("must be at most %d, got %d", l.MaxB, b)}
+	case b-a > l.MaxSpan:
+		return &FieldError{"b", fmt.Sprintf("b - a must be at most %d, got %d", l.MaxSpan, b-a)}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package primes_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sumprimes/sumprimes/pkg/primes"
+)
+
+// naiveSum is the reference: a plain sieve over [0, b].
+func naiveSum(a, b uint64) uint64 {
+	composite := make([]bool, b+1)
+	var sum uint64
+	for n := uint64(2); n <= b; n++ {
+		if composite[n] {
+			continue
+		}
+		if n >= a {
+			sum += n
+		}
+		for m := n * n; m <= b; m += n {
+			composite[m] = true
+		}
+	}
+	return sum
+}
+
+func sum(t *testing.T, a, b uint64, threads int) string {
+	t.Helper()
+	got, err := primes.SumRange(context.Background(), a, b, primes.Options{Threads: threads})
+	if err != nil {
+		t.Fatalf("SumRange(%d, %d): %v", a, b, err)
+	}
+	return got.String()
+}
+
+func TestSumRange(t *testing.T) {
+	t.Parallel()
+
+	t.Run("MatchesKnownSumsBelowPowersOfTen", func(t *testing.T) {
+		t.Parallel()
+		// OEIS A046731: sum of the primes < 10^k.
+		known := []string{
+			"17", "1060", "76127", "5736396", "454396537", "37550402023",
+			"3203324994356", "279209790387276", "24739512092254535",
+			"2220822432581729238",
+		}
+		b := uint64(1)
+		for k, want := range known {
+			b *= 10
+			if got := sum(t, 1, b, 0); got != want {
+				t.Errorf("sum of primes below 10^%d = %s, want %s", k+1, got, want)
+			}
+		}
+	})
+
+	t.Run("HandlesEdges", func(t *testing.T) {
+		t.Parallel()
+		cases := []struct {
+			a, b uint64
+			want string
+		}{
+			{1, 1, "0"},
+			{2, 2, "2"},
+			{1, 2, "2"},
+			{3, 3, "3"},
+			{4, 4, "0"},
+			{1, 10, "17"},
+			{9, 9, "0"},
+			{97, 97, "97"},
+			{24, 28, "0"},
+			{1_000_000_007, 1_000_000_007, "1000000007"},
+			{1_000_000_008, 1_000_000_008, "0"},
+		}
+		for _, c := range cases {
+			if got := sum(t, c.a, c.b, 0); got != c.want {
+				t.Errorf("SumRange(%d, %d) = %s, want %s", c.a, c.b, got, c.want)
+			}
+		}
+	})
+
+	t.Run("AgreesWithNaiveSieveOnRandomRanges", func(t *testing.T) {
+		t.Parallel()
+		const limit = 3_000_000
+		ref := make([]uint64, limit+1) // ref[n] = sum of primes ≤ n
+		composite := make([]bool, limit+1)
+		for n := uint64(2); n <= limit; n++ {
+			ref[n] = ref[n-1]
+			if !composite[n] {
+				ref[n] += n
+				for m := n * n; m <= limit; m += n {
+					composite[m] = true
+				}
+			}
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 300 {
+			a := 1 + rng.Uint64N(limit)
+			b := a + rng.Uint64N(limit-a+1)
+			want := ref[b] - ref[a-1]
+			if got := sum(t, a, b, 1+rng.IntN(4)); got != primesString(want) {
+				t.Fatalf("SumRange(%d, %d) = %s, want %d", a, b, got, want)
+			}
+		}
+		if got, want := sum(t, 1, 1000, 1), primesString(naiveSum(1, 1000)); got != want {
+			t.Fatalf("reference disagrees with itself: %s vs %s", got, want)
+		}
+	})
+
+	t.Run("GivesTheSameSumForAnyThreadCount", func(t *testing.T) {
+		t.Parallel()
+		want := sum(t, 1e9, 1e9+1e8, 1)
+		for _, threads := range []int{2, 3, 8} {
+			if got := sum(t, 1e9, 1e9+1e8, threads); got != want {
+				t.Errorf("threads=%d: %s, want %s", threads, got, want)
+			}
+		}
+	})
+
+	t.Run("StaysExactPast2To64NearMaxN", func(t *testing.T) {
+		t.Parallel()
+		// ~2,700 primes near 10^16 sum past 2^64; math/big's primality test
+		// is exact below 2^64, so it is an independent reference.
+		a, b := primes.MaxN-100_000, primes.MaxN
+		want := new(big.Int)
+		for n := a | 1; n <= b; n += 2 {
+			if v := new(big.Int).SetUint64(n); v.ProbablyPrime(0) {
+				want.Add(want, v)
+			}
+		}
+		if want.IsUint64() {
+			t.Fatalf("reference %s fits in 64 bits; pick a wider range", want)
+		}
+		if got := sum(t, a, b, 0); got != want.String() {
+			t.Fatalf("SumRange(%d, %d) = %s, want %s", a, b, got, want)
+		}
+	})
+
+	t.Run("RejectsBoundsOutsideTheDomain", func(t *testing.T) {
+		t.Parallel()
+		for _, r := range [][2]uint64{{0, 5}, {5, 4}, {1, primes.MaxN + 1}} {
+			if _, err := primes.SumRange(context.Background(), r[0], r[1], primes.Options{}); !errors.Is(err, primes.ErrRange) {
+				t.Errorf("SumRange(%d, %d) error = %v, want ErrRange", r[0], r[1], err)
+			}
+		}
+	})
+
+	t.Run("StopsWhenCancelled", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := primes.SumRange(ctx, 1, 1e12, primes.Options{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("error = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func primesString(v uint64) string { return primes.U128{Lo: v}.String() }
+
+func TestU128(t *testing.T) {
+	t.Parallel()
+	max64 := primes.U128{Lo: ^uint64(0)}
+	if got := max64.Add64(1).String(); got != "18446744073709551616" {
+		t.Errorf("2^64 - 1 + 1 = %s", got)
+	}
+	if got := max64.Add(max64).Sub(max64).String(); got != "18446744073709551615" {
+		t.Errorf("(x + x) - x = %s", got)
+	}
+	if got := (primes.U128{Hi: 1}).Sub(primes.U128{Lo: 1}); got != max64 {
+		t.Errorf("2^64 - 1 = %+v", got)
+	}
+}

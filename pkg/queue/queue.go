@@ -1,0 +1,212 @@
+// Package queue carries jobs from the API to the workers over Kafka.
+//
+// Publisher and Consumer are the boundary: the API and the workers know jobs,
+// not Kafka. One message is one job, keyed by its request id, its value the
+// job as JSON.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sumprimes/sumprimes/pkg/backoff"
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/job"
+)
+
+// Publisher puts jobs on the queue.
+type Publisher interface {
+	// Publish returns nil only once every in-sync replica has the job, so
+	// a nil error is the promise behind a 202.
+	Publish(ctx context.Context, j job.Job) error
+	// Ping reports whether the broker answers and the topic exists.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Consumer hands out jobs to one consumer-group member.
+type Consumer interface {
+	// Fetch blocks for the next message. A message that is not a valid job
+	// comes back with an error wrapping ErrUndecodable, so the caller can
+	// still commit past it.
+	Fetch(ctx context.Context) (Message, error)
+	// Commit marks m and every earlier message of its partition as done.
+	Commit(ctx context.Context, m Message) error
+	// Close leaves the group at once, handing its partitions to the others.
+	Close() error
+}
+
+// ErrUndecodable marks a message whose value is not a job.
+var ErrUndecodable = errors.New("queue: message is not a job")
+
+// Message is one fetched job with where it came from.
+type Message struct {
+	Job       job.Job
+	Partition int
+	Offset    int64
+	raw       kafka.Message
+}
+
+// Kafka publishes to and consumes from one topic.
+type Kafka struct {
+	cfg    config.Kafka
+	client *kafka.Client
+	writer *kafka.Writer
+	log    *slog.Logger
+}
+
+var _ Publisher = (*Kafka)(nil)
+
+// New returns a Kafka queue for cfg. It connects lazily.
+func New(cfg config.Kafka, log *slog.Logger) *Kafka {
+	addr := kafka.TCP(cfg.Brokers...)
+	return &Kafka{
+		cfg:    cfg,
+		log:    log,
+		client: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
+		writer: &kafka.Writer{
+			Addr:     addr,
+			Topic:    cfg.Topic,
+			Balancer: &kafka.Murmur2Balancer{}, // same partition per key as Java clients
+			// kafka-go defaults to no acks and a 1 s batch timeout: neither
+			// fits a 202 that promises durability within milliseconds.
+			RequiredAcks:           kafka.RequireAll,
+			BatchTimeout:           cfg.BatchTimeout,
+			AllowAutoTopicCreation: false,
+		},
+	}
+}
+
+// EnsureTopic creates the topic when it is missing and waits until every
+// partition has a leader, so the first publish does not race the broker.
+// At start-up the broker may still be booting, so it retries until ctx ends.
+func (k *Kafka) EnsureTopic(ctx context.Context) error {
+	var b backoff.Backoff
+	for {
+		err := k.ensureTopic(ctx)
+		if err == nil {
+			return nil
+		}
+		k.log.Warn("kafka not ready; retrying", "brokers", k.cfg.Brokers, "error", err)
+		if !b.Wait(ctx) {
+			return err
+		}
+	}
+}
+
+func (k *Kafka) ensureTopic(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic:             k.cfg.Topic,
+		NumPartitions:     k.cfg.Partitions,
+		ReplicationFactor: k.cfg.ReplicationFactor,
+	}}})
+	if err != nil {
+		return fmt.Errorf("queue: create topic %s: %w", k.cfg.Topic, err)
+	}
+	if err := resp.Errors[k.cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("queue: create topic %s: %w", k.cfg.Topic, err)
+	}
+	for {
+		err := k.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("queue: topic %s not ready: %w", k.cfg.Topic, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Ping asks the broker for the topic's metadata.
+func (k *Kafka) Ping(ctx context.Context) error {
+	meta, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.cfg.Topic}})
+	if err != nil {
+		return fmt.Errorf("queue: metadata: %w", err)
+	}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("queue: topic %s: %w", t.Name, t.Error)
+		}
+		if len(t.Partitions) == 0 {
+			return fmt.Errorf("queue: topic %s has no partitions", t.Name)
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return fmt.Errorf("queue: topic %s partition %d: %w", t.Name, p.ID, p.Error)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("queue: topic %s missing from metadata", k.cfg.Topic)
+}
+
+func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
+	value, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("queue: encode job %s: %w", j.RequestID, err)
+	}
+	if err := k.writer.WriteMessages(ctx, kafka.Message{Key: []byte(j.RequestID), Value: value}); err != nil {
+		return fmt.Errorf("queue: publish job %s: %w", j.RequestID, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the writer.
+func (k *Kafka) Close() error { return k.writer.Close() }
+
+// Consumer returns a new consumer-group member. Each member reads its share
+// of the partitions; several members in one process run jobs side by side.
+func (k *Kafka) Consumer() Consumer {
+	log := k.log
+	return &reader{r: kafka.NewReader(kafka.ReaderConfig{
+		Brokers: k.cfg.Brokers,
+		GroupID: k.cfg.Group,
+		Topic:   k.cfg.Topic,
+		// A new group must start at the beginning: jobs accepted before the
+		// first worker joined are still owed a result.
+		StartOffset:       kafka.FirstOffset,
+		MinBytes:          1,
+		MaxBytes:          1 << 20,
+		MaxWait:           time.Second,
+		CommitInterval:    0, // commit synchronously, after the result is stored
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			log.Warn(fmt.Sprintf(format, args...), "component", "kafka-reader")
+		}),
+	})}
+}
+
+type reader struct{ r *kafka.Reader }
+
+func (r *reader) Fetch(ctx context.Context) (Message, error) {
+	m, err := r.r.FetchMessage(ctx)
+	if err != nil {
+		return Message{}, fmt.Errorf("queue: fetch: %w", err)
+	}
+	msg := Message{Partition: m.Partition, Offset: m.Offset, raw: m}
+	if err := json.Unmarshal(m.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
+		return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, m.Partition, m.Offset, err)
+	}
+	return msg, nil
+}
+
+func (r *reader) Commit(ctx context.Context, m Message) error {
+	if err := r.r.CommitMessages(ctx, m.raw); err != nil {
+		return fmt.Errorf("queue: commit partition %d offset %d: %w", m.Partition, m.Offset, err)
+	}
+	return nil
+}
+
+func (r *reader) Close() error { return r.r.Close() }

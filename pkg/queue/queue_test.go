@@ -1,0 +1,142 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+)
+
+type testBundle struct {
+	cfg   config.Kafka
+	queue *queue.Kafka
+	ctx   context.Context
+}
+
+func setup(t *testing.T, partitions int) *testBundle {
+	t.Helper()
+	cfg := testenv.Config(t).Kafka
+	cfg.Partitions = partitions
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	q := queue.New(cfg, testenv.Logger(t))
+	t.Cleanup(func() { q.Close() })
+	if err := q.EnsureTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &testBundle{cfg: cfg, queue: q, ctx: ctx}
+}
+
+func TestKafka(t *testing.T) {
+	t.Parallel()
+
+	t.Run("CreatesTheTopicWithItsPartitionsOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 4)
+		if err := b.queue.EnsureTopic(b.ctx); err != nil {
+			t.Fatalf("second EnsureTopic = %v, want nil", err)
+		}
+		client := &kafka.Client{Addr: kafka.TCP(b.cfg.Brokers...)}
+		meta, err := client.Metadata(b.ctx, &kafka.MetadataRequest{Topics: []string{b.cfg.Topic}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(meta.Topics[0].Partitions); got != b.cfg.Partitions {
+			t.Fatalf("partitions = %d, want %d", got, b.cfg.Partitions)
+		}
+	})
+
+	t.Run("DeliversPublishedJobsToTheGroup", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 4)
+		want := job.Job{RequestID: testenv.Unique(), A: 3, B: 30, SubmittedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		if err := b.queue.Publish(b.ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		c := b.queue.Consumer()
+		defer c.Close()
+		m, err := c.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Job != want {
+			t.Fatalf("fetched %+v, want %+v", m.Job, want)
+		}
+		if err := c.Commit(b.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ResumesAfterTheLastCommit", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 1)
+		first := job.Job{RequestID: "first", A: 1, B: 2}
+		second := job.Job{RequestID: "second", A: 1, B: 3}
+		for _, j := range []job.Job{first, second} {
+			if err := b.queue.Publish(b.ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := b.queue.Consumer()
+		m, err := c.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Commit(b.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+
+		// A new member sees everything not yet committed on that partition.
+		c = b.queue.Consumer()
+		defer c.Close()
+		m2, err := c.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m2.Job.RequestID != "second" {
+			t.Fatalf("fetched %q, want the uncommitted job \"second\"", m2.Job.RequestID)
+		}
+	})
+
+	t.Run("FlagsMessagesThatAreNotJobs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 4)
+		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		defer w.Close()
+		if err := w.WriteMessages(b.ctx, kafka.Message{Value: []byte("not json")}); err != nil {
+			t.Fatal(err)
+		}
+		c := b.queue.Consumer()
+		defer c.Close()
+		m, err := c.Fetch(b.ctx)
+		if !errors.Is(err, queue.ErrUndecodable) {
+			t.Fatalf("Fetch = %v, want ErrUndecodable", err)
+		}
+		if err := c.Commit(b.ctx, m); err != nil {
+			t.Fatalf("committing past a bad message = %v", err)
+		}
+	})
+
+	t.Run("FailsToPublishToAMissingTopic", func(t *testing.T) {
+		t.Parallel()
+		cfg := testenv.Config(t).Kafka
+		q := queue.New(cfg, testenv.Logger(t)) // no EnsureTopic: the topic does not exist
+		defer q.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := q.Publish(ctx, job.Job{RequestID: "x", A: 1, B: 2}); err == nil {
+			t.Fatal("Publish to a missing topic succeeded; topics must not be auto-created")
+		}
+		if err := q.Ping(ctx); err == nil {
+			t.Fatal("Ping succeeded for a missing topic")
+		}
+	})
+}

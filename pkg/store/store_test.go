@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+type testBundle struct {
+	store *store.Redis
+	ctx   context.Context
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	rdb := testenv.Redis(t)
+	return &testBundle{
+		store: store.NewRedis(rdb, "sumprimes-test:"+testenv.Unique()+":", 3*time.Minute),
+		ctx:   context.Background(),
+	}
+}
+
+func pending(id string) job.Record {
+	return job.Pending(job.Job{RequestID: id, A: 1, B: 10, SubmittedAt: time.Now().UTC()})
+}
+
+func TestRedis(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ReturnsWhatWasCreated", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		want := pending("id-1")
+		if err := b.store.Create(b.ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.store.Get(b.ctx, "id-1")
+		if err != nil || got.RequestID != want.RequestID || got.Status != job.InProgress || got.B != 10 {
+			t.Fatalf("Get = %+v, %v; want %+v", got, err, want)
+		}
+	})
+
+	t.Run("RefusesToCreateAnIDTwice", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_ = b.store.Create(b.ctx, pending("id-1"))
+		if err := b.store.Create(b.ctx, pending("id-1")); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("second Create = %v, want ErrExists", err)
+		}
+	})
+
+	t.Run("TranslatesAMissingKeyToErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		if _, err := b.store.Get(b.ctx, "never-written"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("PutReplacesAndIsIdempotent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
+		_ = b.store.Create(b.ctx, job.Pending(j))
+		done := j.Finished("17", time.Now().UTC())
+		for range 2 {
+			if err := b.store.Put(b.ctx, done); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := b.store.Get(b.ctx, "id-1")
+		if got.Status != job.Finished || got.Payload == nil || *got.Payload != "17" {
+			t.Fatalf("Get = %+v, want FINISHED 17", got)
+		}
+	})
+
+	t.Run("SetsTheTTLOnEveryWrite", func(t *testing.T) {
+		t.Parallel()
+		rdb := testenv.Redis(t)
+		prefix := "sumprimes-test:" + testenv.Unique() + ":"
+		s := store.NewRedis(rdb, prefix, 3*time.Minute)
+		ctx := context.Background()
+		for _, write := range []func() error{
+			func() error { return s.Create(ctx, pending("id-1")) },
+			func() error { return s.Put(ctx, pending("id-1")) },
+		} {
+			rdb.Persist(ctx, s.Key("id-1"))
+			if err := write(); err != nil {
+				t.Fatal(err)
+			}
+			ttl := rdb.TTL(ctx, s.Key("id-1")).Val()
+			if ttl < 170*time.Second || ttl > 180*time.Second {
+				t.Fatalf("TTL = %s, want about 3m", ttl)
+			}
+		}
+	})
+
+	t.Run("DeleteRemovesTheRecord", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_ = b.store.Create(b.ctx, pending("id-1"))
+		if err := b.store.Delete(b.ctx, "id-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Get(b.ctx, "id-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+		}
+		if err := b.store.Delete(b.ctx, "id-1"); err != nil {
+			t.Fatalf("deleting a missing record = %v, want nil", err)
+		}
+	})
+
+	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
+		t.Parallel()
+		var cfg = testenv.Config(t).Redis
+		cfg.Addrs = []string{"127.0.0.1:1"}
+		s := store.NewRedis(store.NewClient(cfg), "x:", time.Minute)
+		if err := s.Ping(context.Background()); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Ping = %v, want a connection error", err)
+		}
+	})
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka 4 (KRaft, combined broker and controller) on
+# 127.0.0.1, run from Maven Central jars fetched with mvn into .cache/.
+#
+#   scripts/kafka.sh start    fetch if needed, format fresh storage, start, wait
+#   scripts/kafka.sh stop     stop the broker this script started, drop its data
+#   scripts/kafka.sh status   exit 0 when something answers on the port
+#
+# KAFKA_PORT (default 9092; the controller takes the next port) and
+# KAFKA_VERSION (default from scripts/kafka/pom.xml) may be set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+port=${KAFKA_PORT:-9092}
+cport=$((port + 1))
+version=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)}
+libs=$root/.cache/kafka-$version/libs
+run=$root/.cache/run/kafka-$port
+
+say() { printf 'kafka.sh: %s\n' "$*" >&2; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_tools() {
+	local missing=()
+	command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+	command -v mvn >/dev/null || missing+=(maven)
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "installing ${missing[*]}"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+fetch() {
+	[ -f "$libs/.complete" ] && return
+	ensure_tools
+	say "fetching Apache Kafka $version from Maven Central into $libs"
+	rm -rf "$libs"
+	mvn -B -q -Dstyle.color=never -f scripts/kafka/pom.xml -Dkafka.version="$version" \
+		dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+	touch "$libs/.complete"
+}
+
+start() {
+	if listening "$port"; then
+		say "something already listens on 127.0.0.1:$port; using it"
+		return
+	fi
+	fetch
+	rm -rf "$run" && mkdir -p "$run/data"
+	cat >"$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$run/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+PROPS
+	local java=(java -Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties" -cp "$libs/*")
+	"${java[@]}" kafka.tools.StorageTool format --ignore-formatted \
+		-t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" -c "$run/server.properties" >"$run/format.log" 2>&1 ||
+		{ cat "$run/format.log" >&2; exit 1; }
+	nohup "${java[@]}" kafka.Kafka "$run/server.properties" >"$run/kafka.log" 2>&1 &
+	echo $! >"$run/pid"
+	for _ in $(seq 1 120); do
+		if listening "$port"; then
+			say "Apache Kafka $version up on 127.0.0.1:$port (log: $run/kafka.log)"
+			return
+		fi
+		kill -0 "$(cat "$run/pid")" 2>/dev/null || break
+		sleep 0.5
+	done
+	say "broker did not start; its log:"
+	tail -n 40 "$run/kafka.log" >&2
+	exit 1
+}
+
+stop() {
+	[ -f "$run/pid" ] || { say "no broker started by this script on port $port"; return; }
+	local pid
+	pid=$(cat "$run/pid")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -rf "$run"
+	say "stopped"
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status) listening "$port" ;;
+fetch) fetch ;;
+*) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+esac

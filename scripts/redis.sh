@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A Redis 7 server on 127.0.0.1 from Debian's redis-server package (installed
+# with apt-get when missing), with AOF persistence as in production.
+#
+#   scripts/redis.sh start | stop | status
+#
+# REDIS_PORT (default 6379) may be set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${REDIS_PORT:-6379}
+run=$PWD/.cache/run/redis-$port
+
+say() { printf 'redis.sh: %s\n' "$*" >&2; }
+answering() { redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; }
+
+ensure_redis() {
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
+	say "installing Debian's redis-server"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+start() {
+	ensure_redis
+	if answering; then
+		say "a Redis already answers on 127.0.0.1:$port; using it"
+		return
+	fi
+	rm -rf "$run" && mkdir -p "$run"
+	redis-server --bind 127.0.0.1 --port "$port" --dir "$run" --daemonize yes \
+		--pidfile "$run/redis.pid" --logfile "$run/redis.log" \
+		--save '' --appendonly yes --appendfsync everysec
+	for _ in $(seq 1 50); do
+		if answering; then
+			say "$(redis-server --version | cut -d' ' -f1-3) up on 127.0.0.1:$port"
+			return
+		fi
+		sleep 0.1
+	done
+	say "redis did not start; its log:"
+	tail -n 20 "$run/redis.log" >&2
+	exit 1
+}
+
+stop() {
+	[ -f "$run/redis.pid" ] || { say "no server started by this script on port $port"; return; }
+	redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$run/redis.pid")" 2>/dev/null || true
+	rm -rf "$run"
+	say "stopped"
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status) ensure_redis; answering ;;
+*) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: the whole suite, under the race detector, against a real Apache
+# Kafka broker and a real Redis server. Services already answering are used
+# as they are; the ones this script starts, it stops again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=()
+cleanup() {
+	for s in "${started[@]}"; do scripts/"$s".sh stop || true; done
+}
+trap cleanup EXIT
+
+export SUMPRIMES_TEST_KAFKA_BROKERS=${SUMPRIMES_TEST_KAFKA_BROKERS:-127.0.0.1:9092}
+export SUMPRIMES_TEST_REDIS_ADDR=${SUMPRIMES_TEST_REDIS_ADDR:-127.0.0.1:6379}
+if [ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ! scripts/redis.sh status; then
+	scripts/redis.sh start && started+=(redis)
+fi
+if [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ! scripts/kafka.sh status; then
+	scripts/kafka.sh start && started+=(kafka)
+fi
+
+go test -race -count=1 -timeout 20m "$@" ./...

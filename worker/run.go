@@ -1,0 +1,37 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// Run is the worker role's start-up path, shared by `sumprimes worker` and
+// `sumprimes dev`: it waits for the topic, then consumes until ctx ends.
+//
+// Shutdown order: members abandon uncommitted work and close their readers
+// (leaving the group), then the Kafka client and the Redis client close.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	rdb := store.NewClient(cfg.Redis)
+	defer rdb.Close()
+	q := queue.New(cfg.Kafka, log)
+	defer q.Close()
+	if err := q.EnsureTopic(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	w := New(Config{
+		Store:       store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		NewConsumer: q.Consumer,
+		Concurrency: cfg.Worker.Concurrency,
+		Threads:     cfg.Worker.Threads,
+		Log:         log,
+	})
+	log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group, "members", cfg.Worker.Concurrency, "threads", w.threads)
+	return w.Run(ctx)
+}

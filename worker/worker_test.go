@@ -1,0 +1,209 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/primes"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+	"github.com/sumprimes/sumprimes/worker"
+)
+
+// events is the shared, ordered log of what the fakes saw.
+type events struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (e *events) add(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list = append(e.list, fmt.Sprintf(format, args...))
+}
+
+func (e *events) snapshot() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.list...)
+}
+
+// fakeConsumer hands out queued messages, then blocks until ctx ends.
+type fakeConsumer struct {
+	msgs   chan fetched
+	taken  chan struct{} // one value per message handed out
+	events *events
+}
+
+type fetched struct {
+	msg queue.Message
+	err error
+}
+
+func (c *fakeConsumer) Fetch(ctx context.Context) (queue.Message, error) {
+	select {
+	case f := <-c.msgs:
+		c.taken <- struct{}{}
+		return f.msg, f.err
+	case <-ctx.Done():
+		return queue.Message{}, ctx.Err()
+	}
+}
+
+func (c *fakeConsumer) Commit(_ context.Context, m queue.Message) error {
+	c.events.add("commit %d", m.Offset)
+	return nil
+}
+
+func (c *fakeConsumer) Close() error { c.events.add("close"); return nil }
+
+// flakyStore fails its first failures Puts, then records them.
+type flakyStore struct {
+	store.Store
+	mu       sync.Mutex
+	failures int
+	records  map[string]job.Record
+	events   *events
+}
+
+func (s *flakyStore) Put(_ context.Context, r job.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		s.events.add("put failed")
+		return errors.New("redis unavailable")
+	}
+	s.records[r.RequestID] = r
+	s.events.add("put %s %s", r.RequestID, r.Status)
+	return nil
+}
+
+func (s *flakyStore) get(id string) (job.Record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.records[id]
+	return r, ok
+}
+
+type testBundle struct {
+	consumer *fakeConsumer
+	store    *flakyStore
+	events   *events
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func setup(t *testing.T, storeFailures int) *testBundle {
+	t.Helper()
+	ev := &events{}
+	b := &testBundle{
+		consumer: &fakeConsumer{msgs: make(chan fetched, 16), taken: make(chan struct{}, 16), events: ev},
+		store:    &flakyStore{failures: storeFailures, records: map[string]job.Record{}, events: ev},
+		events:   ev,
+		done:     make(chan struct{}),
+	}
+	w := worker.New(worker.Config{
+		Store:       b.store,
+		NewConsumer: func() queue.Consumer { return b.consumer },
+		Concurrency: 1,
+		Threads:     1,
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go func() { defer close(b.done); _ = w.Run(ctx) }()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *testBundle) stop() {
+	b.cancel()
+	<-b.done
+}
+
+func (b *testBundle) send(offset int64, j job.Job) {
+	b.consumer.msgs <- fetched{msg: queue.Message{Job: j, Offset: offset}}
+}
+
+func (b *testBundle) waitFor(t *testing.T, event string) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, event, func() bool {
+		for _, e := range b.events.snapshot() {
+			if e == event {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestWorker(t *testing.T) {
+	t.Parallel()
+
+	t.Run("StoresTheExactSumThenCommits", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		b.send(7, job.Job{RequestID: "j1", A: 1, B: 1_000_000})
+		b.waitFor(t, "commit 7")
+		rec, _ := b.store.get("j1")
+		if rec.Status != job.Finished || *rec.Payload != "37550402023" || rec.FinishedAt == nil {
+			t.Fatalf("record = %+v, want FINISHED 37550402023", rec)
+		}
+		if got := b.events.snapshot(); got[0] != "put j1 FINISHED" || got[1] != "commit 7" {
+			t.Fatalf("events = %v, want the put before the commit", got)
+		}
+	})
+
+	t.Run("RetriesTheStoreWithoutCommittingMeanwhile", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 3)
+		b.send(1, job.Job{RequestID: "j1", A: 1, B: 10})
+		b.waitFor(t, "commit 1")
+		want := []string{"put failed", "put failed", "put failed", "put j1 FINISHED", "commit 1"}
+		if got := b.events.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("events = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("CommitsPastMessagesThatAreNotJobs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
+		b.send(4, job.Job{RequestID: "j2", A: 2, B: 2})
+		b.waitFor(t, "commit 4")
+		if got := b.events.snapshot(); got[0] != "commit 3" {
+			t.Fatalf("events = %v, want the bad message committed first", got)
+		}
+	})
+
+	t.Run("RecordsJobsTheEngineCannotTakeAsFailed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		b.send(1, job.Job{RequestID: "big", A: 1, B: primes.MaxN + 1})
+		b.waitFor(t, "commit 1")
+		if rec, _ := b.store.get("big"); rec.Status != job.Failed || rec.Error == "" || rec.Payload != nil {
+			t.Fatalf("record = %+v, want FAILED with an error", rec)
+		}
+	})
+
+	t.Run("AbandonsInFlightWorkUncommittedAndClosesOnShutdown", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		b.send(9, job.Job{RequestID: "long", A: 1, B: 1e12}) // far longer than this test
+		<-b.consumer.taken
+		b.stop()
+		got := b.events.snapshot()
+		if len(got) != 1 || got[0] != "close" {
+			t.Fatalf("events = %v, want only close: no record and no commit for abandoned work", got)
+		}
+	})
+}
