@@ -22,10 +22,18 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
 
-const problemType = "https://sumprimes.dev/problems/"
+// problemType prefixes the type of every problem this service defines: a URN
+// names the kind of problem without promising a page to fetch.
+const problemType = "urn:sumprimes:problem:"
 
 func problem(status int, slug, detail string) *Problem {
 	return &Problem{Type: problemType + slug, Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// httpProblem is a plain HTTP error whose status says it all (RFC 9457
+// §4.2.1: type about:blank, title the status text).
+func httpProblem(status int, detail string) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
 }
 
 func badField(field, detail string) *Problem {
@@ -52,9 +60,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &p):
 	case errors.As(err, &he):
-		p = problem(he.Code, "http-"+strconv.Itoa(he.Code), http.StatusText(he.Code))
+		p = httpProblem(he.Code, "")
 		if msg, ok := he.Message.(string); ok && msg != http.StatusText(he.Code) {
 			p.Detail = msg
+		}
+		if he.Code == http.StatusMethodNotAllowed {
+			p.Detail = c.Request().Method + " is not allowed on " + c.Request().URL.Path
 		}
 		if he.Code == http.StatusRequestEntityTooLarge {
 			p.Detail = "request body must be at most " + bodyLimit

@@ -35,8 +35,13 @@ fetch() {
 	ensure_tools
 	say "fetching Apache Kafka $version from Maven Central into $libs"
 	rm -rf "$libs"
-	mvn -B -q -Dstyle.color=never -f scripts/kafka/pom.xml -Dkafka.version="$version" \
-		dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+	mkdir -p "$root/.cache"
+	if ! mvn -B -Dstyle.color=never -f scripts/kafka/pom.xml -Dkafka.version="$version" \
+		dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime >"$root/.cache/mvn.log" 2>&1; then
+		tail -n 40 "$root/.cache/mvn.log" >&2
+		say "mvn failed; full log in .cache/mvn.log"
+		exit 1
+	fi
 	touch "$libs/.complete"
 }
 

@@ -122,4 +122,3 @@ func printWelcome(w io.Writer, addr net.Addr) {
 
 `, url)
 }
-

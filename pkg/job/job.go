@@ -67,25 +67,26 @@ type Limits struct {
 	MaxSpan uint64 // largest b − a
 }
 
-// FieldError is a problem with one field of a request.
+// FieldError is a problem with one field of a request; Detail is a whole
+// sentence that names the field.
 type FieldError struct {
 	Field  string
 	Detail string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
+func (e *FieldError) Error() string { return e.Detail }
 
 // Check returns a *FieldError unless 1 ≤ a ≤ b ≤ MaxB and b − a ≤ MaxSpan.
 func (l Limits) Check(a, b uint64) error {
 	switch {
 	case a < 1:
-		return &FieldError{"a", fmt.Sprintf("must be at least 1, got %d", a)}
+		return &FieldError{"a", fmt.Sprintf("a must be at least 1, got %d", a)}
 	case b < 1:
-		return &FieldError{"b", fmt.Sprintf("must be at least 1, got %d", b)}
+		return &FieldError{"b", fmt.Sprintf("b must be at least 1, got %d", b)}
 	case a > b:
-		return &FieldError{"a", fmt.Sprintf("must not exceed b (a=%d, b=%d)", a, b)}
+		return &FieldError{"a", fmt.Sprintf("a must not exceed b (a=%d, b=%d)", a, b)}
 	case b > l.MaxB:
-		return &FieldError{"b", fmt.Sprintf("must be at most %d, got %d", l.MaxB, b)}
+		return &FieldError{"b", fmt.Sprintf("b must be at most %d, got %d", l.MaxB, b)}
 	case b-a > l.MaxSpan:
 		return &FieldError{"b", fmt.Sprintf("b - a must be at most %d, got %d", l.MaxSpan, b-a)}
 	}
