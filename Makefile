@@ -1,7 +1,7 @@
 # sumprimes — see README.md.
 GO ?= go
 
-.PHONY: run test build services-up services-down clean
+.PHONY: run test build bench-primes services-up services-down clean
 
 ## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
 run:
@@ -14,6 +14,10 @@ test:
 ## build: the sumprimes binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sumprimes .
+
+## bench-primes: the sieve and prefix engines beside primesieve, as a table with ratios
+bench-primes:
+	scripts/bench-primes.sh
 
 ## services-up / services-down: the real Kafka and Redis that `make test` uses, for running tests by hand
 services-up:

@@ -32,7 +32,7 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 	srv := New(Config{
 		Store:   store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
 		Queue:   q,
-		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxSpan: cfg.Limits.MaxSpan},
+		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
 		Timeout: cfg.HTTP.RequestTimeout,
 		Log:     log,
 	})

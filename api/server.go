@@ -9,9 +9,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,15 +22,13 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
 // bodyLimit caps request bodies: a valid submit is a few dozen bytes.
 const bodyLimit = "1KB"
-
-// pollAfter is the Retry-After hint, in seconds, for a job still in progress.
-const pollAfter = "1"
 
 // Server serves the HTTP API.
 type Server struct {
@@ -115,7 +115,8 @@ func (s *Server) submit(c echo.Context) error {
 	if p != nil {
 		return p
 	}
-	if err := s.limits.Check(req.A, req.B); err != nil {
+	plan, err := s.limits.Check(req.A, req.B)
+	if err != nil {
 		var fe *job.FieldError
 		if errors.As(err, &fe) {
 			return badField(fe.Field, fe.Detail)
@@ -143,8 +144,14 @@ func (s *Server) submit(c echo.Context) error {
 	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B)
 	h := c.Response().Header()
 	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
-	h.Set("Retry-After", pollAfter)
+	h.Set("Retry-After", strconv.Itoa(retryAfter(plan)))
 	return writeJSON(c, http.StatusAccepted, rec)
+}
+
+// retryAfter is the first polling hint, in whole seconds: the planner's
+// estimate of the computation, at least one. Polls get what is left of it.
+func retryAfter(plan primes.Plan) int {
+	return max(1, int(math.Ceil(plan.Estimate.Seconds())))
 }
 
 // get answers a poll from the store.
@@ -164,7 +171,8 @@ func (s *Server) get(c echo.Context) error {
 		return unavailable("the result store is unavailable; try again shortly")
 	}
 	if !rec.Status.Final() {
-		c.Response().Header().Set("Retry-After", pollAfter)
+		left := primes.PlanRange(rec.A, rec.B).Estimate - s.now().Sub(rec.CreatedAt)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
 	}
 	return writeJSON(c, http.StatusOK, rec)
 }

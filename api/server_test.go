@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -108,7 +109,7 @@ func setup(t *testing.T) *testBundle {
 	b.server = api.New(api.Config{
 		Store:   b.store,
 		Queue:   b.queue,
-		Limits:  job.Limits{MaxB: 1_000_000_000_000, MaxSpan: 10_000_000_000},
+		Limits:  job.Limits{MaxB: 10_000_000_000_000, MaxCost: 12 * time.Second},
 		Timeout: 5e9,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -206,8 +207,8 @@ func TestSubmit(t *testing.T) {
 			{"NegativeA", `{"a": -5, "b": 10}`, "a"},
 			{"ZeroA", `{"a": 0, "b": 10}`, "a"},
 			{"AGreaterThanB", `{"a": 10, "b": 5}`, "a"},
-			{"BOverMaxB", `{"a": 1, "b": 1000000000001}`, "b"},
-			{"SpanOverMaxSpan", `{"a": 1, "b": 10000000002}`, "b"},
+			{"BOverMaxB", `{"a": 1, "b": 10000000000001}`, "b"},
+			{"TooCostly", `{"a": 5000000000000, "b": 10000000000000}`, "b"},
 			{"BeyondUint64", `{"a": 1, "b": 99999999999999999999999}`, "b"},
 			{"UnknownField", `{"a": 1, "b": 2, "c": 3}`, "c"},
 		}

@@ -112,7 +112,9 @@ func (w *Worker) member(ctx context.Context, log *slog.Logger) {
 func (w *Worker) handle(ctx context.Context, j job.Job, log *slog.Logger) bool {
 	log = log.With("requestId", j.RequestID)
 	start := w.now()
-	sum, err := primes.SumRange(ctx, j.A, j.B, primes.Options{Threads: w.threads})
+	plan := primes.PlanRange(j.A, j.B)
+	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
+	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads})
 	var rec job.Record
 	switch {
 	case ctx.Err() != nil:
@@ -137,7 +139,8 @@ func (w *Worker) handle(ctx context.Context, j job.Job, log *slog.Logger) bool {
 			return false
 		}
 	}
-	log.Info("job done", "status", rec.Status, "a", j.A, "b", j.B, "elapsed", w.now().Sub(start).Round(time.Microsecond))
+	log.Info("job done", "status", rec.Status, "a", j.A, "b", j.B, "engine", plan.Engine,
+		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
 	return true
 }
 

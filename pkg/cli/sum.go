@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,10 +12,17 @@ import (
 )
 
 func sumCommand(stdout io.Writer) *cobra.Command {
-	var threads int
+	var (
+		threads  int
+		showPlan bool
+		engine   string
+	)
 	cmd := &cobra.Command{
 		Use:   "sum A B",
 		Short: "Compute the sum of the primes in [A, B] locally and print it",
+		Long: `sum computes locally, with the engine the planner picks: a segmented sieve,
+whose time grows with B − A, or the Lucy_Hedgehog prefix method, whose time
+grows with B^¾ (sum over [A, B] = S(B) − S(A−1)). A and B go up to 10^16.`,
 		Example: `  sumprimes sum 1 1000000
   37550402023`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -38,7 +46,18 @@ func sumCommand(stdout io.Writer) *cobra.Command {
 			if threads < 0 {
 				return usageError{fmt.Errorf("--threads must not be negative")}
 			}
-			sum, err := primes.SumRange(cmd.Context(), a, b, primes.Options{Threads: threads})
+			plan := primes.PlanRange(a, b)
+			switch engine {
+			case "auto":
+			case string(primes.Sieve), string(primes.Prefix):
+				plan.Engine = primes.Engine(engine)
+			default:
+				return usageError{fmt.Errorf("--engine must be auto, sieve or prefix, got %q", engine)}
+			}
+			if showPlan {
+				fmt.Fprintf(cmd.ErrOrStderr(), "engine %s, estimated %s on one core\n", plan.Engine, plan.Estimate.Round(time.Millisecond))
+			}
+			sum, err := plan.Run(cmd.Context(), primes.Options{Threads: threads})
 			if err != nil {
 				return err
 			}
@@ -47,6 +66,8 @@ func sumCommand(stdout io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&threads, "threads", 0, "goroutines to use (0 = all CPUs)")
+	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the engine the planner chose, and its estimate, on stderr")
+	cmd.Flags().StringVar(&engine, "engine", "auto", "auto (the planner's choice), sieve or prefix")
 	return cmd
 }
 

@@ -77,8 +77,10 @@ type Worker struct {
 
 // Limits bound what a client may ask for.
 type Limits struct {
-	MaxB    uint64 `mapstructure:"max_b"`
-	MaxSpan uint64 `mapstructure:"max_span"`
+	MaxB uint64 `mapstructure:"max_b"`
+	// MaxCost is the most one job may take on one core, as the planner
+	// estimates it.
+	MaxCost time.Duration `mapstructure:"max_cost"`
 }
 
 // Log configures logging.
@@ -115,8 +117,8 @@ var defaults = map[string]any{
 	"result.ttl":               "3m",
 	"worker.concurrency":       2,
 	"worker.threads":           0,
-	"limits.max_b":             uint64(1e12),
-	"limits.max_span":          uint64(1e10),
+	"limits.max_b":             uint64(1e13),
+	"limits.max_cost":          "12s",
 	"log.level":                "info",
 	"log.format":               "text",
 }
@@ -272,8 +274,8 @@ func (c Config) Validate() error {
 	if c.Limits.MaxB < 1 || c.Limits.MaxB > primes.MaxN {
 		bad("limits.max_b", "must be in [1, %d], got %d", primes.MaxN, c.Limits.MaxB)
 	}
-	if c.Limits.MaxSpan < 1 {
-		bad("limits.max_span", "must be at least 1, got %d", c.Limits.MaxSpan)
+	if c.Limits.MaxCost <= 0 {
+		bad("limits.max_cost", "must be positive, got %s", c.Limits.MaxCost)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

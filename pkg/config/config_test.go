@@ -29,7 +29,7 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.Result.TTL != 3*time.Minute || cfg.Kafka.Topic != "sumprimes.jobs" || cfg.Kafka.Partitions != 12 ||
-			cfg.Kafka.Group != "sumprimes-workers" || cfg.Limits.MaxB != 1e12 || cfg.Limits.MaxSpan != 1e10 {
+			cfg.Kafka.Group != "sumprimes-workers" || cfg.Limits.MaxB != 1e13 || cfg.Limits.MaxCost != 12*time.Second {
 			t.Fatalf("defaults = %+v", cfg)
 		}
 	})

@@ -5,6 +5,8 @@ package job
 import (
 	"fmt"
 	"time"
+
+	"github.com/sumprimes/sumprimes/pkg/primes"
 )
 
 // Status is where a request stands.
@@ -63,8 +65,11 @@ func (j Job) Failed(reason string, at time.Time) Record {
 
 // Limits bound the ranges a client may ask for.
 type Limits struct {
-	MaxB    uint64 // largest b
-	MaxSpan uint64 // largest b − a
+	MaxB uint64 // largest b
+	// MaxCost is the most one job may take on one core, as the planner
+	// estimates it: the span is limited by what can be done, not by a
+	// fixed width.
+	MaxCost time.Duration
 }
 
 // FieldError is a problem with one field of a request; Detail is a whole
@@ -76,19 +81,23 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Detail }
 
-// Check returns a *FieldError unless 1 ≤ a ≤ b ≤ MaxB and b − a ≤ MaxSpan.
-func (l Limits) Check(a, b uint64) error {
+// Check returns the plan for [a, b], or a *FieldError unless 1 ≤ a ≤ b ≤
+// MaxB and the planner expects [a, b] to take at most MaxCost.
+func (l Limits) Check(a, b uint64) (primes.Plan, error) {
 	switch {
 	case a < 1:
-		return &FieldError{"a", fmt.Sprintf("a must be at least 1, got %d", a)}
+		return primes.Plan{}, &FieldError{"a", fmt.Sprintf("a must be at least 1, got %d", a)}
 	case b < 1:
-		return &FieldError{"b", fmt.Sprintf("b must be at least 1, got %d", b)}
+		return primes.Plan{}, &FieldError{"b", fmt.Sprintf("b must be at least 1, got %d", b)}
 	case a > b:
-		return &FieldError{"a", fmt.Sprintf("a must not exceed b (a=%d, b=%d)", a, b)}
+		return primes.Plan{}, &FieldError{"a", fmt.Sprintf("a must not exceed b (a=%d, b=%d)", a, b)}
 	case b > l.MaxB:
-		return &FieldError{"b", fmt.Sprintf("b must be at most %d, got %d", l.MaxB, b)}
-	case b-a > l.MaxSpan:
-		return &FieldError{"b", fmt.Sprintf("b - a must be at most %d, got %d", l.MaxSpan, b-a)}
+		return primes.Plan{}, &FieldError{"b", fmt.Sprintf("b must be at most %d, got %d", l.MaxB, b)}
 	}
-	return nil
+	plan := primes.PlanRange(a, b)
+	if plan.Estimate > l.MaxCost {
+		return plan, &FieldError{"b", fmt.Sprintf("[%d, %d] would take about %s to compute, over the limit of %s: narrow the range",
+			a, b, plan.Estimate.Round(time.Second), l.MaxCost)}
+	}
+	return plan, nil
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package primes_test
+
+const raceEnabled = false

@@ -1,0 +1,190 @@
+package primes_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/sumprimes/sumprimes/pkg/primes"
+)
+
+// knownSums[k] is the sum of the primes below 10^(k+1) (OEIS A046731).
+var knownSums = []string{
+	"17", "1060", "76127", "5736396", "454396537", "37550402023",
+	"3203324994356", "279209790387276", "24739512092254535",
+	"2220822432581729238", "201467077743744681014", "18435588552550705911377",
+}
+
+func prefix(t *testing.T, n uint64) string {
+	t.Helper()
+	got, err := primes.PrefixSum(context.Background(), n, nil)
+	if err != nil {
+		t.Fatalf("PrefixSum(%d): %v", n, err)
+	}
+	return got.String()
+}
+
+func TestPrefixSum(t *testing.T) {
+	t.Parallel()
+
+	t.Run("MatchesKnownSumsBelowPowersOfTenUpTo10To12", func(t *testing.T) {
+		t.Parallel()
+		n, known := uint64(1), knownSums
+		if raceEnabled {
+			known = known[:11]
+		}
+		for k, want := range known {
+			n *= 10
+			if got := prefix(t, n); got != want {
+				t.Errorf("S(10^%d) = %s, want %s", k+1, got, want)
+			}
+		}
+	})
+
+	t.Run("HandlesTheSmallestN", func(t *testing.T) {
+		t.Parallel()
+		for n, want := range []string{"0", "0", "2", "5", "5", "10", "10", "17", "17", "17", "17", "28"} {
+			if got := prefix(t, uint64(n)); got != want {
+				t.Errorf("S(%d) = %s, want %s", n, got, want)
+			}
+		}
+	})
+
+	t.Run("AgreesWithTheSieveOnRandomN", func(t *testing.T) {
+		t.Parallel()
+		rng := rand.New(rand.NewPCG(3, 4))
+		for range 40 {
+			n := 1 + rng.Uint64N(1<<uint(10+rng.IntN(maxLog2(30))))
+			if got, want := prefix(t, n), sum(t, 1, n, 0); got != want {
+				t.Fatalf("S(%d) = %s, sieve says %s", n, got, want)
+			}
+		}
+	})
+
+	t.Run("ReportsProgressUpToOne", func(t *testing.T) {
+		t.Parallel()
+		var mu sync.Mutex
+		var seen []float64
+		_, err := primes.PrefixSum(context.Background(), 1e9, func(f float64) {
+			mu.Lock()
+			seen = append(seen, f)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) < 10 || len(seen) > 200 || seen[len(seen)-1] != 1 {
+			t.Fatalf("%d progress reports ending at %v; want a few dozen ending at 1", len(seen), seen[len(seen)-1])
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i] < seen[i-1] {
+				t.Fatalf("progress went back from %v to %v", seen[i-1], seen[i])
+			}
+		}
+	})
+
+	t.Run("StopsWhenCancelled", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := primes.PrefixSum(ctx, 1e13, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("error = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SievesNarrowRangesAndPrefixesWideOnes", func(t *testing.T) {
+		t.Parallel()
+		cases := []struct {
+			a, b uint64
+			want primes.Engine
+		}{
+			{1e9, 1e9 + 1000, primes.Sieve},
+			{1, 1e6, primes.Prefix}, // Lucy needs 10^4.5 steps, the sieve 10^6 numbers
+			{1e12, 1e12 + 1e6, primes.Sieve},
+			{1e13 - 1e8, 1e13, primes.Sieve},
+			{1, 1e12, primes.Prefix},
+			{1, 1e13, primes.Prefix},
+			{1e11, 1e12, primes.Prefix},
+		}
+		for _, c := range cases {
+			if got := primes.PlanRange(c.a, c.b); got.Engine != c.want {
+				t.Errorf("PlanRange(%d, %d) = %s (estimate %s), want %s", c.a, c.b, got.Engine, got.Estimate, c.want)
+			}
+		}
+	})
+
+	t.Run("BothEnginesGiveTheSameSum", func(t *testing.T) {
+		t.Parallel()
+		rng := rand.New(rand.NewPCG(5, 6))
+		for range 30 {
+			b := 1 + rng.Uint64N(1<<uint(4+rng.IntN(maxLog2(32))))
+			a := 1 + rng.Uint64N(b)
+			for _, threads := range []int{1, 2} {
+				sieve, err := primes.Plan{Engine: primes.Sieve, A: a, B: b}.Run(context.Background(), primes.Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pre, err := primes.Plan{Engine: primes.Prefix, A: a, B: b}.Run(context.Background(), primes.Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sieve != pre {
+					t.Fatalf("[%d, %d] threads=%d: sieve %s, prefix %s", a, b, threads, sieve, pre)
+				}
+			}
+		}
+	})
+
+	t.Run("SumComputesWithThePlannedEngine", func(t *testing.T) {
+		t.Parallel()
+		got, plan, err := primes.Sum(context.Background(), 1, 1e11, primes.Options{})
+		if err != nil || plan.Engine != primes.Prefix || got.String() != knownSums[10] {
+			t.Fatalf("Sum(1, 1e11) = %s, %+v, %v", got, plan, err)
+		}
+	})
+
+	t.Run("RejectsBoundsOutsideTheDomain", func(t *testing.T) {
+		t.Parallel()
+		for _, e := range []primes.Engine{primes.Sieve, primes.Prefix} {
+			if _, err := (primes.Plan{Engine: e, A: 5, B: 4}).Run(context.Background(), primes.Options{}); !errors.Is(err, primes.ErrRange) {
+				t.Errorf("%s with a > b: %v, want ErrRange", e, err)
+			}
+		}
+	})
+}
+
+// FuzzEngines compares the two engines and the naive sieve on small ranges:
+// go test -fuzz FuzzEngines ./pkg/primes
+func FuzzEngines(f *testing.F) {
+	for _, seed := range [][2]uint64{{1, 1}, {1, 2}, {2, 2}, {4, 4}, {1, 100}, {89, 97}, {1, 30000}, {999_983, 1_000_003}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		a, b = 1+a%2_000_000, 1+b%2_000_000
+		if a > b {
+			a, b = b, a
+		}
+		want := primesString(naiveSum(a, b))
+		for _, e := range []primes.Engine{primes.Sieve, primes.Prefix} {
+			got, err := primes.Plan{Engine: e, A: a, B: b}.Run(context.Background(), primes.Options{Threads: 1})
+			if err != nil || got.String() != want {
+				t.Fatalf("%s [%d, %d] = %s, %v; want %s", e, a, b, got, err, want)
+			}
+		}
+	})
+}
+
+// maxLog2 caps the size of random ranges: 2^(span) under the race detector
+// is kept ~64 times smaller.
+func maxLog2(span int) int {
+	if raceEnabled {
+		return span - 6 - 4
+	}
+	return span - 4
+}
