@@ -15,8 +15,9 @@ import (
 // `sumprimes dev`: it serves on ln at once (readiness stays false until Kafka
 // and Redis answer and the topic exists) and stops when ctx ends.
 //
-// Shutdown order: stop accepting and drain in-flight requests, then flush
-// and close the Kafka writer, then close the Redis client.
+// Shutdown order: fail readiness, keep serving for http.drain_delay, stop
+// accepting and drain in-flight requests (Server.Serve), then flush and
+// close the Kafka writers, then close the Redis client.
 func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logger) error {
 	rdb := store.NewClient(cfg.Redis)
 	defer rdb.Close()
@@ -37,5 +38,5 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 		Log:     log,
 	})
 	log.Info("api listening", "addr", ln.Addr().String())
-	return srv.Serve(ctx, ln, cfg.HTTP.ShutdownTimeout)
+	return srv.Serve(ctx, ln, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout)
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,13 +33,14 @@ const bodyLimit = "1KB"
 
 // Server serves the HTTP API.
 type Server struct {
-	echo    *echo.Echo
-	store   store.Store
-	queue   queue.Publisher
-	limits  job.Limits
-	timeout time.Duration
-	log     *slog.Logger
-	now     func() time.Time
+	draining atomic.Bool // set at shutdown: readiness fails from then on
+	echo     *echo.Echo
+	store    store.Store
+	queue    queue.Publisher
+	limits   job.Limits
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Config holds what a Server depends on.
@@ -78,9 +80,11 @@ func New(cfg Config) *Server {
 // ServeHTTP makes the Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// Serve answers requests on ln until ctx is cancelled, then stops accepting
-// and lets in-flight requests finish for up to grace.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+// Serve answers requests on ln until ctx is cancelled. Shutdown order:
+// readiness fails at once, so load balancers stop sending; requests are
+// still served for drainDelay, the time they take to notice; then the
+// listener closes and in-flight requests get up to grace to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drainDelay, grace time.Duration) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -88,6 +92,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	if drainDelay > 0 {
+		time.Sleep(drainDelay)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -185,6 +193,9 @@ func (s *Server) healthz(c echo.Context) error {
 
 // readyz says whether this replica can serve: Kafka and Redis both answer.
 func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		return unavailable("not ready: shutting down")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	var failed []string

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -366,6 +368,42 @@ func TestRoutes(t *testing.T) {
 		}
 		if rec := b.do(t, http.MethodGet, "/healthz", "", ""); rec.Code != http.StatusOK {
 			t.Fatalf("healthz = %d, want 200 while only a dependency is down", rec.Code)
+		}
+	})
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+
+	t.Run("FailsReadinessButKeepsServingDuringTheDrainDelay", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := "http://" + ln.Addr().String()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.server.Serve(ctx, ln, time.Second, time.Second) }()
+		readyz := func() int {
+			resp, err := http.Get(url + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		testenv.Eventually(t, 5*time.Second, "the server to be ready", func() bool { return readyz() == http.StatusOK })
+		cancel()
+		testenv.Eventually(t, 5*time.Second, "readiness to fail at shutdown", func() bool { return readyz() == http.StatusServiceUnavailable })
+		resp, err := http.Get(url + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz while draining = %v, %v; want 200", resp, err)
+		}
+		resp.Body.Close()
+		if err := <-done; err != nil {
+			t.Fatalf("Serve returned %v after a clean shutdown", err)
 		}
 	})
 }

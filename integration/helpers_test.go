@@ -175,6 +175,7 @@ func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
 	p.cmd.Env = append(os.Environ(),
 		"SUMPRIMES_KAFKA_BROKERS="+strings.Join(cfg.Kafka.Brokers, ","),
 		"SUMPRIMES_KAFKA_TOPIC="+cfg.Kafka.Topic,
+		"SUMPRIMES_KAFKA_DLQ_TOPIC="+cfg.Kafka.DLQTopic,
 		fmt.Sprintf("SUMPRIMES_KAFKA_PARTITIONS=%d", cfg.Kafka.Partitions),
 		"SUMPRIMES_KAFKA_GROUP="+cfg.Kafka.Group,
 		"SUMPRIMES_REDIS_ADDR="+strings.Join(cfg.Redis.Addrs, ","),

@@ -12,8 +12,9 @@ import (
 // Run is the worker role's start-up path, shared by `sumprimes worker` and
 // `sumprimes dev`: it waits for the topic, then consumes until ctx ends.
 //
-// Shutdown order: members abandon uncommitted work and close their readers
-// (leaving the group), then the Kafka client and the Redis client close.
+// Shutdown order: members stop fetching, finish or abandon (uncommitted) the
+// jobs in flight within worker.drain_timeout and close their readers
+// (leaving the group); then the Kafka writers and the Redis client close.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	rdb := store.NewClient(cfg.Redis)
 	defer rdb.Close()
@@ -26,11 +27,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	w := New(Config{
-		Store:       store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
-		NewConsumer: q.Consumer,
-		Concurrency: cfg.Worker.Concurrency,
-		Threads:     cfg.Worker.Threads,
-		Log:         log,
+		Store:        store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		NewConsumer:  q.Consumer,
+		Concurrency:  cfg.Worker.Concurrency,
+		Threads:      cfg.Worker.Threads,
+		DrainTimeout: cfg.Worker.DrainTimeout,
+		Log:          log,
 	})
 	log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group, "members", cfg.Worker.Concurrency, "threads", w.threads)
 	return w.Run(ctx)

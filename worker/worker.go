@@ -3,6 +3,12 @@
 // result and only then commits, so a crash anywhere before the commit means
 // the job is delivered again (at least once), and storing the same result
 // twice is harmless.
+//
+// Failures are sorted by what retrying would do: a store or broker that is
+// down is retried with backoff and nothing is committed meanwhile; a message
+// that can never succeed (not a job, or a range the engines reject) goes to
+// the dead-letter topic, its record becomes FAILED, and the partition moves
+// on.
 package worker
 
 import (
@@ -13,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
@@ -22,12 +30,13 @@ import (
 
 // Worker runs consumer-group members until its context ends.
 type Worker struct {
-	store       store.Store
-	newConsumer func() queue.Consumer
-	members     int
-	threads     int
-	log         *slog.Logger
-	now         func() time.Time
+	store        store.Store
+	newConsumer  func() queue.Consumer
+	members      int
+	threads      int
+	drainTimeout time.Duration
+	log          *slog.Logger
+	now          func() time.Time
 }
 
 // Config holds what a Worker depends on.
@@ -38,10 +47,13 @@ type Config struct {
 	NewConsumer func() queue.Consumer
 	// Concurrency is how many members (jobs at once) to run.
 	Concurrency int
-	// Threads is how many goroutines one job's sieve uses; 0 shares
+	// Threads is how many goroutines one job's engine uses; 0 shares
 	// GOMAXPROCS among the members.
 	Threads int
-	Log     *slog.Logger
+	// DrainTimeout is how long jobs in flight at shutdown may take to
+	// finish before they are abandoned uncommitted.
+	DrainTimeout time.Duration
+	Log          *slog.Logger
 }
 
 // New returns a Worker for cfg.
@@ -51,33 +63,56 @@ func New(cfg Config) *Worker {
 		threads = max(1, runtime.GOMAXPROCS(0)/cfg.Concurrency)
 	}
 	return &Worker{
-		store:       cfg.Store,
-		newConsumer: cfg.NewConsumer,
-		members:     cfg.Concurrency,
-		threads:     threads,
-		log:         cfg.Log,
-		now:         time.Now,
+		store:        cfg.Store,
+		newConsumer:  cfg.NewConsumer,
+		members:      cfg.Concurrency,
+		threads:      threads,
+		drainTimeout: cfg.DrainTimeout,
+		log:          cfg.Log,
+		now:          time.Now,
 	}
 }
 
-// Run consumes until ctx is cancelled. A job being computed when ctx ends is
-// abandoned uncommitted, to be delivered again; each member then closes its
+// Run consumes until ctx is cancelled.
+//
+// Shutdown order: when ctx ends, members stop fetching; jobs in flight get
+// DrainTimeout to compute, store and commit, after which they are abandoned
+// uncommitted (another member gets them again); then each member closes its
 // reader, leaving the group at once so its partitions move without waiting
 // for a session timeout.
 func (w *Worker) Run(ctx context.Context) error {
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	go func() {
+		select {
+		case <-work.Done():
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(w.drainTimeout)
+		defer t.Stop()
+		select {
+		case <-work.Done():
+		case <-t.C:
+			stopWork()
+		}
+	}()
+
 	var wg sync.WaitGroup
 	for i := range w.members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.member(ctx, w.log.With("member", i))
+			w.member(ctx, work, w.log.With("member", i))
 		}()
 	}
 	wg.Wait()
 	return nil
 }
 
-func (w *Worker) member(ctx context.Context, log *slog.Logger) {
+// member fetches while ctx lasts and handles each job under work, which
+// outlives ctx by the drain deadline.
+func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
 	c := w.newConsumer()
 	defer func() {
 		if err := c.Close(); err != nil {
@@ -91,8 +126,7 @@ func (w *Worker) member(ctx context.Context, log *slog.Logger) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, queue.ErrUndecodable):
-			log.Error("skipping message that is not a job", "error", err)
-			w.commit(ctx, c, m, log)
+			w.reject(work, c, m, err.Error(), log)
 			continue
 		case err != nil:
 			log.Warn("fetch failed", "error", err)
@@ -100,48 +134,73 @@ func (w *Worker) member(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		fails.Reset()
-		if w.handle(ctx, m.Job, log) {
-			w.commit(ctx, c, m, log)
-		}
+		w.handle(work, c, m, log.With("requestId", m.Job.RequestID))
 	}
 }
 
-// handle computes j and stores its final record, retrying the store until it
-// succeeds; it reports false when ctx ended first, so the job stays
-// uncommitted.
-func (w *Worker) handle(ctx context.Context, j job.Job, log *slog.Logger) bool {
-	log = log.With("requestId", j.RequestID)
+// handle computes a job, stores its result and commits it.
+func (w *Worker) handle(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
+	j := m.Job
 	start := w.now()
 	plan := primes.PlanRange(j.A, j.B)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
 	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads})
-	var rec job.Record
 	switch {
 	case ctx.Err() != nil:
 		log.Info("job abandoned at shutdown; it will be delivered again")
-		return false
+		return
 	case err != nil:
-		// Only a range the engine cannot take fails here, and it will fail
-		// the same way every time: record it rather than retry.
-		log.Error("job failed", "a", j.A, "b", j.B, "error", err)
-		rec = j.Failed(err.Error(), w.now().UTC())
-	default:
-		rec = j.Finished(sum.String(), w.now().UTC())
+		// The engines fail only on a range they cannot take, the same way
+		// every time: retrying would only block the partition.
+		w.reject(ctx, c, m, err.Error(), log)
+		return
 	}
-	var fails backoff.Backoff
-	for {
-		err := w.store.Put(ctx, rec)
-		if err == nil {
-			break
+	rec := j.Finished(sum.String(), w.now().UTC())
+	if !w.retry(ctx, log, "store result", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
+		return
+	}
+	w.commit(ctx, c, m, log)
+	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
+		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
+}
+
+// reject sends a message that can never succeed to the dead-letter topic,
+// records its job as FAILED when it knows which job it was, and commits
+// past it.
+func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, reason string, log *slog.Logger) {
+	log.Error("sending message to the dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
+	if !w.retry(ctx, log, "dead-letter", func(ctx context.Context) error { return c.DeadLetter(ctx, m, reason) }) {
+		return
+	}
+	j := m.Job
+	if j.RequestID == "" {
+		if id, err := uuid.Parse(m.Key); err == nil {
+			j = job.Job{RequestID: id.String()}
 		}
-		log.Warn("store result failed; retrying", "error", err)
-		if !fails.Wait(ctx) {
+	}
+	if j.RequestID != "" {
+		rec := j.Failed(reason, w.now().UTC())
+		if !w.retry(ctx, log, "store failure", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
+			return
+		}
+	}
+	w.commit(ctx, c, m, log)
+}
+
+// retry calls f until it succeeds, with backoff; it reports false if ctx
+// ended first.
+func (w *Worker) retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) bool {
+	var b backoff.Backoff
+	for {
+		err := f(ctx)
+		if err == nil {
+			return true
+		}
+		log.Warn(what+" failed; retrying", "error", err)
+		if !b.Wait(ctx) {
 			return false
 		}
 	}
-	log.Info("job done", "status", rec.Status, "a", j.A, "b", j.B, "engine", plan.Engine,
-		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
-	return true
 }
 
 func (w *Worker) commit(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {

@@ -65,16 +65,25 @@ func (c *fakeConsumer) Commit(_ context.Context, m queue.Message) error {
 
 func (c *fakeConsumer) Close() error { c.events.add("close"); return nil }
 
+func (c *fakeConsumer) DeadLetter(_ context.Context, m queue.Message, _ string) error {
+	c.events.add("dlq %d", m.Offset)
+	return nil
+}
+
 // flakyStore fails its first failures Puts, then records them.
 type flakyStore struct {
 	store.Store
 	mu       sync.Mutex
 	failures int
+	gate     chan struct{} // when not nil, Put waits for it to close
 	records  map[string]job.Record
 	events   *events
 }
 
 func (s *flakyStore) Put(_ context.Context, r job.Record) error {
+	if s.gate != nil {
+		<-s.gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failures > 0 {
@@ -103,20 +112,27 @@ type testBundle struct {
 }
 
 func setup(t *testing.T, storeFailures int) *testBundle {
+	return setupWith(t, storeFailures, nil, time.Minute)
+}
+
+// setupWith starts a worker whose store fails its first storeFailures
+// writes and waits for gate, and which drains for drain at shutdown.
+func setupWith(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration) *testBundle {
 	t.Helper()
 	ev := &events{}
 	b := &testBundle{
 		consumer: &fakeConsumer{msgs: make(chan fetched, 16), taken: make(chan struct{}, 16), events: ev},
-		store:    &flakyStore{failures: storeFailures, records: map[string]job.Record{}, events: ev},
+		store:    &flakyStore{failures: storeFailures, gate: gate, records: map[string]job.Record{}, events: ev},
 		events:   ev,
 		done:     make(chan struct{}),
 	}
 	w := worker.New(worker.Config{
-		Store:       b.store,
-		NewConsumer: func() queue.Consumer { return b.consumer },
-		Concurrency: 1,
-		Threads:     1,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:        b.store,
+		NewConsumer:  func() queue.Consumer { return b.consumer },
+		Concurrency:  1,
+		Threads:      1,
+		DrainTimeout: drain,
+		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
@@ -174,18 +190,29 @@ func TestWorker(t *testing.T) {
 		}
 	})
 
-	t.Run("CommitsPastMessagesThatAreNotJobs", func(t *testing.T) {
+	t.Run("DeadLettersMessagesThatAreNotJobsAndMovesOn", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 0)
-		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
+		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: "not-an-id"}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
 		b.send(4, job.Job{RequestID: "j2", A: 2, B: 2})
 		b.waitFor(t, "commit 4")
-		if got := b.events.snapshot(); got[0] != "commit 3" {
-			t.Fatalf("events = %v, want the bad message committed first", got)
+		if got := b.events.snapshot(); fmt.Sprint(got[:2]) != "[dlq 3 commit 3]" {
+			t.Fatalf("events = %v, want the bad message dead-lettered, then committed", got)
 		}
 	})
 
-	t.Run("RecordsJobsTheEngineCannotTakeAsFailed", func(t *testing.T) {
+	t.Run("RecordsAnUndecodableJobAsFailedWhenItsKeyNamesIt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
+		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: id}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
+		b.waitFor(t, "commit 3")
+		if rec, _ := b.store.get(id); rec.Status != job.Failed || rec.Error == "" {
+			t.Fatalf("record = %+v, want FAILED with the reason", rec)
+		}
+	})
+
+	t.Run("DeadLettersJobsTheEngineCannotTakeAndRecordsThemFailed", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 0)
 		b.send(1, job.Job{RequestID: "big", A: 1, B: primes.MaxN + 1})
@@ -193,11 +220,28 @@ func TestWorker(t *testing.T) {
 		if rec, _ := b.store.get("big"); rec.Status != job.Failed || rec.Error == "" || rec.Payload != nil {
 			t.Fatalf("record = %+v, want FAILED with an error", rec)
 		}
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 put big FAILED commit 1]" {
+			t.Fatalf("events = %v", got)
+		}
 	})
 
-	t.Run("AbandonsInFlightWorkUncommittedAndClosesOnShutdown", func(t *testing.T) {
+	t.Run("FinishesJobsInFlightAtShutdownWithinTheDrainDeadline", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 0)
+		gate := make(chan struct{})
+		b := setupWith(t, 0, gate, time.Minute)
+		b.send(5, job.Job{RequestID: "j5", A: 1, B: 100})
+		<-b.consumer.taken
+		b.cancel() // shutdown begins while the result is being stored
+		close(gate)
+		<-b.done
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[put j5 FINISHED commit 5 close]" {
+			t.Fatalf("events = %v, want the job stored and committed before close", got)
+		}
+	})
+
+	t.Run("AbandonsInFlightWorkUncommittedAfterTheDrainDeadline", func(t *testing.T) {
+		t.Parallel()
+		b := setupWith(t, 0, nil, 10*time.Millisecond)
 		b.send(9, job.Job{RequestID: "long", A: 1, B: 1e12}) // far longer than this test
 		<-b.consumer.taken
 		b.stop()

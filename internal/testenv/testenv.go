@@ -60,6 +60,7 @@ func Config(t testing.TB) config.Config {
 	id := Unique()
 	cfg.Kafka.Brokers = KafkaBrokers(t)
 	cfg.Kafka.Topic = "sumprimes.test." + id
+	cfg.Kafka.DLQTopic = cfg.Kafka.Topic + ".dlq"
 	cfg.Kafka.Group = "sumprimes-test-" + id
 	cfg.Kafka.Partitions = 4
 	cfg.Redis.Addrs = []string{RedisAddr(t)}

@@ -36,7 +36,10 @@ type Config struct {
 type HTTP struct {
 	Addr            string        `mapstructure:"addr"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
+	// DrainDelay is how long the API keeps serving, not ready, after a
+	// shutdown signal: the time a load balancer takes to stop sending.
+	DrainDelay     time.Duration `mapstructure:"drain_delay"`
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 }
 
 // Kafka configures the job queue.
@@ -46,6 +49,7 @@ type Kafka struct {
 	Partitions        int           `mapstructure:"partitions"`
 	ReplicationFactor int           `mapstructure:"replication_factor"`
 	Group             string        `mapstructure:"group"`
+	DLQTopic          string        `mapstructure:"dlq_topic"`
 	BatchTimeout      time.Duration `mapstructure:"batch_timeout"`
 }
 
@@ -73,6 +77,9 @@ type Worker struct {
 	// Threads is how many goroutines one job's sieve uses; 0 means
 	// GOMAXPROCS divided by Concurrency, at least 1.
 	Threads int `mapstructure:"threads"`
+	// DrainTimeout is how long jobs in flight at shutdown may take to
+	// finish before they are abandoned, uncommitted, to be redelivered.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
 }
 
 // Limits bound what a client may ask for.
@@ -101,12 +108,14 @@ func (Secret) GoString() string { return "[redacted]" }
 var defaults = map[string]any{
 	"http.addr":                ":8080",
 	"http.shutdown_timeout":    "10s",
+	"http.drain_delay":         "0s",
 	"http.request_timeout":     "5s",
 	"kafka.brokers":            []string{"127.0.0.1:9092"},
 	"kafka.topic":              "sumprimes.jobs",
 	"kafka.partitions":         12,
 	"kafka.replication_factor": 1,
 	"kafka.group":              "sumprimes-workers",
+	"kafka.dlq_topic":          "sumprimes.jobs.dlq",
 	"kafka.batch_timeout":      "2ms",
 	"redis.addr":               []string{"127.0.0.1:6379"},
 	"redis.master_name":        "",
@@ -117,6 +126,7 @@ var defaults = map[string]any{
 	"result.ttl":               "3m",
 	"worker.concurrency":       2,
 	"worker.threads":           0,
+	"worker.drain_timeout":     "10s",
 	"limits.max_b":             uint64(1e13),
 	"limits.max_cost":          "12s",
 	"log.level":                "info",
@@ -225,6 +235,9 @@ func (c Config) Validate() error {
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive, got %s", c.HTTP.ShutdownTimeout)
 	}
+	if c.HTTP.DrainDelay < 0 {
+		bad("http.drain_delay", "must not be negative, got %s", c.HTTP.DrainDelay)
+	}
 	if c.HTTP.RequestTimeout <= 0 {
 		bad("http.request_timeout", "must be positive, got %s", c.HTTP.RequestTimeout)
 	}
@@ -244,6 +257,9 @@ func (c Config) Validate() error {
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		bad("kafka.replication_factor", "must be at least 1, got %d", c.Kafka.ReplicationFactor)
+	}
+	if c.Kafka.DLQTopic == "" || c.Kafka.DLQTopic == c.Kafka.Topic {
+		bad("kafka.dlq_topic", "must be set and differ from kafka.topic, got %q", c.Kafka.DLQTopic)
 	}
 	if c.Kafka.Group == "" {
 		bad("kafka.group", "must not be empty")
@@ -267,6 +283,9 @@ func (c Config) Validate() error {
 	}
 	if c.Worker.Concurrency < 1 {
 		bad("worker.concurrency", "must be at least 1, got %d", c.Worker.Concurrency)
+	}
+	if c.Worker.DrainTimeout < 0 {
+		bad("worker.drain_timeout", "must not be negative, got %s", c.Worker.DrainTimeout)
 	}
 	if c.Worker.Threads < 0 {
 		bad("worker.threads", "must not be negative, got %d", c.Worker.Threads)

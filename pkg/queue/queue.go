@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -38,6 +39,10 @@ type Consumer interface {
 	Fetch(ctx context.Context) (Message, error)
 	// Commit marks m and every earlier message of its partition as done.
 	Commit(ctx context.Context, m Message) error
+	// DeadLetter copies m to the dead-letter topic with reason in its
+	// headers, for a message that can never succeed; the caller then
+	// commits past it so that it does not block its partition.
+	DeadLetter(ctx context.Context, m Message, reason string) error
 	// Close leaves the group at once, handing its partitions to the others.
 	Close() error
 }
@@ -48,6 +53,7 @@ var ErrUndecodable = errors.New("queue: message is not a job")
 // Message is one fetched job with where it came from.
 type Message struct {
 	Job       job.Job
+	Key       string // the request id the API published it under
 	Partition int
 	Offset    int64
 	raw       kafka.Message
@@ -58,6 +64,7 @@ type Kafka struct {
 	cfg    config.Kafka
 	client *kafka.Client
 	writer *kafka.Writer
+	dlq    *kafka.Writer
 	log    *slog.Logger
 }
 
@@ -80,11 +87,19 @@ func New(cfg config.Kafka, log *slog.Logger) *Kafka {
 			BatchTimeout:           cfg.BatchTimeout,
 			AllowAutoTopicCreation: false,
 		},
+		dlq: &kafka.Writer{
+			Addr:         addr,
+			Topic:        cfg.DLQTopic,
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: cfg.BatchTimeout,
+		},
 	}
 }
 
-// EnsureTopic creates the topic when it is missing and waits until every
-// partition has a leader, so the first publish does not race the broker.
+// EnsureTopic creates the job topic and the dead-letter topic (one
+// partition: it is for people, not throughput) when they are missing, and
+// waits until every partition has a leader, so the first publish does not
+// race the broker.
 // At start-up the broker may still be booting, so it retries until ctx ends.
 func (k *Kafka) EnsureTopic(ctx context.Context) error {
 	var b backoff.Backoff
@@ -103,16 +118,17 @@ func (k *Kafka) EnsureTopic(ctx context.Context) error {
 func (k *Kafka) ensureTopic(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic:             k.cfg.Topic,
-		NumPartitions:     k.cfg.Partitions,
-		ReplicationFactor: k.cfg.ReplicationFactor,
-	}}})
+	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: k.cfg.Topic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
+		{Topic: k.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: k.cfg.ReplicationFactor},
+	}})
 	if err != nil {
-		return fmt.Errorf("queue: create topic %s: %w", k.cfg.Topic, err)
+		return fmt.Errorf("queue: create topics: %w", err)
 	}
-	if err := resp.Errors[k.cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("queue: create topic %s: %w", k.cfg.Topic, err)
+	for topic, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("queue: create topic %s: %w", topic, err)
+		}
 	}
 	for {
 		err := k.Ping(ctx)
@@ -161,14 +177,14 @@ func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
 	return nil
 }
 
-// Close flushes and closes the writer.
-func (k *Kafka) Close() error { return k.writer.Close() }
+// Close flushes and closes the writers.
+func (k *Kafka) Close() error { return errors.Join(k.writer.Close(), k.dlq.Close()) }
 
 // Consumer returns a new consumer-group member. Each member reads its share
 // of the partitions; several members in one process run jobs side by side.
 func (k *Kafka) Consumer() Consumer {
 	log := k.log
-	return &reader{r: kafka.NewReader(kafka.ReaderConfig{
+	return &reader{dlq: k.dlq, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers: k.cfg.Brokers,
 		GroupID: k.cfg.Group,
 		Topic:   k.cfg.Topic,
@@ -188,14 +204,17 @@ func (k *Kafka) Consumer() Consumer {
 	})}
 }
 
-type reader struct{ r *kafka.Reader }
+type reader struct {
+	r   *kafka.Reader
+	dlq *kafka.Writer
+}
 
 func (r *reader) Fetch(ctx context.Context) (Message, error) {
 	m, err := r.r.FetchMessage(ctx)
 	if err != nil {
 		return Message{}, fmt.Errorf("queue: fetch: %w", err)
 	}
-	msg := Message{Partition: m.Partition, Offset: m.Offset, raw: m}
+	msg := Message{Key: string(m.Key), Partition: m.Partition, Offset: m.Offset, raw: m}
 	if err := json.Unmarshal(m.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
 		return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, m.Partition, m.Offset, err)
 	}
@@ -205,6 +224,24 @@ func (r *reader) Fetch(ctx context.Context) (Message, error) {
 func (r *reader) Commit(ctx context.Context, m Message) error {
 	if err := r.r.CommitMessages(ctx, m.raw); err != nil {
 		return fmt.Errorf("queue: commit partition %d offset %d: %w", m.Partition, m.Offset, err)
+	}
+	return nil
+}
+
+func (r *reader) DeadLetter(ctx context.Context, m Message, reason string) error {
+	err := r.dlq.WriteMessages(ctx, kafka.Message{
+		Key:   m.raw.Key,
+		Value: m.raw.Value,
+		Headers: []kafka.Header{
+			{Key: "x-error", Value: []byte(reason)},
+			{Key: "x-source-topic", Value: []byte(m.raw.Topic)},
+			{Key: "x-source-partition", Value: []byte(strconv.Itoa(m.Partition))},
+			{Key: "x-source-offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+			{Key: "x-failed-at", Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("queue: dead-letter partition %d offset %d: %w", m.Partition, m.Offset, err)
 	}
 	return nil
 }

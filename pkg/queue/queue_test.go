@@ -125,6 +125,36 @@ func TestKafka(t *testing.T) {
 		}
 	})
 
+	t.Run("DeadLettersAMessageWithTheReasonInItsHeaders", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 1)
+		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		defer w.Close()
+		if err := w.WriteMessages(b.ctx, kafka.Message{Key: []byte("k1"), Value: []byte("{oops")}); err != nil {
+			t.Fatal(err)
+		}
+		c := b.queue.Consumer()
+		defer c.Close()
+		m, _ := c.Fetch(b.ctx)
+		if err := c.DeadLetter(b.ctx, m, "not a job"); err != nil {
+			t.Fatal(err)
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: b.cfg.DLQTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+		defer r.Close()
+		dead, err := r.ReadMessage(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		for _, h := range dead.Headers {
+			headers[h.Key] = string(h.Value)
+		}
+		if string(dead.Value) != "{oops" || string(dead.Key) != "k1" || headers["x-error"] != "not a job" ||
+			headers["x-source-topic"] != b.cfg.Topic || headers["x-source-offset"] != "0" {
+			t.Fatalf("dead letter = %q %q %v", dead.Key, dead.Value, headers)
+		}
+	})
+
 	t.Run("FailsToPublishToAMissingTopic", func(t *testing.T) {
 		t.Parallel()
 		cfg := testenv.Config(t).Kafka

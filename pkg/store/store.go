@@ -27,8 +27,10 @@ var ErrExists = errors.New("store: record already exists")
 type Store interface {
 	// Create writes a new record, failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
-	// Put writes rec, replacing any record with the same id. Writing the same
-	// record twice is harmless, so redelivered jobs may call it again.
+	// Put writes rec, replacing any record with the same id, except that a
+	// FINISHED record is never replaced by a FAILED one: a late result
+	// always wins. Writing the same record twice is harmless, so
+	// redelivered jobs may call it again.
 	Put(ctx context.Context, rec job.Record) error
 	// Get returns the record for id, or ErrNotFound.
 	Get(ctx context.Context, id string) (job.Record, error)
@@ -91,8 +93,22 @@ func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 	}
-	return translate(r.client.Set(ctx, r.Key(rec.RequestID), data, r.ttl).Err())
+	if rec.Status != job.Failed {
+		return translate(r.client.Set(ctx, r.Key(rec.RequestID), data, r.ttl).Err())
+	}
+	return translate(failUnlessFinished.Run(ctx, r.client, []string{r.Key(rec.RequestID)}, data, r.ttl.Milliseconds()).Err())
 }
+
+// failUnlessFinished writes a FAILED record unless the key holds a FINISHED
+// one, in one step so that a worker finishing meanwhile cannot lose.
+var failUnlessFinished = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cjson.decode(cur).status == 'FINISHED' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
 
 func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 	data, err := r.client.Get(ctx, r.Key(id)).Bytes()

@@ -79,6 +79,27 @@ func TestRedis(t *testing.T) {
 		}
 	})
 
+	t.Run("NeverReplacesFinishedWithFailed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
+		_ = b.store.Put(b.ctx, j.Finished("17", time.Now().UTC()))
+		if err := b.store.Put(b.ctx, j.Failed("gave up", time.Now().UTC())); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := b.store.Get(b.ctx, "id-1"); got.Status != job.Finished {
+			t.Fatalf("status = %s, want FINISHED kept", got.Status)
+		}
+		// The other way round, a late FINISHED replaces FAILED.
+		_ = b.store.Put(b.ctx, j.Failed("gave up", time.Now().UTC()))
+		_ = b.store.Put(b.ctx, pending("id-2"))
+		_ = b.store.Put(b.ctx, job.Job{RequestID: "id-2"}.Failed("gave up", time.Now().UTC()))
+		_ = b.store.Put(b.ctx, job.Job{RequestID: "id-2"}.Finished("5", time.Now().UTC()))
+		if got, _ := b.store.Get(b.ctx, "id-2"); got.Status != job.Finished {
+			t.Fatalf("status = %s, want a late FINISHED to win", got.Status)
+		}
+	})
+
 	t.Run("SetsTheTTLOnEveryWrite", func(t *testing.T) {
 		t.Parallel()
 		rdb := testenv.Redis(t)
