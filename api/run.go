@@ -8,6 +8,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
@@ -30,12 +31,23 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 		}
 	}()
 
+	var limiter ratelimit.Limiter
+	if cfg.RateLimit.Enabled {
+		limiter = ratelimit.NewRedis(rdb, cfg.Redis.KeyPrefix+"rl:")
+	}
+	rl := cfg.RateLimit
 	srv := New(Config{
 		Store:   store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
 		Queue:   q,
 		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
 		Timeout: cfg.HTTP.RequestTimeout,
 		Log:     log,
+
+		Limiter:        limiter,
+		SubmitLimit:    ratelimit.Limit{Rate: rl.SubmitRate, Burst: rl.SubmitBurst},
+		PollLimit:      ratelimit.Limit{Rate: rl.PollRate, Burst: rl.PollBurst},
+		APIKeyHeader:   rl.APIKeyHeader,
+		TrustedProxies: rl.Proxies(),
 	})
 	log.Info("api listening", "addr", ln.Addr().String())
 	return srv.Serve(ctx, ln, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout)

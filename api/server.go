@@ -25,6 +25,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
@@ -41,6 +42,9 @@ type Server struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+
+	limiter      ratelimit.Limiter
+	apiKeyHeader string
 }
 
 // Config holds what a Server depends on.
@@ -52,6 +56,17 @@ type Config struct {
 	// dependency becomes a 503 instead of a hung client.
 	Timeout time.Duration
 	Log     *slog.Logger
+
+	// Limiter enforces per-client budgets on submits and polls; nil turns
+	// rate limiting off.
+	Limiter     ratelimit.Limiter
+	SubmitLimit ratelimit.Limit
+	PollLimit   ratelimit.Limit
+	// APIKeyHeader names the header whose value identifies a client; without
+	// it, clients are told apart by address.
+	APIKeyHeader string
+	// TrustedProxies may set X-Forwarded-For.
+	TrustedProxies []*net.IPNet
 }
 
 // New returns a Server with its routes registered.
@@ -64,14 +79,18 @@ func New(cfg Config) *Server {
 		timeout: cfg.Timeout,
 		log:     cfg.Log,
 		now:     time.Now,
+
+		limiter:      cfg.Limiter,
+		apiKeyHeader: cfg.APIKeyHeader,
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(bodyLimit))
-	e.POST("/sumPrime", s.submit)
-	e.GET("/sumPrime/:id", s.get)
+	e.POST("/sumPrime", s.submit, s.limited("submit", cfg.SubmitLimit))
+	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	return s
@@ -209,6 +228,10 @@ func (s *Server) readyz(c echo.Context) error {
 		return unavailable("not ready: " + strings.Join(failed, "; "))
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func contextWithTimeout(c echo.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), d)
 }
 
 func writeJSON(c echo.Context, status int, v any) error {

@@ -183,6 +183,7 @@ func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
 		fmt.Sprintf("SUMPRIMES_WORKER_CONCURRENCY=%d", cfg.Worker.Concurrency),
 		"SUMPRIMES_WORKER_THREADS=1",
 		"SUMPRIMES_LOG_FORMAT=json",
+		"SUMPRIMES_RATELIMIT_ENABLED=false",
 	)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

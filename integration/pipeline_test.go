@@ -168,3 +168,27 @@ func TestDevMode(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// TestATightPollLoopMeets429 hammers GET from one client with the default
+// style of limits, on the real Redis, and expects to be stopped.
+func TestATightPollLoopMeets429(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.RateLimit.PollRate, cfg.RateLimit.PollBurst = 20, 40
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	id := submit(t, url, 1, 100)
+	for i := range 200 {
+		r := get(t, url+"/sumPrime/"+id)
+		if r.status == http.StatusTooManyRequests {
+			if r.header.Get("Retry-After") == "" || r.header.Get("RateLimit-Remaining") != "0" {
+				t.Fatalf("429 without Retry-After and RateLimit headers: %v", r.header)
+			}
+			if i < 40 {
+				t.Fatalf("limited after %d requests, within the burst of 40", i)
+			}
+			return
+		}
+	}
+	t.Fatal("200 polls in a tight loop never met 429")
+}

@@ -23,13 +23,54 @@ const EnvPrefix = "SUMPRIMES"
 
 // Config is everything a role needs. Field tags are the configuration keys.
 type Config struct {
-	HTTP   HTTP   `mapstructure:"http"`
-	Kafka  Kafka  `mapstructure:"kafka"`
-	Redis  Redis  `mapstructure:"redis"`
-	Result Result `mapstructure:"result"`
-	Worker Worker `mapstructure:"worker"`
-	Limits Limits `mapstructure:"limits"`
-	Log    Log    `mapstructure:"log"`
+	HTTP      HTTP      `mapstructure:"http"`
+	Kafka     Kafka     `mapstructure:"kafka"`
+	Redis     Redis     `mapstructure:"redis"`
+	Result    Result    `mapstructure:"result"`
+	Worker    Worker    `mapstructure:"worker"`
+	Limits    Limits    `mapstructure:"limits"`
+	Log       Log       `mapstructure:"log"`
+	RateLimit RateLimit `mapstructure:"ratelimit"`
+}
+
+// RateLimit configures the per-client budgets the API enforces, shared by
+// every replica through Redis.
+type RateLimit struct {
+	Enabled        bool     `mapstructure:"enabled"`
+	SubmitRate     float64  `mapstructure:"submit_rate"`
+	SubmitBurst    int      `mapstructure:"submit_burst"`
+	PollRate       float64  `mapstructure:"poll_rate"`
+	PollBurst      int      `mapstructure:"poll_burst"`
+	APIKeyHeader   string   `mapstructure:"api_key_header"`
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+}
+
+// Proxies parses TrustedProxies (CIDRs or single addresses); Validate has
+// checked them.
+func (r RateLimit) Proxies() []*net.IPNet {
+	var out []*net.IPNet
+	for _, s := range r.TrustedProxies {
+		if n, err := parseCIDR(s); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func parseCIDR(s string) (*net.IPNet, error) {
+	if !strings.Contains(s, "/") {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("not an address")
+		}
+		bits := 8 * len(ip.To16())
+		if ip.To4() != nil {
+			ip, bits = ip.To4(), 32
+		}
+		return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+	}
+	_, n, err := net.ParseCIDR(s)
+	return n, err
 }
 
 // HTTP configures the API's listener.
@@ -106,31 +147,38 @@ func (Secret) GoString() string { return "[redacted]" }
 // defaults lists every key with its default value; a key missing here is
 // invisible to environment variables, so every key must appear.
 var defaults = map[string]any{
-	"http.addr":                ":8080",
-	"http.shutdown_timeout":    "10s",
-	"http.drain_delay":         "0s",
-	"http.request_timeout":     "5s",
-	"kafka.brokers":            []string{"127.0.0.1:9092"},
-	"kafka.topic":              "sumprimes.jobs",
-	"kafka.partitions":         12,
-	"kafka.replication_factor": 1,
-	"kafka.group":              "sumprimes-workers",
-	"kafka.dlq_topic":          "sumprimes.jobs.dlq",
-	"kafka.batch_timeout":      "2ms",
-	"redis.addr":               []string{"127.0.0.1:6379"},
-	"redis.master_name":        "",
-	"redis.username":           "",
-	"redis.password":           "",
-	"redis.db":                 0,
-	"redis.key_prefix":         "sumprimes:",
-	"result.ttl":               "3m",
-	"worker.concurrency":       2,
-	"worker.threads":           0,
-	"worker.drain_timeout":     "10s",
-	"limits.max_b":             uint64(1e13),
-	"limits.max_cost":          "12s",
-	"log.level":                "info",
-	"log.format":               "text",
+	"http.addr":                 ":8080",
+	"http.shutdown_timeout":     "10s",
+	"http.drain_delay":          "0s",
+	"http.request_timeout":      "5s",
+	"kafka.brokers":             []string{"127.0.0.1:9092"},
+	"kafka.topic":               "sumprimes.jobs",
+	"kafka.partitions":          12,
+	"kafka.replication_factor":  1,
+	"kafka.group":               "sumprimes-workers",
+	"kafka.dlq_topic":           "sumprimes.jobs.dlq",
+	"kafka.batch_timeout":       "2ms",
+	"redis.addr":                []string{"127.0.0.1:6379"},
+	"redis.master_name":         "",
+	"redis.username":            "",
+	"redis.password":            "",
+	"redis.db":                  0,
+	"redis.key_prefix":          "sumprimes:",
+	"result.ttl":                "3m",
+	"worker.concurrency":        2,
+	"worker.threads":            0,
+	"worker.drain_timeout":      "10s",
+	"limits.max_b":              uint64(1e13),
+	"limits.max_cost":           "12s",
+	"ratelimit.enabled":         true,
+	"ratelimit.submit_rate":     10,
+	"ratelimit.submit_burst":    20,
+	"ratelimit.poll_rate":       20,
+	"ratelimit.poll_burst":      40,
+	"ratelimit.api_key_header":  "X-API-Key",
+	"ratelimit.trusted_proxies": []string{},
+	"log.level":                 "info",
+	"log.format":                "text",
 }
 
 // Keys returns every configuration key, sorted.
@@ -192,6 +240,7 @@ func Load(src Source) (Config, error) {
 	}
 	c.Kafka.Brokers = splitList(c.Kafka.Brokers)
 	c.Redis.Addrs = splitList(c.Redis.Addrs)
+	c.RateLimit.TrustedProxies = splitList(c.RateLimit.TrustedProxies)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -295,6 +344,23 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxCost <= 0 {
 		bad("limits.max_cost", "must be positive, got %s", c.Limits.MaxCost)
+	}
+	if c.RateLimit.SubmitRate <= 0 {
+		bad("ratelimit.submit_rate", "must be positive, got %g", c.RateLimit.SubmitRate)
+	}
+	if c.RateLimit.PollRate <= 0 {
+		bad("ratelimit.poll_rate", "must be positive, got %g", c.RateLimit.PollRate)
+	}
+	if c.RateLimit.SubmitBurst < 1 {
+		bad("ratelimit.submit_burst", "must be at least 1, got %d", c.RateLimit.SubmitBurst)
+	}
+	if c.RateLimit.PollBurst < 1 {
+		bad("ratelimit.poll_burst", "must be at least 1, got %d", c.RateLimit.PollBurst)
+	}
+	for _, p := range c.RateLimit.TrustedProxies {
+		if _, err := parseCIDR(p); err != nil {
+			bad("ratelimit.trusted_proxies", "want CIDRs or addresses, got %q", p)
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
