@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -152,10 +153,45 @@ func (s *Server) submit(c echo.Context) error {
 	}
 
 	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC()}
-	rec := job.Pending(j)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
-	if err := s.store.Create(ctx, rec); err != nil {
+
+	var claimKey string
+	if header := c.Request().Header.Get("Idempotency-Key"); header != "" {
+		key, p := parseIdempotencyKey(header)
+		if p != nil {
+			return p
+		}
+		claimKey = s.client(c) + ":" + key
+		want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d", req.A, req.B)}
+		held, ok, err := s.store.Claim(ctx, claimKey, want)
+		if err != nil {
+			s.log.Error("claim idempotency key", "error", err)
+			return unavailable("the result store is unavailable; try again shortly")
+		}
+		if !ok {
+			return s.replay(c, ctx, held, want)
+		}
+	}
+
+	if err := s.accept(ctx, j); err != nil {
+		if claimKey != "" {
+			s.unclaim(ctx, claimKey)
+		}
+		return err
+	}
+	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B, "engine", plan.Engine)
+	h := c.Response().Header()
+	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
+	h.Set("Retry-After", strconv.Itoa(retryAfter(plan)))
+	return writeJSON(c, http.StatusAccepted, job.Pending(j))
+}
+
+// accept writes the IN_PROGRESS record, then publishes the job and waits
+// for the broker's acknowledgement; if publishing fails it deletes the
+// record again, so that nothing is left half-done.
+func (s *Server) accept(ctx context.Context, j job.Job) error {
+	if err := s.store.Create(ctx, job.Pending(j)); err != nil {
 		s.log.Error("store record", "requestId", j.RequestID, "error", err)
 		return unavailable("the result store is unavailable; try again shortly")
 	}
@@ -168,11 +204,55 @@ func (s *Server) submit(c echo.Context) error {
 		}
 		return unavailable("the job queue is unavailable; the job was not accepted, try again shortly")
 	}
-	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B)
-	h := c.Response().Header()
-	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
-	h.Set("Retry-After", strconv.Itoa(retryAfter(plan)))
+	return nil
+}
+
+func (s *Server) unclaim(ctx context.Context, key string) {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	if err := s.store.Unclaim(cleanup, key); err != nil {
+		s.log.Error("free idempotency key", "error", err)
+	}
+}
+
+// replay answers a repeated Idempotency-Key (draft-ietf-httpapi-
+// idempotency-key-header): the same body gets the original job back, a
+// different body is refused, and a first request still being accepted
+// asks the client to wait.
+func (s *Server) replay(c echo.Context, ctx context.Context, held, want store.Claim) error {
+	if held.Fingerprint != want.Fingerprint {
+		return problem(http.StatusUnprocessableEntity, "idempotency-key-reused",
+			"this Idempotency-Key was already used with a different request body")
+	}
+	rec, err := s.store.Get(ctx, held.RequestID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		p := problem(http.StatusConflict, "request-in-progress",
+			"a request with this Idempotency-Key is still being accepted; retry shortly")
+		p.retryAfter = 1
+		return p
+	case err != nil:
+		s.log.Error("read record", "requestId", held.RequestID, "error", err)
+		return unavailable("the result store is unavailable; try again shortly")
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/sumPrime/"+rec.RequestID)
+	if rec.Status.Final() {
+		return writeJSON(c, http.StatusOK, rec)
+	}
+	c.Response().Header().Set("Retry-After", "1")
 	return writeJSON(c, http.StatusAccepted, rec)
+}
+
+// parseIdempotencyKey reads the header's value: a structured-field string
+// ("…") or, leniently, a bare token, of 1 to 255 printable characters.
+func parseIdempotencyKey(v string) (string, *Problem) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if len(v) < 1 || len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return "", badField("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+	}
+	return v, nil
 }
 
 // retryAfter is the first polling hint, in whole seconds: the planner's

@@ -24,6 +24,7 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	records map[string]job.Record
+	claims  map[string]store.Claim
 	down    bool
 }
 
@@ -74,6 +75,29 @@ func (m *memStore) Ping(context.Context) error {
 	return nil
 }
 
+func (m *memStore) Claim(_ context.Context, key string, c store.Claim) (store.Claim, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return store.Claim{}, false, errors.New("store down")
+	}
+	if m.claims == nil {
+		m.claims = map[string]store.Claim{}
+	}
+	if held, ok := m.claims[key]; ok {
+		return held, false, nil
+	}
+	m.claims[key] = c
+	return c, true, nil
+}
+
+func (m *memStore) Unclaim(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.claims, key)
+	return nil
+}
+
 // fakeQueue records published jobs, or fails when down.
 type fakeQueue struct {
 	mu        sync.Mutex
@@ -118,11 +142,14 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-func (b *testBundle) do(t *testing.T, method, path, contentType, body string) *httptest.ResponseRecorder {
+func (b *testBundle) do(t *testing.T, method, path, contentType, body string, headers ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	b.server.ServeHTTP(rec, req)
@@ -281,6 +308,68 @@ func TestSubmit(t *testing.T) {
 		}
 		if len(b.queue.published) != 0 {
 			t.Error("published a job whose record could not be written")
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	post := func(t *testing.T, b *testBundle, body, key string) *httptest.ResponseRecorder {
+		return b.do(t, http.MethodPost, "/sumPrime", "application/json", body, "Idempotency-Key", key)
+	}
+
+	t.Run("ReturnsTheOriginalJobForARepeat", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		first := post(t, b, `{"a":1,"b":100}`, `"order-17"`)
+		again := post(t, b, `{"b": 100, "a": 1}`, `"order-17"`)
+		if first.Code != http.StatusAccepted || again.Code != http.StatusAccepted {
+			t.Fatalf("statuses %d, %d; want 202 twice", first.Code, again.Code)
+		}
+		if id1, id2 := decode[job.Record](t, first).RequestID, decode[job.Record](t, again).RequestID; id1 != id2 {
+			t.Fatalf("ids %s and %s; want the same job", id1, id2)
+		}
+		if len(b.queue.published) != 1 {
+			t.Fatalf("published %d jobs, want 1", len(b.queue.published))
+		}
+
+		j := b.queue.published[0]
+		_ = b.store.Put(context.Background(), j.Finished("1060", j.SubmittedAt))
+		if done := post(t, b, `{"a":1,"b":100}`, `"order-17"`); done.Code != http.StatusOK || decode[job.Record](t, done).Status != job.Finished {
+			t.Fatalf("repeat after finishing = %d %s, want 200 FINISHED", done.Code, done.Body)
+		}
+	})
+
+	t.Run("RefusesTheSameKeyWithADifferentBody", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		post(t, b, `{"a":1,"b":100}`, "k")
+		rec := post(t, b, `{"a":1,"b":101}`, "k")
+		if rec.Code != http.StatusUnprocessableEntity || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("status = %d, want a 422 problem", rec.Code)
+		}
+	})
+
+	t.Run("FreesTheKeyWhenTheJobIsNotAccepted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.queue.down = true
+		if rec := post(t, b, `{"a":1,"b":100}`, "k"); rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", rec.Code)
+		}
+		b.queue.down = false
+		if rec := post(t, b, `{"a":1,"b":100}`, "k"); rec.Code != http.StatusAccepted {
+			t.Fatalf("retry = %d, want 202: a refused request must not hold its key", rec.Code)
+		}
+	})
+
+	t.Run("RejectsMalformedKeys", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for _, key := range []string{`""`, strings.Repeat("x", 256), "tab\there"} {
+			if rec := post(t, b, `{"a":1,"b":100}`, key); rec.Code != http.StatusBadRequest {
+				t.Errorf("key %q: status %d, want 400", key, rec.Code)
+			}
 		}
 	})
 }

@@ -38,6 +38,19 @@ type Store interface {
 	Delete(ctx context.Context, id string) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+	// Claim makes key (an idempotency key, scoped to its client) name c
+	// for as long as records live, unless the key is taken already: then
+	// it returns the claim that holds it and false.
+	Claim(ctx context.Context, key string, c Claim) (Claim, bool, error)
+	// Unclaim frees key, for a request that was not accepted after all.
+	Unclaim(ctx context.Context, key string) error
+}
+
+// Claim ties an idempotency key to the request it created and the request
+// body it came with.
+type Claim struct {
+	RequestID   string `json:"requestId"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 var _ Store = (*Redis)(nil)
@@ -128,6 +141,40 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 
 func (r *Redis) Ping(ctx context.Context) error {
 	return translate(r.client.Ping(ctx).Err())
+}
+
+func (r *Redis) claimKey(key string) string { return r.prefix + "idem:" + key }
+
+func (r *Redis) Claim(ctx context.Context, key string, c Claim) (Claim, bool, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return Claim{}, false, fmt.Errorf("store: encode claim: %w", err)
+	}
+	for {
+		ok, err := r.client.SetNX(ctx, r.claimKey(key), data, r.ttl).Result()
+		if err != nil {
+			return Claim{}, false, translate(err)
+		}
+		if ok {
+			return c, true, nil
+		}
+		old, err := r.client.Get(ctx, r.claimKey(key)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue // expired between the two calls: try again
+		}
+		if err != nil {
+			return Claim{}, false, translate(err)
+		}
+		var held Claim
+		if err := json.Unmarshal(old, &held); err != nil {
+			return Claim{}, false, fmt.Errorf("store: decode claim: %w", err)
+		}
+		return held, false, nil
+	}
+}
+
+func (r *Redis) Unclaim(ctx context.Context, key string) error {
+	return translate(r.client.Del(ctx, r.claimKey(key)).Err())
 }
 
 // translate is the one place go-redis errors become the store's.

@@ -136,6 +136,25 @@ func TestRedis(t *testing.T) {
 		}
 	})
 
+	t.Run("ClaimsAKeyOnceUntilUnclaimed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		first := store.Claim{RequestID: "id-1", Fingerprint: "fp-1"}
+		if got, ok, err := b.store.Claim(b.ctx, "client:key", first); err != nil || !ok || got != first {
+			t.Fatalf("first Claim = %+v, %v, %v", got, ok, err)
+		}
+		got, ok, err := b.store.Claim(b.ctx, "client:key", store.Claim{RequestID: "id-2", Fingerprint: "fp-2"})
+		if err != nil || ok || got != first {
+			t.Fatalf("second Claim = %+v, %v, %v; want the first claim back", got, ok, err)
+		}
+		if err := b.store.Unclaim(b.ctx, "client:key"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := b.store.Claim(b.ctx, "client:key", store.Claim{RequestID: "id-3"}); !ok {
+			t.Fatal("Claim after Unclaim refused")
+		}
+	})
+
 	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
 		t.Parallel()
 		var cfg = testenv.Config(t).Redis
