@@ -1,5 +1,5 @@
 // Command sumprimes is the whole service in one binary: the subcommand
-// chooses the role (api, worker, dev) or a user tool (sum). See README.md.
+// chooses the role (api, worker, janitor, dev) or a user tool (sum). See README.md.
 package main
 
 import (

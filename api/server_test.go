@@ -68,6 +68,8 @@ func (m *memStore) Delete(_ context.Context, id string) error {
 	return nil
 }
 
+func (m *memStore) Lease(context.Context, string, string, time.Duration) error { return nil }
+
 func (m *memStore) Ping(context.Context) error {
 	if m.down {
 		return errors.New("store down")

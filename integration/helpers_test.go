@@ -184,6 +184,8 @@ func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
 		"SUMPRIMES_WORKER_THREADS=1",
 		"SUMPRIMES_LOG_FORMAT=json",
 		"SUMPRIMES_RATELIMIT_ENABLED=false",
+		"SUMPRIMES_JANITOR_INTERVAL="+cfg.Janitor.Interval.String(),
+		"SUMPRIMES_JANITOR_STALE_AFTER="+cfg.Janitor.StaleAfter.String(),
 	)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

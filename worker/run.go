@@ -32,6 +32,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Concurrency:  cfg.Worker.Concurrency,
 		Threads:      cfg.Worker.Threads,
 		DrainTimeout: cfg.Worker.DrainTimeout,
+		LeaseTTL:     cfg.Worker.LeaseTTL,
 		Log:          log,
 	})
 	log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group, "members", cfg.Worker.Concurrency, "threads", w.threads)

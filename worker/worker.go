@@ -12,9 +12,12 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -30,6 +33,8 @@ import (
 
 // Worker runs consumer-group members until its context ends.
 type Worker struct {
+	id           string // names this process in leases
+	leaseTTL     time.Duration
 	store        store.Store
 	newConsumer  func() queue.Consumer
 	members      int
@@ -53,7 +58,10 @@ type Config struct {
 	// DrainTimeout is how long jobs in flight at shutdown may take to
 	// finish before they are abandoned uncommitted.
 	DrainTimeout time.Duration
-	Log          *slog.Logger
+	// LeaseTTL is how long a job's lease lasts without renewal; a worker
+	// renews it three times per TTL while computing.
+	LeaseTTL time.Duration
+	Log      *slog.Logger
 }
 
 // New returns a Worker for cfg.
@@ -62,7 +70,10 @@ func New(cfg Config) *Worker {
 	if threads == 0 {
 		threads = max(1, runtime.GOMAXPROCS(0)/cfg.Concurrency)
 	}
+	host, _ := os.Hostname()
 	return &Worker{
+		id:           fmt.Sprintf("%s-%d", host, os.Getpid()),
+		leaseTTL:     cmp.Or(cfg.LeaseTTL, 15*time.Second),
 		store:        cfg.Store,
 		newConsumer:  cfg.NewConsumer,
 		members:      cfg.Concurrency,
@@ -142,6 +153,7 @@ func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
 func (w *Worker) handle(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
 	j := m.Job
 	start := w.now()
+	defer w.hold(ctx, j.RequestID, log)()
 	plan := primes.PlanRange(j.A, j.B)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
 	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads})
@@ -162,6 +174,38 @@ func (w *Worker) handle(ctx context.Context, c queue.Consumer, m queue.Message, 
 	w.commit(ctx, c, m, log)
 	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
 		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
+}
+
+// hold takes the job's lease and renews it until the returned function is
+// called, so that the janitor can tell a long job from a lost one.
+func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) (release func()) {
+	renew := func() {
+		if err := w.store.Lease(ctx, id, w.id, w.leaseTTL); err != nil && ctx.Err() == nil {
+			log.Warn("lease not renewed", "error", err)
+		}
+	}
+	renew()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(w.leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				renew()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 // reject sends a message that can never succeed to the dead-letter topic,

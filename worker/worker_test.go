@@ -96,6 +96,8 @@ func (s *flakyStore) Put(_ context.Context, r job.Record) error {
 	return nil
 }
 
+func (s *flakyStore) Lease(context.Context, string, string, time.Duration) error { return nil }
+
 func (s *flakyStore) get(id string) (job.Record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,5 +1,5 @@
 // Package cli is the sumprimes command line: one binary whose subcommands
-// choose a role (api, worker, dev) or run a user tool (sum).
+// choose a role (api, worker, janitor, dev) or run a user tool (sum).
 package cli
 
 import (
@@ -65,6 +65,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		apiCommand(),
 		workerCommand(),
+		janitorCommand(),
 		devCommand(stdout),
 		sumCommand(stdout),
 	)

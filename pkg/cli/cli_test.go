@@ -42,7 +42,7 @@ func TestSum(t *testing.T) {
 func TestRoles(t *testing.T) {
 	t.Run("StopAtStartupOnInvalidConfigurationNamingTheKey", func(t *testing.T) {
 		t.Setenv("SUMPRIMES_KAFKA_PARTITIONS", "-3")
-		for _, role := range []string{"api", "worker", "dev"} {
+		for _, role := range []string{"api", "worker", "janitor", "dev"} {
 			code, _, errOut := run(role)
 			if code != 2 || !strings.Contains(errOut, "kafka.partitions") {
 				t.Errorf("%s = exit %d, stderr %q; want exit 2 naming kafka.partitions", role, code, errOut)

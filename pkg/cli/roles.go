@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/janitor"
 	"github.com/sumprimes/sumprimes/pkg/embedded"
 	"github.com/sumprimes/sumprimes/worker"
 )
@@ -55,12 +56,31 @@ func workerCommand() *cobra.Command {
 	return cmd
 }
 
+func janitorCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "janitor",
+		Short: "Recover lost jobs and drain the dead-letter topic (one active at a time; replicas are safe)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, nil)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg.Log, cmd.ErrOrStderr()).With("role", "janitor")
+			return janitor.Run(cmd.Context(), cfg, log)
+		},
+	}
+	addServiceFlags(cmd)
+	return cmd
+}
+
 func devCommand(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run every role in one process on an embedded broker and store (needs nothing but this binary)",
 		Long: `dev starts an in-process Kafka-protocol broker and Redis-protocol store, then
-runs the api and worker roles through the same start-up path as production.
+runs the api, worker and janitor roles through the same start-up path as
+production.
 It listens on 127.0.0.1:8080 unless http.addr says otherwise. Nothing is
 persisted: use it to try the service, not to run it.`,
 		Args: cobra.NoArgs,
@@ -87,6 +107,7 @@ persisted: use it to try the service, not to run it.`,
 			return runRoles(cmd.Context(),
 				func(ctx context.Context) error { return api.Run(ctx, cfg, ln, log.With("role", "api")) },
 				func(ctx context.Context) error { return worker.Run(ctx, cfg, log.With("role", "worker")) },
+				func(ctx context.Context) error { return janitor.Run(ctx, cfg, log.With("role", "janitor")) },
 			)
 		},
 	}

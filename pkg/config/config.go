@@ -31,6 +31,14 @@ type Config struct {
 	Limits    Limits    `mapstructure:"limits"`
 	Log       Log       `mapstructure:"log"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
+	Janitor   Janitor   `mapstructure:"janitor"`
+}
+
+// Janitor configures the recovery of lost jobs.
+type Janitor struct {
+	Interval    time.Duration `mapstructure:"interval"`
+	StaleAfter  time.Duration `mapstructure:"stale_after"`
+	MaxAttempts int           `mapstructure:"max_attempts"`
 }
 
 // RateLimit configures the per-client budgets the API enforces, shared by
@@ -121,6 +129,9 @@ type Worker struct {
 	// DrainTimeout is how long jobs in flight at shutdown may take to
 	// finish before they are abandoned, uncommitted, to be redelivered.
 	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+	// LeaseTTL is how long a job's lease lasts unrenewed; the janitor
+	// leaves leased jobs alone.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
 // Limits bound what a client may ask for.
@@ -168,6 +179,7 @@ var defaults = map[string]any{
 	"worker.concurrency":        2,
 	"worker.threads":            0,
 	"worker.drain_timeout":      "10s",
+	"worker.lease_ttl":          "15s",
 	"limits.max_b":              uint64(1e13),
 	"limits.max_cost":           "12s",
 	"ratelimit.enabled":         true,
@@ -177,6 +189,9 @@ var defaults = map[string]any{
 	"ratelimit.poll_burst":      40,
 	"ratelimit.api_key_header":  "X-API-Key",
 	"ratelimit.trusted_proxies": []string{},
+	"janitor.interval":          "10s",
+	"janitor.stale_after":       "1m",
+	"janitor.max_attempts":      3,
 	"log.level":                 "info",
 	"log.format":                "text",
 }
@@ -336,6 +351,9 @@ func (c Config) Validate() error {
 	if c.Worker.DrainTimeout < 0 {
 		bad("worker.drain_timeout", "must not be negative, got %s", c.Worker.DrainTimeout)
 	}
+	if c.Worker.LeaseTTL < time.Second {
+		bad("worker.lease_ttl", "must be at least 1s, got %s", c.Worker.LeaseTTL)
+	}
 	if c.Worker.Threads < 0 {
 		bad("worker.threads", "must not be negative, got %d", c.Worker.Threads)
 	}
@@ -361,6 +379,15 @@ func (c Config) Validate() error {
 		if _, err := parseCIDR(p); err != nil {
 			bad("ratelimit.trusted_proxies", "want CIDRs or addresses, got %q", p)
 		}
+	}
+	if c.Janitor.Interval < 10*time.Millisecond {
+		bad("janitor.interval", "must be at least 10ms, got %s", c.Janitor.Interval)
+	}
+	if c.Janitor.StaleAfter <= 0 {
+		bad("janitor.stale_after", "must be positive, got %s", c.Janitor.StaleAfter)
+	}
+	if c.Janitor.MaxAttempts < 1 {
+		bad("janitor.max_attempts", "must be at least 1, got %d", c.Janitor.MaxAttempts)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

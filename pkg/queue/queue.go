@@ -54,6 +54,7 @@ var ErrUndecodable = errors.New("queue: message is not a job")
 type Message struct {
 	Job       job.Job
 	Key       string // the request id the API published it under
+	Reason    string // for a dead letter: why it could not be processed
 	Partition int
 	Offset    int64
 	raw       kafka.Message
@@ -182,12 +183,18 @@ func (k *Kafka) Close() error { return errors.Join(k.writer.Close(), k.dlq.Close
 
 // Consumer returns a new consumer-group member. Each member reads its share
 // of the partitions; several members in one process run jobs side by side.
-func (k *Kafka) Consumer() Consumer {
+func (k *Kafka) Consumer() Consumer { return k.consumer(k.cfg.Topic, k.cfg.Group) }
+
+// DeadLetters returns a consumer of the dead-letter topic, in a group of
+// its own (the workers' group name + "-janitor").
+func (k *Kafka) DeadLetters() Consumer { return k.consumer(k.cfg.DLQTopic, k.cfg.Group+"-janitor") }
+
+func (k *Kafka) consumer(topic, group string) Consumer {
 	log := k.log
 	return &reader{dlq: k.dlq, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers: k.cfg.Brokers,
-		GroupID: k.cfg.Group,
-		Topic:   k.cfg.Topic,
+		GroupID: group,
+		Topic:   topic,
 		// A new group must start at the beginning: jobs accepted before the
 		// first worker joined are still owed a result.
 		StartOffset:       kafka.FirstOffset,
@@ -215,6 +222,11 @@ func (r *reader) Fetch(ctx context.Context) (Message, error) {
 		return Message{}, fmt.Errorf("queue: fetch: %w", err)
 	}
 	msg := Message{Key: string(m.Key), Partition: m.Partition, Offset: m.Offset, raw: m}
+	for _, h := range m.Headers {
+		if h.Key == "x-error" {
+			msg.Reason = string(h.Value)
+		}
+	}
 	if err := json.Unmarshal(m.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
 		return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, m.Partition, m.Offset, err)
 	}

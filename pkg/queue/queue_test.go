@@ -155,6 +155,40 @@ func TestKafka(t *testing.T) {
 		}
 	})
 
+	t.Run("MeasuresLagPerPartitionAndKnowsWhereEachJobGoes", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 4)
+		ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+		want := map[int]int64{}
+		for _, id := range ids {
+			if err := b.queue.Publish(b.ctx, job.Job{RequestID: id, A: 1, B: 2}); err != nil {
+				t.Fatal(err)
+			}
+			want[b.queue.PartitionOf(id)]++
+		}
+		lag, err := b.queue.Lag(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range 4 {
+			if lag[p] != want[p] {
+				t.Fatalf("lag = %v, want %v (from the partitions PartitionOf names)", lag, want)
+			}
+		}
+		c := b.queue.Consumer()
+		defer c.Close()
+		m, err := c.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Commit(b.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if lag, _ := b.queue.Lag(b.ctx); lag[m.Partition] != want[m.Partition]-1 {
+			t.Fatalf("lag of partition %d after one commit = %d, want %d", m.Partition, lag[m.Partition], want[m.Partition]-1)
+		}
+	})
+
 	t.Run("FailsToPublishToAMissingTopic", func(t *testing.T) {
 		t.Parallel()
 		cfg := testenv.Config(t).Kafka

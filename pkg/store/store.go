@@ -23,9 +23,13 @@ var ErrNotFound = errors.New("store: record not found")
 // ErrExists reports a Create for an id that already has a record.
 var ErrExists = errors.New("store: record already exists")
 
-// Store keeps one record per request. Every write sets the record's TTL.
+// Store keeps one record per request. A record in progress never expires,
+// however long the backlog: it is listed in the pending index, where the
+// janitor watches it. A final record (FINISHED or FAILED) leaves the index
+// and expires after the result TTL.
 type Store interface {
-	// Create writes a new record, failing with ErrExists if the id is taken.
+	// Create writes a new IN_PROGRESS record and lists it as pending,
+	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
 	// Put writes rec, replacing any record with the same id, except that a
 	// FINISHED record is never replaced by a FAILED one: a late result
@@ -36,6 +40,10 @@ type Store interface {
 	Get(ctx context.Context, id string) (job.Record, error)
 	// Delete removes the record for id; a missing record is not an error.
 	Delete(ctx context.Context, id string) error
+	// Lease marks id as being computed by owner for ttl; a worker renews it
+	// while it computes, and a final Put ends it. The janitor leaves leased
+	// jobs alone.
+	Lease(ctx context.Context, id, owner string, ttl time.Duration) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Claim makes key (an idempotency key, scoped to its client) name c
@@ -55,8 +63,10 @@ type Claim struct {
 
 var _ Store = (*Redis)(nil)
 
-// Redis is a Store with one JSON string key per request. It works on a
-// single node, Sentinel or Cluster alike: it only uses single-key commands.
+// Redis is a Store with one JSON string key per request, a sorted set of
+// pending ids (scored by when each was last seen alive) and one lease key
+// per running job. It works on a single node, Sentinel or Cluster alike:
+// each command and script touches a single key.
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
@@ -86,12 +96,22 @@ func NewClient(cfg config.Redis) redis.UniversalClient {
 // Key returns the Redis key holding the record for id.
 func (r *Redis) Key(id string) string { return r.prefix + "job:" + id }
 
+func (r *Redis) pendingKey() string        { return r.prefix + "pending" }
+func (r *Redis) attemptsKey() string       { return r.prefix + "attempts" }
+func (r *Redis) leaseKey(id string) string { return r.prefix + "lease:" + id }
+
 func (r *Redis) Create(ctx context.Context, rec job.Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 	}
-	ok, err := r.client.SetNX(ctx, r.Key(rec.RequestID), data, r.ttl).Result()
+	// Listed first: a pending id without a record is pruned by the janitor,
+	// while a record missing from the index would never be watched.
+	err = r.client.ZAdd(ctx, r.pendingKey(), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID}).Err()
+	if err != nil {
+		return translate(err)
+	}
+	ok, err := r.client.SetNX(ctx, r.Key(rec.RequestID), data, 0).Result()
 	if err != nil {
 		return translate(err)
 	}
@@ -106,10 +126,30 @@ func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 	}
-	if rec.Status != job.Failed {
-		return translate(r.client.Set(ctx, r.Key(rec.RequestID), data, r.ttl).Err())
+	key := r.Key(rec.RequestID)
+	switch rec.Status {
+	case job.Finished:
+		err = r.client.Set(ctx, key, data, r.ttl).Err()
+	case job.Failed:
+		err = failUnlessFinished.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds()).Err()
+	default:
+		return translate(r.client.Set(ctx, key, data, 0).Err()) // still pending: no expiry
 	}
-	return translate(failUnlessFinished.Run(ctx, r.client, []string{r.Key(rec.RequestID)}, data, r.ttl.Milliseconds()).Err())
+	if err != nil {
+		return translate(err)
+	}
+	return r.settle(ctx, rec.RequestID)
+}
+
+// settle takes a job that reached its final state out of the index and
+// ends its lease.
+func (r *Redis) settle(ctx context.Context, id string) error {
+	pipe := r.client.Pipeline()
+	pipe.ZRem(ctx, r.pendingKey(), id)
+	pipe.HDel(ctx, r.attemptsKey(), id)
+	pipe.Del(ctx, r.leaseKey(id))
+	_, err := pipe.Exec(ctx)
+	return translate(err)
 }
 
 // failUnlessFinished writes a FAILED record unless the key holds a FINISHED
@@ -136,7 +176,14 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 }
 
 func (r *Redis) Delete(ctx context.Context, id string) error {
-	return translate(r.client.Del(ctx, r.Key(id)).Err())
+	if err := r.client.Del(ctx, r.Key(id)).Err(); err != nil {
+		return translate(err)
+	}
+	return r.settle(ctx, id)
+}
+
+func (r *Redis) Lease(ctx context.Context, id, owner string, ttl time.Duration) error {
+	return translate(r.client.Set(ctx, r.leaseKey(id), owner, ttl).Err())
 }
 
 func (r *Redis) Ping(ctx context.Context) error {

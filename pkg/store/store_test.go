@@ -100,24 +100,97 @@ func TestRedis(t *testing.T) {
 		}
 	})
 
-	t.Run("SetsTheTTLOnEveryWrite", func(t *testing.T) {
+	t.Run("KeepsPendingRecordsAndExpiresFinalOnesAfterTheTTL", func(t *testing.T) {
 		t.Parallel()
 		rdb := testenv.Redis(t)
-		prefix := "sumprimes-test:" + testenv.Unique() + ":"
-		s := store.NewRedis(rdb, prefix, 3*time.Minute)
+		s := store.NewRedis(rdb, "sumprimes-test:"+testenv.Unique()+":", 3*time.Minute)
 		ctx := context.Background()
-		for _, write := range []func() error{
-			func() error { return s.Create(ctx, pending("id-1")) },
-			func() error { return s.Put(ctx, pending("id-1")) },
-		} {
-			rdb.Persist(ctx, s.Key("id-1"))
-			if err := write(); err != nil {
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
+		if err := s.Create(ctx, job.Pending(j)); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := rdb.TTL(ctx, s.Key("id-1")).Val(); ttl != -1 {
+			t.Fatalf("pending record TTL = %s, want none (-1)", ttl)
+		}
+		for _, rec := range []job.Record{j.Failed("x", time.Now()), j.Finished("17", time.Now())} {
+			if err := s.Put(ctx, rec); err != nil {
 				t.Fatal(err)
 			}
-			ttl := rdb.TTL(ctx, s.Key("id-1")).Val()
-			if ttl < 170*time.Second || ttl > 180*time.Second {
-				t.Fatalf("TTL = %s, want about 3m", ttl)
+			if ttl := rdb.TTL(ctx, s.Key("id-1")).Val(); ttl < 170*time.Second || ttl > 180*time.Second {
+				t.Fatalf("%s record TTL = %s, want about 3m", rec.Status, ttl)
 			}
+		}
+	})
+
+	t.Run("ListsPendingJobsUntilTheyAreFinal", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		old := time.Now().Add(-time.Hour)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: old}
+		_ = b.store.Create(b.ctx, job.Pending(j))
+		if ids, _ := b.store.Stale(b.ctx, time.Now(), 10); len(ids) != 1 || ids[0] != "id-1" {
+			t.Fatalf("stale = %v, want [id-1]", ids)
+		}
+		if ids, _ := b.store.Stale(b.ctx, old.Add(-time.Minute), 10); len(ids) != 0 {
+			t.Fatalf("stale before submission = %v, want none", ids)
+		}
+		_ = b.store.Touch(b.ctx, "id-1", time.Now().Add(time.Minute))
+		if ids, _ := b.store.Stale(b.ctx, time.Now(), 10); len(ids) != 0 {
+			t.Fatalf("stale after Touch = %v, want none", ids)
+		}
+		_ = b.store.Put(b.ctx, j.Finished("17", time.Now()))
+		if n, _ := b.store.Pending(b.ctx); n != 0 {
+			t.Fatalf("pending after FINISHED = %d, want 0", n)
+		}
+	})
+
+	t.Run("HoldsLeasesUntilTheJobIsFinal", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now()}
+		_ = b.store.Create(b.ctx, job.Pending(j))
+		if leased, _ := b.store.Leased(b.ctx, "id-1"); leased {
+			t.Fatal("leased before any worker took it")
+		}
+		_ = b.store.Lease(b.ctx, "id-1", "worker-a", time.Minute)
+		if leased, _ := b.store.Leased(b.ctx, "id-1"); !leased {
+			t.Fatal("not leased after Lease")
+		}
+		_ = b.store.Put(b.ctx, j.Finished("17", time.Now()))
+		if leased, _ := b.store.Leased(b.ctx, "id-1"); leased {
+			t.Fatal("still leased after FINISHED")
+		}
+	})
+
+	t.Run("CountsAttempts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for want := 1; want <= 3; want++ {
+			if got, err := b.store.Attempt(b.ctx, "id-1"); err != nil || got != want {
+				t.Fatalf("Attempt = %d, %v; want %d", got, err, want)
+			}
+		}
+	})
+
+	t.Run("LetsOneJanitorLeadAtATime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		if ok, err := b.store.Lead(b.ctx, "a", time.Minute); err != nil || !ok {
+			t.Fatalf("a Lead = %v, %v", ok, err)
+		}
+		if ok, _ := b.store.Lead(b.ctx, "b", time.Minute); ok {
+			t.Fatal("b took a live lock held by a")
+		}
+		if ok, _ := b.store.Lead(b.ctx, "a", time.Minute); !ok {
+			t.Fatal("a could not renew its own lock")
+		}
+		_ = b.store.Resign(b.ctx, "b") // not b's: no effect
+		if ok, _ := b.store.Lead(b.ctx, "b", time.Minute); ok {
+			t.Fatal("b's Resign freed a's lock")
+		}
+		_ = b.store.Resign(b.ctx, "a")
+		if ok, _ := b.store.Lead(b.ctx, "b", time.Minute); !ok {
+			t.Fatal("b could not lead after a resigned")
 		}
 	})
 

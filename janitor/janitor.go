@@ -1,0 +1,278 @@
+// Package janitor recovers work that would otherwise stay IN_PROGRESS
+// forever. One janitor is active at a time (a renewable lock in Redis), so
+// any number of replicas is safe.
+//
+// Each pass looks at the jobs the pending index has not seen alive for a
+// while. A job whose record is final or gone is pruned from the index. A job
+// a worker holds a lease on is running: left alone. A job whose partition
+// the consumer group has not finished consuming may still be waiting in the
+// queue: left alone too, so a long backlog never causes duplicates. What is
+// left — nobody working on it, its partition consumed — was lost (a result
+// or a message that did not survive a crash): the janitor publishes it
+// again, up to MaxAttempts times, and then records it as FAILED.
+//
+// It never races a worker: a FAILED record never replaces a FINISHED one,
+// and a job published twice is computed twice to the same result.
+package janitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sumprimes/sumprimes/pkg/backoff"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// Store is what the janitor needs of the result store.
+type Store interface {
+	Get(ctx context.Context, id string) (job.Record, error)
+	Put(ctx context.Context, rec job.Record) error
+	Stale(ctx context.Context, before time.Time, limit int) ([]string, error)
+	Touch(ctx context.Context, id string, at time.Time) error
+	Forget(ctx context.Context, id string) error
+	Leased(ctx context.Context, id string) (bool, error)
+	Attempt(ctx context.Context, id string) (int, error)
+	Lead(ctx context.Context, owner string, ttl time.Duration) (bool, error)
+	Resign(ctx context.Context, owner string) error
+}
+
+// Queue is what the janitor needs of the job queue.
+type Queue interface {
+	Publish(ctx context.Context, j job.Job) error
+	Lag(ctx context.Context) (map[int]int64, error)
+	PartitionOf(id string) int
+}
+
+var _ Store = (*store.Redis)(nil)
+
+// Config holds what a Janitor depends on.
+type Config struct {
+	Store Store
+	Queue Queue
+	// Interval is the time between passes.
+	Interval time.Duration
+	// StaleAfter is how long a pending job may go unseen before a pass
+	// looks at it.
+	StaleAfter time.Duration
+	// MaxAttempts is how many times a lost job is published again before
+	// it is recorded as FAILED.
+	MaxAttempts int
+	// DeadLetters, when set, returns a consumer of the dead-letter topic:
+	// the janitor records every job found there as FAILED.
+	DeadLetters func() queue.Consumer
+	Log         *slog.Logger
+}
+
+// Counts are what the janitor has done since it started.
+type Counts struct {
+	Passes      int64 // passes made while holding the lock
+	Republished int64 // lost jobs published again
+	Failed      int64 // lost jobs given up on
+	Pruned      int64 // index entries whose record was final or gone
+	Running     int64 // stale entries found leased, left alone
+	Waiting     int64 // stale entries whose partition still has a backlog, left alone
+	DeadLetters int64 // dead letters drained into FAILED records
+}
+
+// Janitor makes passes over the pending index while it holds the lock.
+type Janitor struct {
+	cfg   Config
+	owner string
+	now   func() time.Time
+
+	passes, republished, failed, pruned, running, waiting, deadLetters atomic.Int64
+}
+
+// New returns a Janitor for cfg.
+func New(cfg Config) *Janitor {
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	return &Janitor{cfg: cfg, owner: owner, now: time.Now}
+}
+
+// Counts returns what the janitor has done so far.
+func (j *Janitor) Counts() Counts {
+	return Counts{
+		Passes: j.passes.Load(), Republished: j.republished.Load(), Failed: j.failed.Load(),
+		Pruned: j.pruned.Load(), Running: j.running.Load(), Waiting: j.waiting.Load(),
+		DeadLetters: j.deadLetters.Load(),
+	}
+}
+
+// Run makes a pass every Interval while it holds the lock, and drains the
+// dead-letter topic, until ctx ends; then it frees the lock so another
+// replica can take over at once.
+func (j *Janitor) Run(ctx context.Context) error {
+	if j.cfg.DeadLetters != nil {
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			j.drain(ctx, j.cfg.DeadLetters())
+		}()
+		defer func() { <-drained }()
+	}
+	t := time.NewTicker(j.cfg.Interval)
+	defer t.Stop()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := j.cfg.Store.Resign(ctx, j.owner); err != nil {
+			j.cfg.Log.Warn("could not free the janitor lock", "error", err)
+		}
+	}()
+	for {
+		if err := j.tick(ctx); err != nil && ctx.Err() == nil {
+			j.cfg.Log.Warn("janitor pass failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (j *Janitor) tick(ctx context.Context) error {
+	// The lock outlives three intervals, so a janitor that dies is replaced
+	// within that time, and one that is merely slow keeps it.
+	leading, err := j.cfg.Store.Lead(ctx, j.owner, 3*j.cfg.Interval)
+	if err != nil || !leading {
+		return err
+	}
+	return j.Pass(ctx)
+}
+
+// Pass looks once at every stale pending job (up to a batch).
+func (j *Janitor) Pass(ctx context.Context) error {
+	j.passes.Add(1)
+	now := j.now()
+	ids, err := j.cfg.Store.Stale(ctx, now.Add(-j.cfg.StaleAfter), 500)
+	if err != nil {
+		return err
+	}
+	var lag map[int]int64 // fetched once, when first needed
+	before := j.Counts()
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if lag == nil {
+			if lag, err = j.cfg.Queue.Lag(ctx); err != nil {
+				return err
+			}
+		}
+		if err := j.inspect(ctx, id, now, lag); err != nil {
+			j.cfg.Log.Warn("janitor could not handle a job", "requestId", id, "error", err)
+		}
+	}
+	if after := j.Counts(); len(ids) > 0 {
+		j.cfg.Log.Info("janitor pass", "stale", len(ids),
+			"republished", after.Republished-before.Republished, "failed", after.Failed-before.Failed,
+			"pruned", after.Pruned-before.Pruned, "running", after.Running-before.Running,
+			"waiting", after.Waiting-before.Waiting)
+	}
+	return nil
+}
+
+func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map[int]int64) error {
+	s := j.cfg.Store
+	rec, err := s.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && rec.Status.Final():
+		j.pruned.Add(1)
+		return s.Forget(ctx, id)
+	case err != nil:
+		return err
+	}
+	leased, err := s.Leased(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case leased:
+		j.running.Add(1)
+		return s.Touch(ctx, id, now)
+	case lag[j.cfg.Queue.PartitionOf(id)] > 0:
+		j.waiting.Add(1)
+		return s.Touch(ctx, id, now)
+	}
+	log := j.cfg.Log.With("requestId", id)
+	attempt, err := s.Attempt(ctx, id)
+	if err != nil {
+		return err
+	}
+	lost := job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt}
+	if attempt > j.cfg.MaxAttempts {
+		log.Error("giving up on a job no worker completed", "attempts", attempt-1)
+		j.failed.Add(1)
+		return s.Put(ctx, lost.Failed(fmt.Sprintf("no worker completed the job after %d attempts", attempt-1), now.UTC()))
+	}
+	log.Warn("publishing a lost job again", "attempt", attempt)
+	if err := j.cfg.Queue.Publish(ctx, lost); err != nil {
+		return err
+	}
+	j.republished.Add(1)
+	return s.Touch(ctx, id, now)
+}
+
+// drain records the job of every dead letter as FAILED with the reason the
+// worker gave, unless it has FINISHED meanwhile, then commits past it. The
+// dead-letter consumer group makes one replica do it, whichever leads.
+func (j *Janitor) drain(ctx context.Context, c queue.Consumer) {
+	defer c.Close()
+	var fails backoff.Backoff
+	for ctx.Err() == nil {
+		m, err := c.Fetch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !errors.Is(err, queue.ErrUndecodable):
+			j.cfg.Log.Warn("reading dead letters failed", "error", err)
+			fails.Wait(ctx)
+			continue
+		}
+		fails.Reset()
+		if err := j.settleDeadLetter(ctx, m); err != nil {
+			j.cfg.Log.Warn("could not record a dead letter; will retry", "error", err)
+			fails.Wait(ctx)
+			continue // not committed: read again
+		}
+		if err := c.Commit(ctx, m); err != nil && ctx.Err() == nil {
+			j.cfg.Log.Warn("commit of a dead letter failed", "error", err)
+		}
+	}
+}
+
+func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
+	lost := m.Job
+	if lost.RequestID == "" {
+		id, err := uuid.Parse(m.Key)
+		if err != nil {
+			return nil // names no request: nothing to record
+		}
+		lost = job.Job{RequestID: id.String()}
+	}
+	rec, err := j.cfg.Store.Get(ctx, lost.RequestID)
+	switch {
+	case err == nil && rec.Status.Final():
+		return nil
+	case err == nil:
+		lost = job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	reason := m.Reason
+	if reason == "" {
+		reason = "the job was dead-lettered"
+	}
+	j.deadLetters.Add(1)
+	return j.cfg.Store.Put(ctx, lost.Failed(reason, j.now().UTC()))
+}

@@ -1,0 +1,43 @@
+package janitor
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// Run is the janitor role's start-up path, shared by `sumprimes janitor`
+// and `sumprimes dev`: it waits for the topics, then works until ctx ends.
+//
+// Shutdown order: the dead-letter reader leaves its group, the lock is
+// freed, then the Kafka writers and the Redis client close.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	rdb := store.NewClient(cfg.Redis)
+	defer rdb.Close()
+	q := queue.New(cfg.Kafka, log)
+	defer q.Close()
+	if err := q.EnsureTopic(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	j := New(Config{
+		Store:       store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		Queue:       q,
+		Interval:    cfg.Janitor.Interval,
+		StaleAfter:  cfg.Janitor.StaleAfter,
+		MaxAttempts: cfg.Janitor.MaxAttempts,
+		DeadLetters: q.DeadLetters,
+		Log:         log,
+	})
+	log.Info("janitor running", "interval", cfg.Janitor.Interval, "staleAfter", cfg.Janitor.StaleAfter, "maxAttempts", cfg.Janitor.MaxAttempts)
+	err := j.Run(ctx)
+	c := j.Counts()
+	log.Info("janitor stopped", "passes", c.Passes, "republished", c.Republished, "failed", c.Failed,
+		"pruned", c.Pruned, "deadLetters", c.DeadLetters)
+	return err
+}
