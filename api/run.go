@@ -48,6 +48,9 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 		PollLimit:      ratelimit.Limit{Rate: rl.PollRate, Burst: rl.PollBurst},
 		APIKeyHeader:   rl.APIKeyHeader,
 		TrustedProxies: rl.Proxies(),
+
+		Backlog:    q.Backlog,
+		MaxBacklog: cfg.Limits.MaxBacklog,
 	})
 	log.Info("api listening", "addr", ln.Addr().String())
 	return srv.Serve(ctx, ln, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout)

@@ -46,6 +46,7 @@ type Server struct {
 
 	limiter      ratelimit.Limiter
 	apiKeyHeader string
+	backlog      *backlogGauge
 }
 
 // Config holds what a Server depends on.
@@ -68,6 +69,11 @@ type Config struct {
 	APIKeyHeader string
 	// TrustedProxies may set X-Forwarded-For.
 	TrustedProxies []*net.IPNet
+
+	// Backlog reports how many jobs wait in the queue; with MaxBacklog > 0,
+	// submits are refused with 503 while it is above that bound.
+	Backlog    func(context.Context) (int64, error)
+	MaxBacklog int64
 }
 
 // New returns a Server with its routes registered.
@@ -83,6 +89,9 @@ func New(cfg Config) *Server {
 
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
+	}
+	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
+		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -155,6 +164,11 @@ func (s *Server) submit(c echo.Context) error {
 	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC()}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
+	if s.backlog != nil && s.backlog.full(ctx, s.log) {
+		p := unavailable("the workers are behind; submit again later")
+		p.retryAfter = 10
+		return p
+	}
 
 	var claimKey string
 	if header := c.Request().Header.Get("Idempotency-Key"); header != "" {

@@ -300,6 +300,25 @@ func TestSubmit(t *testing.T) {
 		}
 	})
 
+	t.Run("RefusesSubmitsWhileTheBacklogIsOverItsBound", func(t *testing.T) {
+		t.Parallel()
+		backlog := int64(11)
+		srv := api.New(api.Config{
+			Store: &memStore{records: map[string]job.Record{}}, Queue: &fakeQueue{},
+			Limits: job.Limits{MaxB: 1e13, MaxCost: time.Minute}, Timeout: time.Second,
+			Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Backlog:    func(context.Context) (int64, error) { return backlog, nil },
+			MaxBacklog: 10,
+		})
+		req := httptest.NewRequest(http.MethodPost, "/sumPrime", strings.NewReader(`{"a":1,"b":100}`))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("status = %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		}
+	})
+
 	t.Run("AnswersUnavailableWhenTheStoreIsDown", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

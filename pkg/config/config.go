@@ -140,6 +140,9 @@ type Limits struct {
 	// MaxCost is the most one job may take on one core, as the planner
 	// estimates it.
 	MaxCost time.Duration `mapstructure:"max_cost"`
+	// MaxBacklog is the consumer-group lag above which submits are refused
+	// with 503 until the workers catch up; 0 turns it off.
+	MaxBacklog int64 `mapstructure:"max_backlog"`
 }
 
 // Log configures logging.
@@ -181,6 +184,7 @@ var defaults = map[string]any{
 	"worker.drain_timeout":      "10s",
 	"worker.lease_ttl":          "15s",
 	"limits.max_b":              uint64(1e13),
+	"limits.max_backlog":        100000,
 	"limits.max_cost":           "12s",
 	"ratelimit.enabled":         true,
 	"ratelimit.submit_rate":     10,
@@ -359,6 +363,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxB < 1 || c.Limits.MaxB > primes.MaxN {
 		bad("limits.max_b", "must be in [1, %d], got %d", primes.MaxN, c.Limits.MaxB)
+	}
+	if c.Limits.MaxBacklog < 0 {
+		bad("limits.max_backlog", "must not be negative, got %d", c.Limits.MaxBacklog)
 	}
 	if c.Limits.MaxCost <= 0 {
 		bad("limits.max_cost", "must be positive, got %s", c.Limits.MaxCost)

@@ -48,6 +48,16 @@ func (k *Kafka) Lag(ctx context.Context) (map[int]int64, error) {
 	return lag, nil
 }
 
+// Backlog returns the total lag: jobs accepted and not yet done.
+func (k *Kafka) Backlog(ctx context.Context) (int64, error) {
+	lag, err := k.Lag(ctx)
+	var total int64
+	for _, n := range lag {
+		total += n
+	}
+	return total, err
+}
+
 // PartitionOf returns the partition a job with this request id is published
 // to: the key hash the Writer's balancer uses.
 func (k *Kafka) PartitionOf(id string) int {
