@@ -1,7 +1,7 @@
 # sumprimes — see README.md.
 GO ?= go
 
-.PHONY: run test build bench-primes services-up services-down clean
+.PHONY: run test chaos build bench-primes services-up services-down clean
 
 ## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
 run:
@@ -10,6 +10,10 @@ run:
 ## test: every test under -race, on a real Kafka broker and Redis server (started and stopped as needed)
 test:
 	scripts/test.sh
+
+## chaos: thousands of jobs through SIGKILLed workers and restarted Redis and Kafka; prints lost=0
+chaos:
+	scripts/chaos.sh
 
 ## build: the sumprimes binary in bin/
 build:

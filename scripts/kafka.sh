@@ -3,6 +3,7 @@
 # 127.0.0.1, run from Maven Central jars fetched with mvn into .cache/.
 #
 #   scripts/kafka.sh start    fetch if needed, format fresh storage, start, wait
+#   scripts/kafka.sh restart  stop the broker cleanly and start it on the same data
 #   scripts/kafka.sh stop     stop the broker this script started, drop its data
 #   scripts/kafka.sh status   exit 0 when something answers on the port
 #
@@ -16,6 +17,7 @@ cport=$((port + 1))
 version=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)}
 libs=$root/.cache/kafka-$version/libs
 run=$root/.cache/run/kafka-$port
+java=(java -Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties" -cp "$libs/*")
 
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -70,11 +72,14 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
-	local java=(java -Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties" -cp "$libs/*")
 	"${java[@]}" kafka.tools.StorageTool format --ignore-formatted \
 		-t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" -c "$run/server.properties" >"$run/format.log" 2>&1 ||
 		{ cat "$run/format.log" >&2; exit 1; }
-	nohup "${java[@]}" kafka.Kafka "$run/server.properties" >"$run/kafka.log" 2>&1 &
+	launch
+}
+
+launch() {
+	nohup "${java[@]}" kafka.Kafka "$run/server.properties" >>"$run/kafka.log" 2>&1 &
 	echo $! >"$run/pid"
 	for _ in $(seq 1 120); do
 		if listening "$port"; then
@@ -89,21 +94,34 @@ PROPS
 	exit 1
 }
 
-stop() {
-	[ -f "$run/pid" ] || { say "no broker started by this script on port $port"; return; }
+# halt stops the broker cleanly (a controlled shutdown flushes its logs).
+halt() {
 	local pid
 	pid=$(cat "$run/pid")
 	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+	for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 	kill -9 "$pid" 2>/dev/null || true
+	for _ in $(seq 1 40); do listening "$port" || break; sleep 0.25; done
+}
+
+restart() {
+	[ -f "$run/pid" ] || { say "no broker started by this script on port $port"; exit 1; }
+	halt
+	launch
+}
+
+stop() {
+	[ -f "$run/pid" ] || { say "no broker started by this script on port $port"; return; }
+	halt
 	rm -rf "$run"
 	say "stopped"
 }
 
 case ${1:-} in
 start) start ;;
+restart) restart ;;
 stop) stop ;;
 status) listening "$port" ;;
 fetch) fetch ;;
-*) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop|status|fetch" >&2; exit 2 ;;
 esac

@@ -2,7 +2,9 @@
 # A Redis 7 server on 127.0.0.1 from Debian's redis-server package (installed
 # with apt-get when missing), with AOF persistence as in production.
 #
-#   scripts/redis.sh start | stop | status
+#   scripts/redis.sh start     fresh data, start, wait
+#   scripts/redis.sh restart   shut down and start again on the same data (AOF)
+#   scripts/redis.sh stop | status
 #
 # REDIS_PORT (default 6379) may be set.
 set -euo pipefail
@@ -26,6 +28,10 @@ start() {
 		return
 	fi
 	rm -rf "$run" && mkdir -p "$run"
+	launch
+}
+
+launch() {
 	redis-server --bind 127.0.0.1 --port "$port" --dir "$run" --daemonize yes \
 		--pidfile "$run/redis.pid" --logfile "$run/redis.log" \
 		--save '' --appendonly yes --appendfsync everysec
@@ -41,6 +47,13 @@ start() {
 	exit 1
 }
 
+restart() {
+	[ -f "$run/redis.pid" ] || { say "no server started by this script on port $port"; exit 1; }
+	redis-cli -h 127.0.0.1 -p "$port" shutdown >/dev/null 2>&1 || true
+	for _ in $(seq 1 50); do answering || break; sleep 0.1; done
+	launch
+}
+
 stop() {
 	[ -f "$run/redis.pid" ] || { say "no server started by this script on port $port"; return; }
 	redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$run/redis.pid")" 2>/dev/null || true
@@ -50,7 +63,8 @@ stop() {
 
 case ${1:-} in
 start) start ;;
+restart) restart ;;
 stop) stop ;;
 status) ensure_redis; answering ;;
-*) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop|status" >&2; exit 2 ;;
 esac
