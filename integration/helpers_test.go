@@ -62,6 +62,18 @@ func startAPI(t *testing.T, cfg config.Config) string {
 	return url
 }
 
+// startAPIUnready runs the api role without waiting for it to be ready,
+// for tests whose dependencies are down.
+func startAPIUnready(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRole(t, func(ctx context.Context) error { return api.Run(ctx, cfg, ln, testenv.Logger(t)) })
+	return "http://" + ln.Addr().String()
+}
+
 // startWorker runs the worker role in this process.
 func startWorker(t *testing.T, cfg config.Config) {
 	t.Helper()
