@@ -36,8 +36,10 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 		limiter = ratelimit.NewRedis(rdb, cfg.Redis.KeyPrefix+"rl:")
 	}
 	rl := cfg.RateLimit
+	st := store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL)
 	srv := New(Config{
-		Store:   store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		Store:   st,
+		Changes: st.Changes(ctx),
 		Queue:   q,
 		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
 		Timeout: cfg.HTTP.RequestTimeout,

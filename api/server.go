@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,8 @@ type Server struct {
 	limiter      ratelimit.Limiter
 	apiKeyHeader string
 	backlog      *backlogGauge
+	hub          *hub
+	maxWait      time.Duration
 }
 
 // Config holds what a Server depends on.
@@ -74,6 +77,13 @@ type Config struct {
 	// submits are refused with 503 while it is above that bound.
 	Backlog    func(context.Context) (int64, error)
 	MaxBacklog int64
+
+	// Changes delivers the ids of jobs whose records change; long-polls
+	// and event streams wake on it. Without it they wake only at the end
+	// of their wait.
+	Changes <-chan string
+	// MaxWait caps ?wait= on GET; 0 means 60 s.
+	MaxWait time.Duration
 }
 
 // New returns a Server with its routes registered.
@@ -89,6 +99,8 @@ func New(cfg Config) *Server {
 
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
+		hub:          newHub(cfg.Changes),
+		maxWait:      cmp.Or(cfg.MaxWait, time.Minute),
 	}
 	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
 		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
@@ -101,6 +113,8 @@ func New(cfg Config) *Server {
 	e.Use(middleware.BodyLimit(bodyLimit))
 	e.POST("/sumPrime", s.submit, s.limited("submit", cfg.SubmitLimit))
 	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
+	e.DELETE("/sumPrime/:id", s.cancel, s.limited("submit", cfg.SubmitLimit))
+	e.GET("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	return s
@@ -275,22 +289,47 @@ func retryAfter(plan primes.Plan) int {
 	return max(1, int(math.Ceil(plan.Estimate.Seconds())))
 }
 
-// get answers a poll from the store.
+// get answers a poll from the store. With ?wait=, it answers as soon as
+// the job is final, or when the wait ends (capped at MaxWait): a long-poll
+// that parks the request on the change hub instead of looping.
 func (s *Server) get(c echo.Context) error {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		return badField("id", "request id must be a UUID such as 3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60")
+	id, p := parseID(c)
+	if p != nil {
+		return p
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
-	defer cancel()
-	rec, err := s.store.Get(ctx, id.String())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, "not-found", "no request "+id.String()+": it never existed or its result has expired")
-	case err != nil:
-		s.log.Error("read record", "requestId", id.String(), "error", err)
-		return unavailable("the result store is unavailable; try again shortly")
+	wait, p := parseWait(c.QueryParam("wait"), s.maxWait)
+	if p != nil {
+		return p
 	}
+	var changed <-chan struct{}
+	if wait > 0 {
+		var stop func()
+		changed, stop = s.hub.watch(id)
+		defer stop()
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		rec, err := s.record(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		if rec.Status.Final() || wait == 0 {
+			return s.writeRecord(c, rec)
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return s.writeRecord(c, rec)
+		case <-c.Request().Context().Done():
+			return nil
+		}
+	}
+}
+
+// writeRecord answers with rec and, while it runs, a polling hint: what is
+// left of the planner's estimate.
+func (s *Server) writeRecord(c echo.Context, rec job.Record) error {
 	if !rec.Status.Final() {
 		left := primes.PlanRange(rec.A, rec.B).Estimate - s.now().Sub(rec.CreatedAt)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))

@@ -70,6 +70,30 @@ func (m *memStore) Delete(_ context.Context, id string) error {
 
 func (m *memStore) Lease(context.Context, string, string, time.Duration) error { return nil }
 
+func (m *memStore) SetProgress(_ context.Context, id string, f float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.records[id]
+	r.Progress = &f
+	m.records[id] = r
+	return nil
+}
+
+func (m *memStore) Cancel(_ context.Context, id string) (job.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	switch {
+	case !ok:
+		return job.Record{}, store.ErrNotFound
+	case r.Status.Final():
+		return r, store.ErrFinal
+	}
+	r = r.Cancelled(time.Now())
+	m.records[id] = r
+	return r, nil
+}
+
 func (m *memStore) Ping(context.Context) error {
 	if m.down {
 		return errors.New("store down")

@@ -26,14 +26,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		return err
 	}
+	st := store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL)
 	w := New(Config{
-		Store:        store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
-		NewConsumer:  q.Consumer,
-		Concurrency:  cfg.Worker.Concurrency,
-		Threads:      cfg.Worker.Threads,
-		DrainTimeout: cfg.Worker.DrainTimeout,
-		LeaseTTL:     cfg.Worker.LeaseTTL,
-		Log:          log,
+		Store:         st,
+		Cancellations: st.Cancellations(ctx),
+		NewConsumer:   q.Consumer,
+		Concurrency:   cfg.Worker.Concurrency,
+		Threads:       cfg.Worker.Threads,
+		DrainTimeout:  cfg.Worker.DrainTimeout,
+		LeaseTTL:      cfg.Worker.LeaseTTL,
+		Log:           log,
 	})
 	log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group, "members", cfg.Worker.Concurrency, "threads", w.threads)
 	return w.Run(ctx)

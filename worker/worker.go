@@ -17,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +44,14 @@ type Worker struct {
 	drainTimeout time.Duration
 	log          *slog.Logger
 	now          func() time.Time
+
+	cancellations <-chan string
+	mu            sync.Mutex
+	running       map[string]context.CancelCauseFunc // jobs in flight here, by id
 }
+
+// errCancelled is the cause of a job context ended by its client.
+var errCancelled = errors.New("cancelled by the client")
 
 // Config holds what a Worker depends on.
 type Config struct {
@@ -61,7 +70,10 @@ type Config struct {
 	// LeaseTTL is how long a job's lease lasts without renewal; a worker
 	// renews it three times per TTL while computing.
 	LeaseTTL time.Duration
-	Log      *slog.Logger
+	// Cancellations, when set, delivers the ids of jobs their clients
+	// cancel; a job computing here stops at once.
+	Cancellations <-chan string
+	Log           *slog.Logger
 }
 
 // New returns a Worker for cfg.
@@ -81,6 +93,9 @@ func New(cfg Config) *Worker {
 		drainTimeout: cfg.DrainTimeout,
 		log:          cfg.Log,
 		now:          time.Now,
+
+		cancellations: cfg.Cancellations,
+		running:       map[string]context.CancelCauseFunc{},
 	}
 }
 
@@ -109,6 +124,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
+	if w.cancellations != nil {
+		go w.watchCancellations(work)
+	}
 	var wg sync.WaitGroup
 	for i := range w.members {
 		wg.Add(1)
@@ -149,63 +167,131 @@ func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
 	}
 }
 
-// handle computes a job, stores its result and commits it.
-func (w *Worker) handle(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
+// watchCancellations stops the jobs computing here whose clients cancel.
+func (w *Worker) watchCancellations(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id, ok := <-w.cancellations:
+			if !ok {
+				return
+			}
+			w.mu.Lock()
+			w.log.Debug("cancellation announced", "requestId", id, "here", w.running[id] != nil)
+			if cancel := w.running[id]; cancel != nil {
+				cancel(errCancelled)
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// handle computes a job, stores its result and commits it. A job whose
+// record is final already (cancelled while queued, or finished by an
+// earlier delivery) is committed without computing.
+func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
 	j := m.Job
 	start := w.now()
-	defer w.hold(ctx, j.RequestID, log)()
+	if rec, err := w.store.Get(work, j.RequestID); err == nil && rec.Status.Final() {
+		log.Info("skipping a job that is already final", "status", rec.Status)
+		w.commit(work, c, m, log)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(work)
+	defer cancel(nil)
+	w.mu.Lock()
+	w.running[j.RequestID] = cancel
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, j.RequestID)
+		w.mu.Unlock()
+	}()
+
+	tracker := w.hold(ctx, j.RequestID, log)
 	plan := primes.PlanRange(j.A, j.B)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
-	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads})
+	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads, Progress: tracker.report})
+	tracker.stop()
 	switch {
+	case context.Cause(ctx) == errCancelled:
+		log.Info("job cancelled by its client; stopped")
+		w.commit(work, c, m, log)
+		return
 	case ctx.Err() != nil:
 		log.Info("job abandoned at shutdown; it will be delivered again")
 		return
 	case err != nil:
 		// The engines fail only on a range they cannot take, the same way
 		// every time: retrying would only block the partition.
-		w.reject(ctx, c, m, err.Error(), log)
+		w.reject(work, c, m, err.Error(), log)
 		return
 	}
 	rec := j.Finished(sum.String(), w.now().UTC())
-	if !w.retry(ctx, log, "store result", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
+	if !w.retry(work, log, "store result", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
 		return
 	}
-	w.commit(ctx, c, m, log)
+	w.commit(work, c, m, log)
 	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
 		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
 }
 
-// hold takes the job's lease and renews it until the returned function is
-// called, so that the janitor can tell a long job from a lost one.
-func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) (release func()) {
+// tracker keeps a running job visible: it renews the job's lease, so that
+// the janitor can tell a long job from a lost one, and publishes its
+// progress a few times per second at most, whatever the engine reports.
+type tracker struct {
+	progress atomic.Uint64 // math.Float64bits of the latest fraction
+	done     chan struct{}
+	stopped  chan struct{}
+}
+
+// report records the engine's progress; it is called from the engine's
+// goroutines and only stores a number.
+func (t *tracker) report(f float64) { t.progress.Store(math.Float64bits(f)) }
+
+func (t *tracker) stop() {
+	close(t.done)
+	<-t.stopped
+}
+
+// progressEvery spaces progress writes: a few per second at most.
+const progressEvery = 250 * time.Millisecond
+
+func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) *tracker {
+	t := &tracker{done: make(chan struct{}), stopped: make(chan struct{})}
 	renew := func() {
 		if err := w.store.Lease(ctx, id, w.id, w.leaseTTL); err != nil && ctx.Err() == nil {
 			log.Warn("lease not renewed", "error", err)
 		}
 	}
 	renew()
-	done := make(chan struct{})
-	stopped := make(chan struct{})
 	go func() {
-		defer close(stopped)
-		t := time.NewTicker(w.leaseTTL / 3)
-		defer t.Stop()
+		defer close(t.stopped)
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		lastRenew, sent := time.Now(), uint64(0)
 		for {
 			select {
-			case <-done:
+			case <-t.done:
 				return
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				renew()
+			case now := <-tick.C:
+				if now.Sub(lastRenew) >= w.leaseTTL/3 {
+					renew()
+					lastRenew = now
+				}
+				if p := t.progress.Load(); p != sent {
+					sent = p
+					if err := w.store.SetProgress(ctx, id, math.Float64frombits(p)); err != nil && ctx.Err() == nil {
+						log.Warn("progress not recorded", "error", err)
+					}
+				}
 			}
 		}
 	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
+	return t
 }
 
 // reject sends a message that can never succeed to the dead-letter topic,

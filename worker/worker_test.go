@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,6 +99,18 @@ func (s *flakyStore) Put(_ context.Context, r job.Record) error {
 
 func (s *flakyStore) Lease(context.Context, string, string, time.Duration) error { return nil }
 
+func (s *flakyStore) SetProgress(_ context.Context, id string, f float64) error {
+	s.events.add("progress %s", id)
+	return nil
+}
+
+func (s *flakyStore) Get(_ context.Context, id string) (job.Record, error) {
+	if r, ok := s.get(id); ok {
+		return r, nil
+	}
+	return job.Record{}, store.ErrNotFound
+}
+
 func (s *flakyStore) get(id string) (job.Record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,6 +133,10 @@ func setup(t *testing.T, storeFailures int) *testBundle {
 // setupWith starts a worker whose store fails its first storeFailures
 // writes and waits for gate, and which drains for drain at shutdown.
 func setupWith(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration) *testBundle {
+	return setupFull(t, storeFailures, gate, drain, nil)
+}
+
+func setupFull(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration, cancellations chan string) *testBundle {
 	t.Helper()
 	ev := &events{}
 	b := &testBundle{
@@ -129,12 +146,13 @@ func setupWith(t *testing.T, storeFailures int, gate chan struct{}, drain time.D
 		done:     make(chan struct{}),
 	}
 	w := worker.New(worker.Config{
-		Store:        b.store,
-		NewConsumer:  func() queue.Consumer { return b.consumer },
-		Concurrency:  1,
-		Threads:      1,
-		DrainTimeout: drain,
-		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:         b.store,
+		NewConsumer:   func() queue.Consumer { return b.consumer },
+		Concurrency:   1,
+		Threads:       1,
+		DrainTimeout:  drain,
+		Cancellations: cancellations,
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
@@ -238,6 +256,43 @@ func TestWorker(t *testing.T) {
 		<-b.done
 		if got := b.events.snapshot(); fmt.Sprint(got) != "[put j5 FINISHED commit 5 close]" {
 			t.Fatalf("events = %v, want the job stored and committed before close", got)
+		}
+	})
+
+	t.Run("StopsAJobItsClientCancelsAndMovesOn", func(t *testing.T) {
+		t.Parallel()
+		cancellations := make(chan string)
+		b := setupFull(t, 0, nil, time.Minute, cancellations)
+		b.send(8, job.Job{RequestID: "long", A: 1, B: 1e13}) // minutes of work
+		<-b.consumer.taken
+		testenv.Eventually(t, 10*time.Second, "the job to be cancelled", func() bool {
+			select {
+			case cancellations <- "long":
+			default:
+			}
+			for _, e := range b.events.snapshot() {
+				if e == "commit 8" {
+					return true
+				}
+			}
+			return false
+		})
+		for _, e := range b.events.snapshot() {
+			if strings.HasPrefix(e, "put") {
+				t.Fatalf("events = %v: a cancelled job must not be stored", b.events.snapshot())
+			}
+		}
+	})
+
+	t.Run("SkipsJobsWhoseRecordIsAlreadyFinal", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 0)
+		j := job.Job{RequestID: "gone", A: 1, B: 1e13}
+		b.store.records["gone"] = job.Pending(j).Cancelled(time.Now())
+		b.send(2, j)
+		b.waitFor(t, "commit 2")
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 2]" {
+			t.Fatalf("events = %v, want a commit without computing or storing", got)
 		}
 	})
 

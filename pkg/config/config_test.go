@@ -134,3 +134,16 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+// TestTheREADMEDocumentsEveryKey keeps the configuration table true.
+func TestTheREADMEDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range config.Keys() {
+		if !strings.Contains(string(readme), "`"+key+"`") || !strings.Contains(string(readme), config.EnvVar(key)) {
+			t.Errorf("README.md does not document %s (%s)", key, config.EnvVar(key))
+		}
+	}
+}

@@ -12,15 +12,17 @@ import (
 // Status is where a request stands.
 type Status string
 
-// The statuses a record moves through: IN_PROGRESS, then FINISHED or FAILED.
+// The statuses a record moves through: IN_PROGRESS, then FINISHED, FAILED
+// or CANCELLED.
 const (
 	InProgress Status = "IN_PROGRESS"
 	Finished   Status = "FINISHED"
 	Failed     Status = "FAILED"
+	Cancelled  Status = "CANCELLED"
 )
 
 // Final reports whether no further change is expected.
-func (s Status) Final() bool { return s == Finished || s == Failed }
+func (s Status) Final() bool { return s == Finished || s == Failed || s == Cancelled }
 
 // Job is the message on the queue: what to compute, for which request.
 type Job struct {
@@ -34,10 +36,12 @@ type Job struct {
 // Payload is the exact decimal sum, a string because sums pass 2^64; it is
 // null until the status is FINISHED.
 type Record struct {
-	RequestID  string     `json:"requestId"`
-	Status     Status     `json:"status"`
-	Payload    *string    `json:"payload"`
-	Error      string     `json:"error,omitempty"`
+	RequestID string  `json:"requestId"`
+	Status    Status  `json:"status"`
+	Payload   *string `json:"payload"`
+	Error     string  `json:"error,omitempty"`
+	// Progress is the fraction computed (0..1) while a worker runs the job.
+	Progress   *float64   `json:"progress,omitempty"`
 	A          uint64     `json:"a"`
 	B          uint64     `json:"b"`
 	CreatedAt  time.Time  `json:"createdAt"`
@@ -61,6 +65,12 @@ func (j Job) Failed(reason string, at time.Time) Record {
 	r := Pending(j)
 	r.Status, r.Error, r.FinishedAt = Failed, reason, &at
 	return r
+}
+
+// Cancelled returns rec as cancelled by its client.
+func (rec Record) Cancelled(at time.Time) Record {
+	rec.Status, rec.FinishedAt, rec.Progress = Cancelled, &at, nil
+	return rec
 }
 
 // Limits bound the ranges a client may ask for.

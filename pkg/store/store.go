@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,9 @@ import (
 
 // ErrNotFound reports a record that never existed or has expired.
 var ErrNotFound = errors.New("store: record not found")
+
+// ErrFinal reports a change to a record that is already final.
+var ErrFinal = errors.New("store: record is already final")
 
 // ErrExists reports a Create for an id that already has a record.
 var ErrExists = errors.New("store: record already exists")
@@ -32,10 +36,16 @@ type Store interface {
 	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
 	// Put writes rec, replacing any record with the same id, except that a
-	// FINISHED record is never replaced by a FAILED one: a late result
-	// always wins. Writing the same record twice is harmless, so
-	// redelivered jobs may call it again.
+	// FINISHED record is never replaced by a FAILED one (a late result
+	// always wins) and a CANCELLED one is never replaced at all. Writing
+	// the same record twice is harmless, so redelivered jobs may call it
+	// again.
 	Put(ctx context.Context, rec job.Record) error
+	// Cancel makes an IN_PROGRESS record CANCELLED and announces it to the
+	// workers; a final record is returned with ErrFinal.
+	Cancel(ctx context.Context, id string) (job.Record, error)
+	// SetProgress records how far a running job has got (0..1).
+	SetProgress(ctx context.Context, id string, fraction float64) error
 	// Get returns the record for id, or ErrNotFound.
 	Get(ctx context.Context, id string) (job.Record, error)
 	// Delete removes the record for id; a missing record is not an error.
@@ -96,9 +106,12 @@ func NewClient(cfg config.Redis) redis.UniversalClient {
 // Key returns the Redis key holding the record for id.
 func (r *Redis) Key(id string) string { return r.prefix + "job:" + id }
 
-func (r *Redis) pendingKey() string        { return r.prefix + "pending" }
-func (r *Redis) attemptsKey() string       { return r.prefix + "attempts" }
-func (r *Redis) leaseKey(id string) string { return r.prefix + "lease:" + id }
+func (r *Redis) pendingKey() string           { return r.prefix + "pending" }
+func (r *Redis) attemptsKey() string          { return r.prefix + "attempts" }
+func (r *Redis) leaseKey(id string) string    { return r.prefix + "lease:" + id }
+func (r *Redis) progressKey(id string) string { return r.prefix + "progress:" + id }
+func (r *Redis) eventsChannel() string        { return r.prefix + "events" }
+func (r *Redis) cancelledChannel() string     { return r.prefix + "cancelled" }
 
 func (r *Redis) Create(ctx context.Context, rec job.Record) error {
 	data, err := json.Marshal(rec)
@@ -127,50 +140,105 @@ func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 	}
 	key := r.Key(rec.RequestID)
-	switch rec.Status {
-	case job.Finished:
-		err = r.client.Set(ctx, key, data, r.ttl).Err()
-	case job.Failed:
-		err = failUnlessFinished.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds()).Err()
-	default:
+	if !rec.Status.Final() {
 		return translate(r.client.Set(ctx, key, data, 0).Err()) // still pending: no expiry
 	}
-	if err != nil {
+	if err := putFinal.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds(), string(rec.Status)).Err(); err != nil {
 		return translate(err)
 	}
 	return r.settle(ctx, rec.RequestID)
 }
 
-// settle takes a job that reached its final state out of the index and
-// ends its lease.
+// settle takes a job that reached its final state out of the index, ends
+// its lease and progress, and tells whoever waits on it.
 func (r *Redis) settle(ctx context.Context, id string) error {
 	pipe := r.client.Pipeline()
 	pipe.ZRem(ctx, r.pendingKey(), id)
 	pipe.HDel(ctx, r.attemptsKey(), id)
-	pipe.Del(ctx, r.leaseKey(id))
+	pipe.Del(ctx, r.leaseKey(id), r.progressKey(id))
+	pipe.Publish(ctx, r.eventsChannel(), id)
 	_, err := pipe.Exec(ctx)
 	return translate(err)
 }
 
-// failUnlessFinished writes a FAILED record unless the key holds a FINISHED
-// one, in one step so that a worker finishing meanwhile cannot lose.
-var failUnlessFinished = redis.NewScript(`
+// putFinal writes a final record unless the key holds a CANCELLED one, or
+// a FINISHED one and the new record is FAILED: one step, so that a worker
+// finishing or a client cancelling meanwhile cannot lose.
+var putFinal = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur and cjson.decode(cur).status == 'FINISHED' then
-  return 0
+if cur then
+  local st = cjson.decode(cur).status
+  if st == 'CANCELLED' or (st == 'FINISHED' and ARGV[3] == 'FAILED') then
+    return 0
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
+// cancelPending replaces the record with ARGV[1] only while it is still
+// IN_PROGRESS; it answers 0 (no record), 1 (already final) or 2 (cancelled).
+var cancelPending = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cjson.decode(cur).status ~= 'IN_PROGRESS' then return 1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2
+`)
+
+func (r *Redis) Cancel(ctx context.Context, id string) (job.Record, error) {
+	for {
+		rec, err := r.Get(ctx, id)
+		if err != nil {
+			return job.Record{}, err
+		}
+		if rec.Status.Final() {
+			return rec, ErrFinal
+		}
+		cancelled := rec.Cancelled(time.Now().UTC())
+		data, err := json.Marshal(cancelled)
+		if err != nil {
+			return job.Record{}, fmt.Errorf("store: encode %s: %w", id, err)
+		}
+		n, err := cancelPending.Run(ctx, r.client, []string{r.Key(id)}, data, r.ttl.Milliseconds()).Int()
+		switch {
+		case err != nil:
+			return job.Record{}, translate(err)
+		case n == 0:
+			return job.Record{}, ErrNotFound
+		case n == 1:
+			continue // became final meanwhile: read it again
+		}
+		if err := r.client.Publish(ctx, r.cancelledChannel(), id).Err(); err != nil {
+			return job.Record{}, translate(err)
+		}
+		return cancelled, r.settle(ctx, id)
+	}
+}
+
+func (r *Redis) SetProgress(ctx context.Context, id string, fraction float64) error {
+	err := r.client.Set(ctx, r.progressKey(id), strconv.FormatFloat(fraction, 'f', 4, 64), time.Hour).Err()
+	if err != nil {
+		return translate(err)
+	}
+	return translate(r.client.Publish(ctx, r.eventsChannel(), id).Err())
+}
+
 func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
-	data, err := r.client.Get(ctx, r.Key(id)).Bytes()
+	pipe := r.client.Pipeline()
+	recCmd := pipe.Get(ctx, r.Key(id))
+	progressCmd := pipe.Get(ctx, r.progressKey(id))
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	data, err := recCmd.Bytes()
 	if err != nil {
 		return job.Record{}, translate(err)
 	}
 	var rec job.Record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return job.Record{}, fmt.Errorf("store: decode %s: %w", id, err)
+	}
+	if f, err := progressCmd.Float64(); err == nil && rec.Status == job.InProgress {
+		rec.Progress = &f
 	}
 	return rec, nil
 }

@@ -228,6 +228,51 @@ func TestRedis(t *testing.T) {
 		}
 	})
 
+	t.Run("CancelsOnlyJobsInProgressAndTellsTheWorkers", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx, stop := context.WithCancel(b.ctx)
+		defer stop()
+		cancellations, changes := b.store.Cancellations(ctx), b.store.Changes(ctx)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
+		_ = b.store.Create(b.ctx, job.Pending(j))
+		rec, err := b.store.Cancel(b.ctx, "id-1")
+		if err != nil || rec.Status != job.Cancelled || rec.FinishedAt == nil {
+			t.Fatalf("Cancel = %+v, %v; want CANCELLED", rec, err)
+		}
+		if id := <-cancellations; id != "id-1" {
+			t.Fatalf("cancellation of %q, want id-1", id)
+		}
+		if id := <-changes; id != "id-1" {
+			t.Fatalf("change of %q, want id-1", id)
+		}
+		if _, err := b.store.Cancel(b.ctx, "id-1"); !errors.Is(err, store.ErrFinal) {
+			t.Fatalf("second Cancel = %v, want ErrFinal", err)
+		}
+		_ = b.store.Put(b.ctx, j.Finished("17", time.Now())) // a worker finishing late
+		if got, _ := b.store.Get(b.ctx, "id-1"); got.Status != job.Cancelled {
+			t.Fatalf("status = %s, want CANCELLED to stand", got.Status)
+		}
+		if _, err := b.store.Cancel(b.ctx, "never"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Cancel of an unknown id = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ShowsProgressWhileInProgressOnly", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
+		_ = b.store.Create(b.ctx, job.Pending(j))
+		_ = b.store.SetProgress(b.ctx, "id-1", 0.25)
+		if got, _ := b.store.Get(b.ctx, "id-1"); got.Progress == nil || *got.Progress != 0.25 {
+			t.Fatalf("progress = %v, want 0.25", got.Progress)
+		}
+		_ = b.store.Put(b.ctx, j.Finished("17", time.Now()))
+		if got, _ := b.store.Get(b.ctx, "id-1"); got.Progress != nil {
+			t.Fatalf("progress of a finished job = %v, want none", *got.Progress)
+		}
+	})
+
 	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
 		t.Parallel()
 		var cfg = testenv.Config(t).Redis

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+// hub fans the store's change notifications (one Redis subscription per
+// process) out to the requests waiting on particular jobs, so a thousand
+// long-polls cost a thousand idle goroutines and one connection, and no
+// polling loop at all.
+type hub struct {
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+}
+
+func newHub(changes <-chan string) *hub {
+	h := &hub{waiters: map[string]map[chan struct{}]struct{}{}}
+	if changes != nil {
+		go h.run(changes)
+	}
+	return h
+}
+
+func (h *hub) run(changes <-chan string) {
+	for id := range changes {
+		h.mu.Lock()
+		for ch := range h.waiters[id] {
+			select {
+			case ch <- struct{}{}:
+			default: // already signalled; the waiter will read the latest state
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// watch signals on the returned channel whenever job id changes, until
+// stop is called. Watch before reading the record, so no change is missed.
+func (h *hub) watch(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.waiters[id] == nil {
+		h.waiters[id] = map[chan struct{}]struct{}{}
+	}
+	h.waiters[id][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.waiters[id], ch)
+		if len(h.waiters[id]) == 0 {
+			delete(h.waiters, id)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// parseID reads the {id} path parameter.
+func parseID(c echo.Context) (string, *Problem) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return "", badField("id", "request id must be a UUID such as 3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60")
+	}
+	return id.String(), nil
+}
+
+// parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30").
+func parseWait(v string, max time.Duration) (time.Duration, *Problem) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.Atoi(v)
+		if nerr != nil {
+			return 0, badField("wait", `wait must be a duration such as "30s", got `+strconv.Quote(v))
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < 0 {
+		return 0, badField("wait", "wait must not be negative")
+	}
+	return min(d, max), nil
+}
+
+// record reads job id, translating store errors into problems.
+func (s *Server) record(ctx context.Context, id string) (job.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rec, err := s.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return job.Record{}, problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
+	case err != nil:
+		s.log.Error("read record", "requestId", id, "error", err)
+		return job.Record{}, unavailable("the result store is unavailable; try again shortly")
+	}
+	return rec, nil
+}
+
+// cancel answers DELETE /sumPrime/{id}: an IN_PROGRESS job becomes
+// CANCELLED and a worker computing it stops; a final one is a 409.
+func (s *Server) cancel(c echo.Context) error {
+	id, p := parseID(c)
+	if p != nil {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	defer cancel()
+	rec, err := s.store.Cancel(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
+	case errors.Is(err, store.ErrFinal):
+		return problem(http.StatusConflict, "already-final", fmt.Sprintf("request %s is %s already: nothing to cancel", id, rec.Status))
+	case err != nil:
+		s.log.Error("cancel", "requestId", id, "error", err)
+		return unavailable("the result store is unavailable; try again shortly")
+	}
+	s.log.Info("job cancelled", "requestId", id)
+	return writeJSON(c, http.StatusOK, rec)
+}
+
+// events answers GET /sumPrime/{id}/events with server-sent events: the
+// record now, again at each change (progress included), and a last time in
+// its final state, which ends the stream.
+func (s *Server) events(c echo.Context) error {
+	id, p := parseID(c)
+	if p != nil {
+		return p
+	}
+	changed, stop := s.hub.watch(id)
+	defer stop()
+	rec, err := s.record(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	var last []byte
+	for {
+		data, _ := json.Marshal(rec)
+		if string(data) != string(last) {
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", eventName(rec), data); err != nil {
+				return nil
+			}
+			w.Flush()
+			last = data
+		}
+		if rec.Status.Final() {
+			return nil
+		}
+		select {
+		case <-c.Request().Context().Done():
+			return nil
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		case <-changed:
+		}
+		if next, err := s.record(c.Request().Context(), id); err == nil {
+			rec = next
+		}
+	}
+}
+
+func eventName(rec job.Record) string {
+	if rec.Status.Final() {
+		return "final"
+	}
+	return "progress"
+}

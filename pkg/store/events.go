@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Changes delivers the id of every job whose record or progress changes,
+// until ctx ends. One subscription serves a whole process: callers fan the
+// ids out to their waiters. Ids may be missed while Redis is unreachable
+// (pub/sub does not queue), so waiters must also read the record itself.
+func (r *Redis) Changes(ctx context.Context) <-chan string {
+	return r.subscribe(ctx, r.eventsChannel())
+}
+
+// Cancellations delivers the id of every job a client cancels, until ctx
+// ends.
+func (r *Redis) Cancellations(ctx context.Context) <-chan string {
+	return r.subscribe(ctx, r.cancelledChannel())
+}
+
+// subscribe returns once Redis has confirmed the subscription (or could
+// not be reached: the subscription then keeps trying in the background), so
+// that a caller that subscribes and then acts misses nothing in between.
+func (r *Redis) subscribe(ctx context.Context, channel string) <-chan string {
+	sub := r.client.Subscribe(ctx, channel)
+	_, _ = sub.Receive(ctx)
+	out := make(chan string, 64)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		in := sub.Channel(redis.WithChannelSize(256))
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- m.Payload:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
