@@ -6,6 +6,7 @@ package api
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
+
+// OpenAPI is the API's OpenAPI 3.1 description, served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
 
 // bodyLimit caps request bodies: a valid submit is a few dozen bytes.
 const bodyLimit = "1KB"
@@ -115,9 +121,19 @@ func New(cfg Config) *Server {
 	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
 	e.DELETE("/sumPrime/:id", s.cancel, s.limited("submit", cfg.SubmitLimit))
 	e.GET("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	return s
+}
+
+// Routes lists the routes served, as "METHOD /path/{param}".
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+strings.ReplaceAll(r.Path, ":id", "{id}"))
+	}
+	return out
 }
 
 // ServeHTTP makes the Server an http.Handler.

@@ -84,6 +84,8 @@ func (m *memStore) Cancel(_ context.Context, id string) (job.Record, error) {
 	defer m.mu.Unlock()
 	r, ok := m.records[id]
 	switch {
+	case m.down:
+		return job.Record{}, errors.New("store down")
 	case !ok:
 		return job.Record{}, store.ErrNotFound
 	case r.Status.Final():

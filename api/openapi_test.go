@@ -1,0 +1,260 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/ratelimit"
+	"github.com/sumprimes/sumprimes/pkg/store"
+)
+
+type param struct {
+	Ref  string `yaml:"$ref"`
+	Name string `yaml:"name"`
+}
+
+type operation struct {
+	Parameters []param        `yaml:"parameters"`
+	Responses  map[string]any `yaml:"responses"`
+}
+
+type spec struct {
+	Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+	Components struct {
+		Parameters map[string]struct {
+			Name string `yaml:"name"`
+		} `yaml:"parameters"`
+	} `yaml:"components"`
+}
+
+func loadSpec(t *testing.T) spec {
+	t.Helper()
+	var s spec
+	if err := yaml.Unmarshal(api.OpenAPI, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// operations returns "METHOD /path" → documented statuses and parameter names.
+func (s spec) operations() (map[string][]string, map[string][]string) {
+	statuses, params := map[string][]string{}, map[string][]string{}
+	for path, item := range s.Paths {
+		var shared []param
+		if node, ok := item["parameters"]; ok {
+			_ = node.Decode(&shared)
+		}
+		for method, node := range item {
+			if method == "parameters" {
+				continue
+			}
+			var op operation
+			_ = node.Decode(&op)
+			key := strings.ToUpper(method) + " " + path
+			for code := range op.Responses {
+				statuses[key] = append(statuses[key], code)
+			}
+			sort.Strings(statuses[key])
+			for _, p := range append(shared, op.Parameters...) {
+				name := p.Name
+				if p.Ref != "" {
+					name = s.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")].Name
+				}
+				params[key] = append(params[key], name)
+			}
+		}
+	}
+	return statuses, params
+}
+
+// specCase is one request that makes the server answer a given status.
+type specCase struct {
+	op      string // "METHOD /path" as in the spec
+	status  int
+	param   string // a documented parameter this case exercises
+	prepare func(b *testBundle, l *countingLimiter) (method, path, body string, headers map[string]string)
+}
+
+const someID = "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
+
+func specServer(t *testing.T) (*testBundle, *countingLimiter, http.Handler) {
+	b := &testBundle{store: &memStore{records: map[string]job.Record{}}, queue: &fakeQueue{}}
+	l := &countingLimiter{allow: 1 << 30, seen: map[string]int{}}
+	b.server = api.New(api.Config{
+		Store: b.store, Queue: b.queue, Timeout: time.Second,
+		Limits:      job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limiter:     l,
+		SubmitLimit: ratelimit.Limit{Rate: 1, Burst: 1}, PollLimit: ratelimit.Limit{Rate: 1, Burst: 1},
+	})
+	return b, l, b.server
+}
+
+func jsonBody(body string) map[string]string {
+	return map[string]string{"Content-Type": "application/json"}
+}
+
+func withRecord(b *testBundle, status job.Status) {
+	j := job.Job{RequestID: someID, A: 1, B: 10, SubmittedAt: time.Now()}
+	rec := job.Pending(j)
+	if status == job.Finished {
+		rec = j.Finished("17", time.Now())
+	}
+	b.store.records[someID] = rec
+}
+
+func specCases() []specCase {
+	post := func(body string, headers ...string) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+		return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+			h := jsonBody(body)
+			for i := 0; i+1 < len(headers); i += 2 {
+				h[headers[i]] = headers[i+1]
+			}
+			return http.MethodPost, "/sumPrime", body, h
+		}
+	}
+	req := func(method, path string, setup func(*testBundle, *countingLimiter)) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+		return func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			if setup != nil {
+				setup(b, l)
+			}
+			return method, path, "", nil
+		}
+	}
+	found := func(status job.Status) func(*testBundle, *countingLimiter) {
+		return func(b *testBundle, _ *countingLimiter) { withRecord(b, status) }
+	}
+	storeDown := func(b *testBundle, _ *countingLimiter) { b.store.down = true }
+	limited := func(_ *testBundle, l *countingLimiter) { l.allow = 0 }
+	id := "/sumPrime/" + someID
+	return []specCase{
+		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},
+		{"POST /sumPrime", 200, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			withRecord(b, job.Finished)
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10"}}
+			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
+		}},
+		{"POST /sumPrime", 400, "", post(`{"a":0,"b":10}`)},
+		{"POST /sumPrime", 409, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10"}}
+			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
+		}},
+		{"POST /sumPrime", 413, "", post(`{"a":1,"b":10,"x":"` + strings.Repeat("x", 2000) + `"}`)},
+		{"POST /sumPrime", 415, "", func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+			return http.MethodPost, "/sumPrime", `{"a":1,"b":10}`, map[string]string{"Content-Type": "text/plain"}
+		}},
+		{"POST /sumPrime", 422, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-11"}}
+			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
+		}},
+		{"POST /sumPrime", 429, "X-API-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			limited(b, l)
+			return post(`{"a":1,"b":10}`, "X-API-Key", "alice")(b, l)
+		}},
+		{"POST /sumPrime", 503, "", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+			b.queue.down = true
+			return post(`{"a":1,"b":10}`)(b, l)
+		}},
+		{"GET /sumPrime/{id}", 200, "id", req(http.MethodGet, id, found(job.Finished))},
+		{"GET /sumPrime/{id}", 200, "wait", req(http.MethodGet, id+"?wait=1s", found(job.Finished))},
+		{"GET /sumPrime/{id}", 400, "wait", req(http.MethodGet, id+"?wait=soon", nil)},
+		{"GET /sumPrime/{id}", 400, "id", req(http.MethodGet, "/sumPrime/nope", nil)},
+		{"GET /sumPrime/{id}", 404, "", req(http.MethodGet, id, nil)},
+		{"GET /sumPrime/{id}", 429, "X-API-Key", req(http.MethodGet, id, limited)},
+		{"GET /sumPrime/{id}", 503, "", req(http.MethodGet, id, storeDown)},
+		{"DELETE /sumPrime/{id}", 200, "id", req(http.MethodDelete, id, found(job.InProgress))},
+		{"DELETE /sumPrime/{id}", 400, "", req(http.MethodDelete, "/sumPrime/nope", nil)},
+		{"DELETE /sumPrime/{id}", 404, "", req(http.MethodDelete, id, nil)},
+		{"DELETE /sumPrime/{id}", 409, "", req(http.MethodDelete, id, found(job.Finished))},
+		{"DELETE /sumPrime/{id}", 429, "X-API-Key", req(http.MethodDelete, id, limited)},
+		{"DELETE /sumPrime/{id}", 503, "", req(http.MethodDelete, id, storeDown)},
+		{"GET /sumPrime/{id}/events", 200, "id", req(http.MethodGet, id+"/events", found(job.Finished))},
+		{"GET /sumPrime/{id}/events", 400, "", req(http.MethodGet, "/sumPrime/nope/events", nil)},
+		{"GET /sumPrime/{id}/events", 404, "", req(http.MethodGet, id+"/events", nil)},
+		{"GET /sumPrime/{id}/events", 429, "X-API-Key", req(http.MethodGet, id+"/events", limited)},
+		{"GET /sumPrime/{id}/events", 503, "", req(http.MethodGet, id+"/events", storeDown)},
+		{"GET /healthz", 200, "", req(http.MethodGet, "/healthz", nil)},
+		{"GET /readyz", 200, "", req(http.MethodGet, "/readyz", nil)},
+		{"GET /readyz", 503, "", req(http.MethodGet, "/readyz", storeDown)},
+		{"GET /openapi.yaml", 200, "", req(http.MethodGet, "/openapi.yaml", nil)},
+	}
+}
+
+func TestOpenAPISpec(t *testing.T) {
+	t.Parallel()
+	sp := loadSpec(t)
+	documented, params := sp.operations()
+
+	t.Run("DocumentsExactlyTheRoutesServed", func(t *testing.T) {
+		t.Parallel()
+		b, _, _ := specServer(t)
+		served := b.server.Routes()
+		for _, r := range served {
+			if _, ok := documented[r]; !ok {
+				t.Errorf("route %s is served but not in openapi.yaml", r)
+			}
+		}
+		for op := range documented {
+			if !slices.Contains(served, op) {
+				t.Errorf("operation %s is in openapi.yaml but not served", op)
+			}
+		}
+	})
+
+	t.Run("DocumentsExactlyTheStatusesAnswered", func(t *testing.T) {
+		t.Parallel()
+		answered := map[string][]string{}
+		exercised := map[string]map[string]bool{}
+		for _, c := range specCases() {
+			b, l, h := specServer(t)
+			method, path, body, headers := c.prepare(b, l)
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			req.RemoteAddr = "192.0.2.1:1000"
+			for k, v := range headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			h.ServeHTTP(rec, req.WithContext(ctx))
+			cancel()
+			if rec.Code != c.status {
+				t.Errorf("%s %s: status %d, want %d (%s)", method, path, rec.Code, c.status, rec.Body)
+				continue
+			}
+			code := strconv.Itoa(rec.Code)
+			if !slices.Contains(documented[c.op], code) {
+				t.Errorf("%s answers %s, which openapi.yaml does not document", c.op, code)
+			}
+			answered[c.op] = append(answered[c.op], code)
+			if exercised[c.op] == nil {
+				exercised[c.op] = map[string]bool{}
+			}
+			exercised[c.op][c.param] = true
+		}
+		for op, codes := range documented {
+			for _, code := range codes {
+				if !slices.Contains(answered[op], code) {
+					t.Errorf("openapi.yaml documents %s → %s, which no case produces", op, code)
+				}
+			}
+			for _, p := range params[op] {
+				if !exercised[op][p] && !(p == "id" && op == "GET /sumPrime/{id}/events") {
+					t.Errorf("parameter %s of %s is documented but never exercised", p, op)
+				}
+			}
+		}
+	})
+}
