@@ -2,13 +2,17 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/client"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
@@ -114,4 +118,101 @@ func TestLongPollAndEvents(t *testing.T) {
 			t.Fatalf("last record %+v, want FINISHED with S(10^12)", final)
 		}
 	})
+}
+
+func TestGoClient(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	c := client.New(url)
+	ctx := context.Background()
+
+	t.Run("SumBlocksUntilTheExactSumArrives", func(t *testing.T) {
+		t.Parallel()
+		sum, err := c.Sum(ctx, 1, 1_000_000)
+		if err != nil || sum != "37550402023" {
+			t.Fatalf("Sum = %q, %v", sum, err)
+		}
+	})
+
+	t.Run("ReturnsTypedProblems", func(t *testing.T) {
+		t.Parallel()
+		_, err := c.Submit(ctx, 5, 1)
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Field != "a" || e.Detail == "" {
+			t.Fatalf("Submit(5, 1) error = %#v, want a 400 problem naming a", err)
+		}
+		if _, err := c.Get(ctx, "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"); client.StatusOf(err) != http.StatusNotFound {
+			t.Fatalf("Get(unknown) error = %v, want 404", err)
+		}
+	})
+
+	t.Run("RetriesWithAnIdempotencyKeyReturnTheSameJob", func(t *testing.T) {
+		t.Parallel()
+		key := "test-" + testenv.Unique()
+		first, err := c.Submit(ctx, 1, 5000, client.IdempotencyKey(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := c.Submit(ctx, 1, 5000, client.IdempotencyKey(key))
+		if err != nil || again.RequestID != first.RequestID {
+			t.Fatalf("the same key gave %v, %v; want %s", again.RequestID, err, first.RequestID)
+		}
+	})
+
+	t.Run("WaitReportsProgressAndTheFinalRecord", func(t *testing.T) {
+		t.Parallel()
+		rec, err := c.Submit(ctx, 1, 1_000_000_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []job.Status
+		final, err := c.Wait(ctx, rec.RequestID, func(r client.Record) { seen = append(seen, r.Status) })
+		if err != nil || final.Status != job.Finished || *final.Payload != "18435588552550705911377" {
+			t.Fatalf("Wait = %+v, %v", final, err)
+		}
+		if len(seen) == 0 || seen[len(seen)-1] != job.Finished {
+			t.Fatalf("progress saw %v, want it to end with FINISHED", seen)
+		}
+	})
+}
+
+func TestCLIClient(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(binary, append(args, "--api-url", url)...)
+		out, err := cmd.Output()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		}
+		return string(out), code
+	}
+
+	if out, code := run("submit", "1", "1000000", "--wait"); code != 0 || out != "37550402023\n" {
+		t.Fatalf("submit --wait = %q, exit %d", out, code)
+	}
+	id, code := run("submit", "1", "100")
+	id = strings.TrimSpace(id)
+	if code != 0 || len(id) != 36 {
+		t.Fatalf("submit = %q, exit %d; want a request id", id, code)
+	}
+	testenv.Eventually(t, 30*time.Second, "get to show FINISHED", func() bool {
+		out, code := run("get", id)
+		return code == 0 && strings.Contains(out, `"status": "FINISHED"`) && strings.Contains(out, `"payload": "1060"`)
+	})
+	if _, code := run("cancel", id); code != 1 {
+		t.Fatalf("cancel of a finished job: exit %d, want 1", code)
+	}
+	if _, code := run("submit", "5", "1"); code != 2 {
+		t.Fatalf("submit 5 1: exit %d, want 2", code)
+	}
+	if _, code := run("submit", "1", "10000000000001"); code != 2 {
+		t.Fatalf("submit over the limit: exit %d, want 2 (the server's 400)", code)
+	}
 }

@@ -68,6 +68,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		janitorCommand(),
 		devCommand(stdout),
 		sumCommand(stdout),
+		submitCommand(stdout),
+		getCommand(stdout),
+		cancelCommand(stdout),
 	)
 	return root
 }

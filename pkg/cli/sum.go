@@ -25,23 +25,11 @@ whose time grows with B − A, or the Lucy_Hedgehog prefix method, whose time
 grows with B^¾ (sum over [A, B] = S(B) − S(A−1)). A and B go up to 10^16.`,
 		Example: `  sumprimes sum 1 1000000
   37550402023`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usageError{fmt.Errorf("sum takes two integers A and B, got %d arguments", len(args))}
-			}
-			return nil
-		},
+		Args: twoBounds,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := parseBound("A", args[0])
+			a, b, err := bounds(args)
 			if err != nil {
 				return err
-			}
-			b, err := parseBound("B", args[1])
-			if err != nil {
-				return err
-			}
-			if a > b {
-				return usageError{fmt.Errorf("A must not exceed B (A=%d, B=%d)", a, b)}
 			}
 			if threads < 0 {
 				return usageError{fmt.Errorf("--threads must not be negative")}
@@ -69,6 +57,29 @@ grows with B^¾ (sum over [A, B] = S(B) − S(A−1)). A and B go up to 10^16.`,
 	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the engine the planner chose, and its estimate, on stderr")
 	cmd.Flags().StringVar(&engine, "engine", "auto", "auto (the planner's choice), sieve or prefix")
 	return cmd
+}
+
+func twoBounds(_ *cobra.Command, args []string) error {
+	if len(args) != 2 {
+		return usageError{fmt.Errorf("takes two integers A and B, got %d arguments", len(args))}
+	}
+	return nil
+}
+
+// bounds parses A and B with 1 ≤ A ≤ B ≤ MaxN.
+func bounds(args []string) (uint64, uint64, error) {
+	a, err := parseBound("A", args[0])
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := parseBound("B", args[1])
+	if err != nil {
+		return 0, 0, err
+	}
+	if a > b {
+		return 0, 0, usageError{fmt.Errorf("A must not exceed B (A=%d, B=%d)", a, b)}
+	}
+	return a, b, nil
 }
 
 func parseBound(name, s string) (uint64, error) {

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sumprimes/sumprimes/pkg/client"
+)
+
+// apiURL is where the user tools find the API: --api-url, else
+// SUMPRIMES_API_URL, else the address `sumprimes dev` listens on.
+func apiURL(cmd *cobra.Command) string {
+	if u, _ := cmd.Flags().GetString("api-url"); u != "" {
+		return u
+	}
+	if u := os.Getenv("SUMPRIMES_API_URL"); u != "" {
+		return u
+	}
+	return "http://127.0.0.1:8080"
+}
+
+func addClientFlags(cmd *cobra.Command) {
+	cmd.Flags().String("api-url", "", "API base URL (default $SUMPRIMES_API_URL or http://127.0.0.1:8080)")
+	cmd.Flags().String("api-key", "", "sent as X-API-Key (default $SUMPRIMES_API_KEY)")
+}
+
+func newClient(cmd *cobra.Command) *client.Client {
+	key, _ := cmd.Flags().GetString("api-key")
+	if key == "" {
+		key = os.Getenv("SUMPRIMES_API_KEY")
+	}
+	return client.New(apiURL(cmd), client.WithAPIKey(key))
+}
+
+// clientError turns an API problem into the CLI's error: the server's own
+// sentence, and exit code 2 when the request itself was wrong.
+func clientError(err error) error {
+	var e *client.Error
+	if errors.As(err, &e) {
+		msg := e.Detail
+		if msg == "" {
+			msg = e.Title
+		}
+		err = fmt.Errorf("%s (HTTP %d)", msg, e.Status)
+		if e.Status == http.StatusBadRequest || e.Status == http.StatusUnprocessableEntity {
+			return usageError{err}
+		}
+	}
+	return err
+}
+
+func submitCommand(stdout io.Writer) *cobra.Command {
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "submit A B",
+		Short: "Submit [A, B] to the API; print the request id, or with --wait the sum",
+		Example: `  sumprimes submit 1 1000000 --wait
+  37550402023`,
+		Args: twoBounds,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, b, err := bounds(args)
+			if err != nil {
+				return err
+			}
+			c := newClient(cmd)
+			rec, err := c.Submit(cmd.Context(), a, b)
+			if err != nil {
+				return clientError(err)
+			}
+			if !wait {
+				fmt.Fprintln(stdout, rec.RequestID)
+				return nil
+			}
+			bar := newProgressBar(cmd.ErrOrStderr())
+			rec, err = c.Wait(cmd.Context(), rec.RequestID, bar.update)
+			bar.done()
+			if err != nil {
+				return clientError(err)
+			}
+			if rec.Payload == nil {
+				return fmt.Errorf("request %s ended %s: %s", rec.RequestID, rec.Status, rec.Error)
+			}
+			fmt.Fprintln(stdout, *rec.Payload)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the sum, with a progress bar on a terminal")
+	addClientFlags(cmd)
+	return cmd
+}
+
+func getCommand(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get ID",
+		Short: "Print a request's record as JSON",
+		Args:  oneID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := newClient(cmd).Get(cmd.Context(), args[0])
+			if err != nil {
+				return clientError(err)
+			}
+			return printJSON(stdout, rec)
+		},
+	}
+	addClientFlags(cmd)
+	return cmd
+}
+
+func cancelCommand(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a request in progress and print its record",
+		Args:  oneID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := newClient(cmd).Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return clientError(err)
+			}
+			return printJSON(stdout, rec)
+		},
+	}
+	addClientFlags(cmd)
+	return cmd
+}
+
+func oneID(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("takes one request id, got %d arguments", len(args))}
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// progressBar draws on a terminal only: piped output stays clean.
+type progressBar struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	f, ok := w.(*os.File)
+	tty := false
+	if ok {
+		if fi, err := f.Stat(); err == nil {
+			tty = fi.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progressBar{w: w, tty: tty}
+}
+
+func (p *progressBar) update(rec client.Record) {
+	if !p.tty {
+		return
+	}
+	frac := 0.0
+	if rec.Progress != nil {
+		frac = *rec.Progress
+	}
+	if rec.Status.Final() {
+		frac = 1
+	}
+	const width = 30
+	n := int(frac * width)
+	line := fmt.Sprintf("\r[%s%s] %3.0f%% %s", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, rec.Status)
+	if line != p.last {
+		fmt.Fprint(p.w, line)
+		p.last = line
+	}
+}
+
+func (p *progressBar) done() {
+	if p.tty && p.last != "" {
+		fmt.Fprintln(p.w)
+	}
+}

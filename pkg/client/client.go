@@ -1,0 +1,243 @@
+// Package client talks to a sumprimes API and hides its asynchrony: Sum
+// submits a range and blocks until the exact sum arrives, waiting the way
+// the server asks (long-polls, Retry-After, 429 and 503 with backoff).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
+)
+
+// Record is a request's state as the API reports it.
+type Record = job.Record
+
+// Error is a problem (RFC 9457) the API answered with.
+type Error struct {
+	Status     int           `json:"status"` // HTTP status
+	Type       string        `json:"type"`   // problem type URI
+	Title      string        `json:"title"`
+	Detail     string        `json:"detail"`
+	Field      string        `json:"field"` // the request field at fault, if any
+	RetryAfter time.Duration `json:"-"`     // from Retry-After, if sent
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Title, e.Detail)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Title)
+}
+
+// Temporary reports whether trying again later may succeed (429, 503).
+func (e *Error) Temporary() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable
+}
+
+// StatusOf returns the HTTP status of an *Error in err's chain, or 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// ErrNotFinished is returned by Sum for a job that ended FAILED or
+// CANCELLED; the record says which and why.
+var ErrNotFinished = errors.New("client: job did not finish")
+
+// Client is safe for concurrent use.
+type Client struct {
+	base   string
+	http   *http.Client
+	apiKey string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient uses hc for requests (timeouts, transports, proxies).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithAPIKey sends key as X-API-Key, which the server's rate limits use to
+// tell clients apart.
+func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
+
+// New returns a Client for the API at baseURL, e.g. http://127.0.0.1:8080.
+func New(baseURL string, opts ...Option) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), http: http.DefaultClient}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// SubmitOption configures one Submit.
+type SubmitOption func(*http.Request)
+
+// IdempotencyKey makes the submit safe to retry: the same key and range
+// return the original job instead of a new one.
+func IdempotencyKey(key string) SubmitOption {
+	return func(r *http.Request) { r.Header.Set("Idempotency-Key", strconv.Quote(key)) }
+}
+
+// Submit asks for the sum of the primes in [a, b] and returns the accepted
+// (IN_PROGRESS) record at once.
+func (c *Client) Submit(ctx context.Context, a, b uint64, opts ...SubmitOption) (Record, error) {
+	body, _ := json.Marshal(map[string]uint64{"a": a, "b": b})
+	req, err := c.request(ctx, http.MethodPost, "/sumPrime", bytes.NewReader(body))
+	if err != nil {
+		return Record{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, o := range opts {
+		o(req)
+	}
+	return c.do(req)
+}
+
+// Get returns the request's record now.
+func (c *Client) Get(ctx context.Context, id string) (Record, error) {
+	return c.get(ctx, id, 0)
+}
+
+// Cancel cancels a job in progress; a final one is an *Error with 409.
+func (c *Client) Cancel(ctx context.Context, id string) (Record, error) {
+	req, err := c.request(ctx, http.MethodDelete, "/sumPrime/"+url.PathEscape(id), nil)
+	if err != nil {
+		return Record{}, err
+	}
+	return c.do(req)
+}
+
+// Wait blocks until the request is final and returns its record. It
+// long-polls (30 s a request), or 1 s at a time when progress is not nil so
+// that progress sees each update; 429 and 503 answers are waited out as
+// their Retry-After says, with jittered backoff.
+func (c *Client) Wait(ctx context.Context, id string, progress func(Record)) (Record, error) {
+	wait := 30 * time.Second
+	if progress != nil {
+		wait = time.Second
+	}
+	var failures int
+	for {
+		rec, err := c.get(ctx, id, wait)
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Temporary():
+			failures++
+			if err := sleep(ctx, backoff(failures, e.RetryAfter)); err != nil {
+				return Record{}, err
+			}
+			continue
+		case err != nil:
+			return Record{}, err
+		}
+		failures = 0
+		if progress != nil {
+			progress(rec)
+		}
+		if rec.Status.Final() {
+			return rec, nil
+		}
+	}
+}
+
+// Sum submits [a, b] and blocks until its exact sum (a decimal string)
+// arrives. A job that ends FAILED or CANCELLED returns ErrNotFinished.
+func (c *Client) Sum(ctx context.Context, a, b uint64) (string, error) {
+	rec, err := c.Submit(ctx, a, b)
+	if err != nil {
+		return "", err
+	}
+	rec, err = c.Wait(ctx, rec.RequestID, nil)
+	if err != nil {
+		return "", err
+	}
+	if rec.Status != job.Finished || rec.Payload == nil {
+		return "", fmt.Errorf("%w: %s %s", ErrNotFinished, rec.Status, rec.Error)
+	}
+	return *rec.Payload, nil
+}
+
+func (c *Client) get(ctx context.Context, id string, wait time.Duration) (Record, error) {
+	path := "/sumPrime/" + url.PathEscape(id)
+	if wait > 0 {
+		path += "?wait=" + wait.String()
+	}
+	req, err := c.request(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return Record{}, err
+	}
+	return c.do(req)
+}
+
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if c.apiKey != "" {
+		req.Header.Set("X-API-Key", c.apiKey)
+	}
+	return req, nil
+}
+
+// do sends req and decodes a record, or the problem the server answered.
+func (c *Client) do(req *http.Request) (Record, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Record{}, fmt.Errorf("client: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Record{}, fmt.Errorf("client: read answer: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		e := &Error{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
+		_ = json.Unmarshal(data, e)
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+		return Record{}, e
+	}
+	var rec Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return Record{}, fmt.Errorf("client: decode record: %w", err)
+	}
+	return rec, nil
+}
+
+// backoff is the wait before retry n: what the server asked for, else an
+// exponential delay capped at 10 s, with full jitter.
+func backoff(n int, asked time.Duration) time.Duration {
+	if asked > 0 {
+		return asked + rand.N(asked/4+time.Millisecond)
+	}
+	d := min(10*time.Second, 100*time.Millisecond<<min(n, 10))
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
