@@ -9,7 +9,8 @@ import (
 
 // submitRequest is the body of POST /sumPrime.
 type submitRequest struct {
-	A, B uint64
+	A, B        uint64
+	CallbackURL string
 }
 
 // decodeSubmit parses the body strictly: a JSON object with exactly the
@@ -24,8 +25,8 @@ func decodeSubmit(body []byte) (submitRequest, *Problem) {
 		return submitRequest{}, badField("", "body must hold a single JSON object")
 	}
 	for name := range fields {
-		if name != "a" && name != "b" {
-			return submitRequest{}, badField(name, fmt.Sprintf("unknown field %q: only a and b are accepted", name))
+		if name != "a" && name != "b" && name != "callbackUrl" {
+			return submitRequest{}, badField(name, fmt.Sprintf("unknown field %q: only a, b and callbackUrl are accepted", name))
 		}
 	}
 	var req submitRequest
@@ -35,6 +36,11 @@ func decodeSubmit(body []byte) (submitRequest, *Problem) {
 	}
 	if req.B, p = positiveInt("b", fields); p != nil {
 		return submitRequest{}, p
+	}
+	if raw, ok := fields["callbackUrl"]; ok {
+		if err := json.Unmarshal(raw, &req.CallbackURL); err != nil || req.CallbackURL == "" {
+			return submitRequest{}, badField("callbackUrl", "callbackUrl must be a non-empty string")
+		}
 	}
 	return req, nil
 }

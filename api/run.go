@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/queue"
@@ -51,6 +52,7 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 		APIKeyHeader:   rl.APIKeyHeader,
 		TrustedProxies: rl.Proxies(),
 
+		Callbacks:  callback.FromConfig(cfg.Callbacks, log),
 		Backlog:    q.Backlog,
 		MaxBacklog: cfg.Limits.MaxBacklog,
 	})

@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
@@ -56,6 +57,7 @@ type Server struct {
 	backlog      *backlogGauge
 	hub          *hub
 	maxWait      time.Duration
+	callbacks    *callback.Sender
 }
 
 // Config holds what a Server depends on.
@@ -90,6 +92,9 @@ type Config struct {
 	Changes <-chan string
 	// MaxWait caps ?wait= on GET; 0 means 60 s.
 	MaxWait time.Duration
+	// Callbacks checks callback URLs at submit and delivers the CANCELLED
+	// records; nil means callbacks are off.
+	Callbacks *callback.Sender
 }
 
 // New returns a Server with its routes registered.
@@ -107,6 +112,7 @@ func New(cfg Config) *Server {
 		apiKeyHeader: cfg.APIKeyHeader,
 		hub:          newHub(cfg.Changes),
 		maxWait:      cmp.Or(cfg.MaxWait, time.Minute),
+		callbacks:    cfg.Callbacks,
 	}
 	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
 		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
@@ -191,7 +197,12 @@ func (s *Server) submit(c echo.Context) error {
 		return err
 	}
 
-	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC()}
+	if req.CallbackURL != "" {
+		if err := s.callbacks.Check(req.CallbackURL); err != nil {
+			return badField("callbackUrl", err.Error())
+		}
+	}
+	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC(), CallbackURL: req.CallbackURL}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	if s.backlog != nil && s.backlog.full(ctx, s.log) {
@@ -207,7 +218,7 @@ func (s *Server) submit(c echo.Context) error {
 			return p
 		}
 		claimKey = s.client(c) + ":" + key
-		want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d", req.A, req.B)}
+		want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d-%s", req.A, req.B, req.CallbackURL)}
 		held, ok, err := s.store.Claim(ctx, claimKey, want)
 		if err != nil {
 			s.log.Error("claim idempotency key", "error", err)

@@ -130,6 +130,7 @@ func (s *Server) cancel(c echo.Context) error {
 		return unavailable("the result store is unavailable; try again shortly")
 	}
 	s.log.Info("job cancelled", "requestId", id)
+	s.callbacks.Send(rec)
 	return writeJSON(c, http.StatusOK, rec)
 }
 

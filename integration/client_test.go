@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/client"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
@@ -214,5 +217,60 @@ func TestCLIClient(t *testing.T) {
 	}
 	if _, code := run("submit", "1", "10000000000001"); code != 2 {
 		t.Fatalf("submit over the limit: exit %d, want 2 (the server's 400)", code)
+	}
+}
+
+// TestCallbacks runs a receiver on loopback (allowed explicitly, as loopback
+// is refused by default) that checks every signature.
+func TestCallbacks(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.Callbacks.Secret = "test-secret"
+	cfg.Callbacks.AllowedNetworks = []string{"127.0.0.0/8"}
+	received := make(chan job.Record, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !callback.Verify([]byte("test-secret"), r.Header.Get(callback.TimestampHeader), body, r.Header.Get(callback.SignatureHeader)) {
+			t.Errorf("callback with a bad signature: %s", body)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var rec job.Record
+		if err := json.Unmarshal(body, &rec); err != nil {
+			t.Errorf("callback body %s: %v", body, err)
+		}
+		received <- rec
+	}))
+	defer receiver.Close()
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	next := func() job.Record {
+		select {
+		case rec := <-received:
+			return rec
+		case <-time.After(60 * time.Second):
+			t.Fatal("no callback within a minute")
+			return job.Record{}
+		}
+	}
+
+	r := post(t, url, `{"a": 1, "b": 1000000, "callbackUrl": "`+receiver.URL+`/hook"}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST with a callback = %d %s", r.status, r.body)
+	}
+	if rec := next(); rec.RequestID != r.record(t).RequestID || rec.Status != job.Finished || *rec.Payload != "37550402023" {
+		t.Fatalf("callback = %+v, want the FINISHED record", rec)
+	}
+
+	long := post(t, url, `{"a": 1, "b": 10000000000000, "callbackUrl": "`+receiver.URL+`/hook"}`).record(t).RequestID
+	del(t, url+"/sumPrime/"+long)
+	if rec := next(); rec.RequestID != long || rec.Status != job.Cancelled {
+		t.Fatalf("callback = %+v, want the CANCELLED record", rec)
+	}
+
+	for _, hook := range []string{"ftp://example.com/hook", "http://10.0.0.1/hook", "http://169.254.169.254/"} {
+		if r := post(t, url, `{"a": 1, "b": 10, "callbackUrl": "`+hook+`"}`); r.status != http.StatusBadRequest {
+			t.Errorf("callbackUrl %s = %d, want 400", hook, r.status)
+		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -69,7 +70,9 @@ type Config struct {
 	// DeadLetters, when set, returns a consumer of the dead-letter topic:
 	// the janitor records every job found there as FAILED.
 	DeadLetters func() queue.Consumer
-	Log         *slog.Logger
+	// Callbacks tells clients that asked about the jobs given up on.
+	Callbacks *callback.Sender
+	Log       *slog.Logger
 }
 
 // Counts are what the janitor has done since it started.
@@ -209,11 +212,16 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	if err != nil {
 		return err
 	}
-	lost := job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt}
+	lost := job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt, CallbackURL: rec.CallbackURL}
 	if attempt > j.cfg.MaxAttempts {
 		log.Error("giving up on a job no worker completed", "attempts", attempt-1)
 		j.failed.Add(1)
-		return s.Put(ctx, lost.Failed(fmt.Sprintf("no worker completed the job after %d attempts", attempt-1), now.UTC()))
+		failed := lost.Failed(fmt.Sprintf("no worker completed the job after %d attempts", attempt-1), now.UTC())
+		if err := s.Put(ctx, failed); err != nil {
+			return err
+		}
+		j.cfg.Callbacks.Send(failed)
+		return nil
 	}
 	log.Warn("publishing a lost job again", "attempt", attempt)
 	if err := j.cfg.Queue.Publish(ctx, lost); err != nil {
@@ -265,7 +273,7 @@ func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
 	case err == nil && rec.Status.Final():
 		return nil
 	case err == nil:
-		lost = job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt}
+		lost = job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt, CallbackURL: rec.CallbackURL}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
@@ -274,5 +282,10 @@ func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
 		reason = "the job was dead-lettered"
 	}
 	j.deadLetters.Add(1)
-	return j.cfg.Store.Put(ctx, lost.Failed(reason, j.now().UTC()))
+	failed := lost.Failed(reason, j.now().UTC())
+	if err := j.cfg.Store.Put(ctx, failed); err != nil {
+		return err
+	}
+	j.cfg.Callbacks.Send(failed)
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -32,6 +33,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		StaleAfter:  cfg.Janitor.StaleAfter,
 		MaxAttempts: cfg.Janitor.MaxAttempts,
 		DeadLetters: q.DeadLetters,
+		Callbacks:   callback.FromConfig(cfg.Callbacks, log),
 		Log:         log,
 	})
 	log.Info("janitor running", "interval", cfg.Janitor.Interval, "staleAfter", cfg.Janitor.StaleAfter, "maxAttempts", cfg.Janitor.MaxAttempts)

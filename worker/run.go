@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -30,6 +31,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	w := New(Config{
 		Store:         st,
 		Cancellations: st.Cancellations(ctx),
+		Callbacks:     callback.FromConfig(cfg.Callbacks, log),
 		NewConsumer:   q.Consumer,
 		Concurrency:   cfg.Worker.Concurrency,
 		Threads:       cfg.Worker.Threads,

@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
+	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
@@ -46,6 +47,7 @@ type Worker struct {
 	now          func() time.Time
 
 	cancellations <-chan string
+	callbacks     *callback.Sender
 	mu            sync.Mutex
 	running       map[string]context.CancelCauseFunc // jobs in flight here, by id
 }
@@ -73,7 +75,10 @@ type Config struct {
 	// Cancellations, when set, delivers the ids of jobs their clients
 	// cancel; a job computing here stops at once.
 	Cancellations <-chan string
-	Log           *slog.Logger
+	// Callbacks delivers final records to the clients that asked; nil
+	// means callbacks are off.
+	Callbacks *callback.Sender
+	Log       *slog.Logger
 }
 
 // New returns a Worker for cfg.
@@ -95,6 +100,7 @@ func New(cfg Config) *Worker {
 		now:          time.Now,
 
 		cancellations: cfg.Cancellations,
+		callbacks:     cfg.Callbacks,
 		running:       map[string]context.CancelCauseFunc{},
 	}
 }
@@ -229,7 +235,7 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 		return
 	}
 	rec := j.Finished(sum.String(), w.now().UTC())
-	if !w.retry(work, log, "store result", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
+	if !w.save(work, rec, log) {
 		return
 	}
 	w.commit(work, c, m, log)
@@ -310,11 +316,30 @@ func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, 
 	}
 	if j.RequestID != "" {
 		rec := j.Failed(reason, w.now().UTC())
-		if !w.retry(ctx, log, "store failure", func(ctx context.Context) error { return w.store.Put(ctx, rec) }) {
+		if !w.save(ctx, rec, log) {
 			return
 		}
 	}
 	w.commit(ctx, c, m, log)
+}
+
+// save writes a final record, retrying until it is stored, and then calls
+// back the client that asked. A record that was final already (cancelled
+// meanwhile) stays as it is, with no callback. It reports false if ctx
+// ended first.
+func (w *Worker) save(ctx context.Context, rec job.Record, log *slog.Logger) bool {
+	written := true
+	ok := w.retry(ctx, log, "store "+string(rec.Status), func(ctx context.Context) error {
+		err := w.store.Put(ctx, rec)
+		if errors.Is(err, store.ErrFinal) {
+			written, err = false, nil
+		}
+		return err
+	})
+	if ok && written {
+		w.callbacks.Send(rec)
+	}
+	return ok
 }
 
 // retry calls f until it succeeds, with backoff; it reports false if ctx

@@ -32,6 +32,29 @@ type Config struct {
 	Log       Log       `mapstructure:"log"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
 	Janitor   Janitor   `mapstructure:"janitor"`
+	Callbacks Callbacks `mapstructure:"callbacks"`
+}
+
+// Callbacks configures the signed POST of final records to clients' URLs.
+type Callbacks struct {
+	// Secret signs callbacks; without it, callbacks are off.
+	Secret Secret `mapstructure:"secret"`
+	// AllowedNetworks may be called back although loopback, link-local or
+	// private (CIDRs); everything else internal is refused.
+	AllowedNetworks []string      `mapstructure:"allowed_networks"`
+	Attempts        int           `mapstructure:"attempts"`
+	Timeout         time.Duration `mapstructure:"timeout"`
+}
+
+// Networks parses AllowedNetworks; Validate has checked them.
+func (c Callbacks) Networks() []*net.IPNet {
+	var out []*net.IPNet
+	for _, s := range c.AllowedNetworks {
+		if n, err := parseCIDR(s); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Janitor configures the recovery of lost jobs.
@@ -161,43 +184,47 @@ func (Secret) GoString() string { return "[redacted]" }
 // defaults lists every key with its default value; a key missing here is
 // invisible to environment variables, so every key must appear.
 var defaults = map[string]any{
-	"http.addr":                 ":8080",
-	"http.shutdown_timeout":     "10s",
-	"http.drain_delay":          "0s",
-	"http.request_timeout":      "5s",
-	"kafka.brokers":             []string{"127.0.0.1:9092"},
-	"kafka.topic":               "sumprimes.jobs",
-	"kafka.partitions":          12,
-	"kafka.replication_factor":  1,
-	"kafka.group":               "sumprimes-workers",
-	"kafka.dlq_topic":           "sumprimes.jobs.dlq",
-	"kafka.batch_timeout":       "2ms",
-	"redis.addr":                []string{"127.0.0.1:6379"},
-	"redis.master_name":         "",
-	"redis.username":            "",
-	"redis.password":            "",
-	"redis.db":                  0,
-	"redis.key_prefix":          "sumprimes:",
-	"result.ttl":                "3m",
-	"worker.concurrency":        2,
-	"worker.threads":            0,
-	"worker.drain_timeout":      "10s",
-	"worker.lease_ttl":          "15s",
-	"limits.max_b":              uint64(1e13),
-	"limits.max_backlog":        100000,
-	"limits.max_cost":           "12s",
-	"ratelimit.enabled":         true,
-	"ratelimit.submit_rate":     10,
-	"ratelimit.submit_burst":    20,
-	"ratelimit.poll_rate":       20,
-	"ratelimit.poll_burst":      40,
-	"ratelimit.api_key_header":  "X-API-Key",
-	"ratelimit.trusted_proxies": []string{},
-	"janitor.interval":          "10s",
-	"janitor.stale_after":       "1m",
-	"janitor.max_attempts":      3,
-	"log.level":                 "info",
-	"log.format":                "text",
+	"http.addr":                  ":8080",
+	"http.shutdown_timeout":      "10s",
+	"http.drain_delay":           "0s",
+	"http.request_timeout":       "5s",
+	"kafka.brokers":              []string{"127.0.0.1:9092"},
+	"kafka.topic":                "sumprimes.jobs",
+	"kafka.partitions":           12,
+	"kafka.replication_factor":   1,
+	"kafka.group":                "sumprimes-workers",
+	"kafka.dlq_topic":            "sumprimes.jobs.dlq",
+	"kafka.batch_timeout":        "2ms",
+	"redis.addr":                 []string{"127.0.0.1:6379"},
+	"redis.master_name":          "",
+	"redis.username":             "",
+	"redis.password":             "",
+	"redis.db":                   0,
+	"redis.key_prefix":           "sumprimes:",
+	"result.ttl":                 "3m",
+	"worker.concurrency":         2,
+	"worker.threads":             0,
+	"worker.drain_timeout":       "10s",
+	"worker.lease_ttl":           "15s",
+	"limits.max_b":               uint64(1e13),
+	"limits.max_backlog":         100000,
+	"limits.max_cost":            "12s",
+	"ratelimit.enabled":          true,
+	"ratelimit.submit_rate":      10,
+	"ratelimit.submit_burst":     20,
+	"ratelimit.poll_rate":        20,
+	"ratelimit.poll_burst":       40,
+	"ratelimit.api_key_header":   "X-API-Key",
+	"ratelimit.trusted_proxies":  []string{},
+	"janitor.interval":           "10s",
+	"janitor.stale_after":        "1m",
+	"janitor.max_attempts":       3,
+	"callbacks.secret":           "",
+	"callbacks.allowed_networks": []string{},
+	"callbacks.attempts":         5,
+	"callbacks.timeout":          "5s",
+	"log.level":                  "info",
+	"log.format":                 "text",
 }
 
 // Keys returns every configuration key, sorted.
@@ -260,6 +287,7 @@ func Load(src Source) (Config, error) {
 	c.Kafka.Brokers = splitList(c.Kafka.Brokers)
 	c.Redis.Addrs = splitList(c.Redis.Addrs)
 	c.RateLimit.TrustedProxies = splitList(c.RateLimit.TrustedProxies)
+	c.Callbacks.AllowedNetworks = splitList(c.Callbacks.AllowedNetworks)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -395,6 +423,17 @@ func (c Config) Validate() error {
 	}
 	if c.Janitor.MaxAttempts < 1 {
 		bad("janitor.max_attempts", "must be at least 1, got %d", c.Janitor.MaxAttempts)
+	}
+	for _, n := range c.Callbacks.AllowedNetworks {
+		if _, err := parseCIDR(n); err != nil {
+			bad("callbacks.allowed_networks", "want CIDRs or addresses, got %q", n)
+		}
+	}
+	if c.Callbacks.Attempts < 1 {
+		bad("callbacks.attempts", "must be at least 1, got %d", c.Callbacks.Attempts)
+	}
+	if c.Callbacks.Timeout <= 0 {
+		bad("callbacks.timeout", "must be positive, got %s", c.Callbacks.Timeout)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -30,6 +30,7 @@ type Job struct {
 	A           uint64    `json:"a"`
 	B           uint64    `json:"b"`
 	SubmittedAt time.Time `json:"submittedAt"`
+	CallbackURL string    `json:"callbackUrl,omitempty"`
 }
 
 // Record is what the result store keeps and what GET /sumPrime/{id} returns.
@@ -46,11 +47,13 @@ type Record struct {
 	B          uint64     `json:"b"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// CallbackURL receives the final record, signed, when it is set.
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // Pending returns the IN_PROGRESS record written when j is accepted.
 func Pending(j Job) Record {
-	return Record{RequestID: j.RequestID, Status: InProgress, A: j.A, B: j.B, CreatedAt: j.SubmittedAt}
+	return Record{RequestID: j.RequestID, Status: InProgress, A: j.A, B: j.B, CreatedAt: j.SubmittedAt, CallbackURL: j.CallbackURL}
 }
 
 // Finished returns the record for j once its sum is known.

@@ -37,9 +37,9 @@ type Store interface {
 	Create(ctx context.Context, rec job.Record) error
 	// Put writes rec, replacing any record with the same id, except that a
 	// FINISHED record is never replaced by a FAILED one (a late result
-	// always wins) and a CANCELLED one is never replaced at all. Writing
-	// the same record twice is harmless, so redelivered jobs may call it
-	// again.
+	// always wins) and a CANCELLED one is never replaced at all: Put then
+	// returns ErrFinal. Writing the same record twice is harmless, so
+	// redelivered jobs may call it again.
 	Put(ctx context.Context, rec job.Record) error
 	// Cancel makes an IN_PROGRESS record CANCELLED and announces it to the
 	// workers; a final record is returned with ErrFinal.
@@ -143,10 +143,17 @@ func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 	if !rec.Status.Final() {
 		return translate(r.client.Set(ctx, key, data, 0).Err()) // still pending: no expiry
 	}
-	if err := putFinal.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds(), string(rec.Status)).Err(); err != nil {
+	written, err := putFinal.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds(), string(rec.Status)).Int()
+	if err != nil {
 		return translate(err)
 	}
-	return r.settle(ctx, rec.RequestID)
+	if err := r.settle(ctx, rec.RequestID); err != nil {
+		return err
+	}
+	if written == 0 {
+		return ErrFinal
+	}
+	return nil
 }
 
 // settle takes a job that reached its final state out of the index, ends
