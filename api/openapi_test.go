@@ -144,12 +144,12 @@ func specCases() []specCase {
 		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},
 		{"POST /sumPrime", 200, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			withRecord(b, job.Finished)
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10"}}
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10-"}}
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 400, "", post(`{"a":0,"b":10}`)},
 		{"POST /sumPrime", 409, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10"}}
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10-"}}
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 413, "", post(`{"a":1,"b":10,"x":"` + strings.Repeat("x", 2000) + `"}`)},
@@ -157,7 +157,7 @@ func specCases() []specCase {
 			return http.MethodPost, "/sumPrime", `{"a":1,"b":10}`, map[string]string{"Content-Type": "text/plain"}
 		}},
 		{"POST /sumPrime", 422, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-11"}}
+			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-11-"}}
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 429, "X-API-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
