@@ -38,6 +38,11 @@ import (
 //go:embed openapi.yaml
 var OpenAPI []byte
 
+// page is the web page served at /: submit a range, watch it live, cancel.
+//
+//go:embed web/index.html
+var page []byte
+
 // bodyLimit caps request bodies: a valid submit is a few dozen bytes.
 const bodyLimit = "1KB"
 
@@ -127,6 +132,7 @@ func New(cfg Config) *Server {
 	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
 	e.DELETE("/sumPrime/:id", s.cancel, s.limited("submit", cfg.SubmitLimit))
 	e.GET("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
+	e.GET("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -20,6 +20,8 @@ if [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ! scripts/kafka.sh st
 	scripts/kafka.sh start && started+=(kafka)
 fi
 
+scripts/browser/setup.sh # Chromium and playwright-core for the web page's test
+
 go test -race -count=1 -timeout 20m "$@" ./...
 # The prime engines' heaviest checks (sums up to 10^12) run at full size only
 # without the race detector, which slows the sieve some fifty times.
