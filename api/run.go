@@ -41,6 +41,7 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 	srv := New(Config{
 		Store:   st,
 		Changes: st.Changes(ctx),
+		MaxWait: cfg.HTTP.MaxWait,
 		Queue:   q,
 		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
 		Timeout: cfg.HTTP.RequestTimeout,

@@ -218,8 +218,8 @@ func (s *Server) submit(c echo.Context) error {
 	}
 
 	var claimKey string
-	if header := c.Request().Header.Get("Idempotency-Key"); header != "" {
-		key, p := parseIdempotencyKey(header)
+	if values := c.Request().Header.Values("Idempotency-Key"); len(values) > 0 {
+		key, p := parseIdempotencyKey(values[0])
 		if p != nil {
 			return p
 		}
@@ -330,7 +330,7 @@ func (s *Server) get(c echo.Context) error {
 	if p != nil {
 		return p
 	}
-	wait, p := parseWait(c.QueryParam("wait"), s.maxWait)
+	wait, p := parseWait(c.QueryParams()["wait"], s.maxWait)
 	if p != nil {
 		return p
 	}

@@ -76,11 +76,13 @@ func parseID(c echo.Context) (string, *Problem) {
 	return id.String(), nil
 }
 
-// parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30").
-func parseWait(v string, max time.Duration) (time.Duration, *Problem) {
-	if v == "" {
+// parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30");
+// no wait parameter means no waiting, an empty one is an error.
+func parseWait(values []string, max time.Duration) (time.Duration, *Problem) {
+	if len(values) == 0 {
 		return 0, nil
 	}
+	v := values[0]
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		n, nerr := strconv.Atoi(v)

@@ -21,6 +21,10 @@ if [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ! scripts/kafka.sh st
 fi
 
 scripts/browser/setup.sh # Chromium and playwright-core for the web page's test
+if ! command -v st >/dev/null; then # schemathesis, run against the API's own OpenAPI document
+	python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
+	hash -r
+fi
 
 go test -race -count=1 -timeout 20m "$@" ./...
 # The prime engines' heaviest checks (sums up to 10^12) run at full size only

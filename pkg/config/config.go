@@ -112,6 +112,8 @@ type HTTP struct {
 	// shutdown signal: the time a load balancer takes to stop sending.
 	DrainDelay     time.Duration `mapstructure:"drain_delay"`
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
+	// MaxWait caps a long-poll's ?wait=.
+	MaxWait time.Duration `mapstructure:"max_wait"`
 }
 
 // Kafka configures the job queue.
@@ -188,6 +190,7 @@ var defaults = map[string]any{
 	"http.shutdown_timeout":      "10s",
 	"http.drain_delay":           "0s",
 	"http.request_timeout":       "5s",
+	"http.max_wait":              "60s",
 	"kafka.brokers":              []string{"127.0.0.1:9092"},
 	"kafka.topic":                "sumprimes.jobs",
 	"kafka.partitions":           12,
@@ -333,6 +336,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.DrainDelay < 0 {
 		bad("http.drain_delay", "must not be negative, got %s", c.HTTP.DrainDelay)
+	}
+	if c.HTTP.MaxWait < time.Second {
+		bad("http.max_wait", "must be at least 1s, got %s", c.HTTP.MaxWait)
 	}
 	if c.HTTP.RequestTimeout <= 0 {
 		bad("http.request_timeout", "must be positive, got %s", c.HTTP.RequestTimeout)
