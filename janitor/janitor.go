@@ -217,11 +217,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 		log.Error("giving up on a job no worker completed", "attempts", attempt-1)
 		j.failed.Add(1)
 		failed := lost.Failed(fmt.Sprintf("no worker completed the job after %d attempts", attempt-1), now.UTC())
-		if err := s.Put(ctx, failed); err != nil {
-			return err
-		}
-		j.cfg.Callbacks.Send(failed)
-		return nil
+		return j.fail(ctx, failed)
 	}
 	log.Warn("publishing a lost job again", "attempt", attempt)
 	if err := j.cfg.Queue.Publish(ctx, lost); err != nil {
@@ -282,8 +278,16 @@ func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
 		reason = "the job was dead-lettered"
 	}
 	j.deadLetters.Add(1)
-	failed := lost.Failed(reason, j.now().UTC())
-	if err := j.cfg.Store.Put(ctx, failed); err != nil {
+	return j.fail(ctx, lost.Failed(reason, j.now().UTC()))
+}
+
+// fail stores a FAILED record and calls its client back, unless the job
+// became final meanwhile (a late result wins).
+func (j *Janitor) fail(ctx context.Context, failed job.Record) error {
+	switch err := j.cfg.Store.Put(ctx, failed); {
+	case errors.Is(err, store.ErrFinal):
+		return nil
+	case err != nil:
 		return err
 	}
 	j.cfg.Callbacks.Send(failed)

@@ -5,18 +5,13 @@
 # finish with the right sum. Prints accepted=N finished=N lost=0 ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-started=()
-cleanup() {
-	for s in "${started[@]}"; do scripts/"$s".sh stop || true; done
-}
-trap cleanup EXIT
+source scripts/services.sh
 for s in redis kafka; do
-	if scripts/$s.sh status; then
-		[ -f ".cache/run/$s-$([ $s = redis ] && echo 6379 || echo 9092)/$([ $s = redis ] && echo redis.pid || echo pid)" ] ||
-			{ echo "chaos.sh: $s runs but was not started by scripts/$s.sh, which must restart it; stop it first" >&2; exit 1; }
-	else
-		scripts/$s.sh start && started+=("$s")
+	if scripts/$s.sh status && ! scripts/$s.sh owned; then
+		echo "chaos.sh: $s runs but was not started by scripts/$s.sh, which must restart it; stop it first" >&2
+		exit 1
 	fi
+	ensure "$s"
 done
 export SUMPRIMES_TEST_KAFKA_BROKERS=127.0.0.1:9092 SUMPRIMES_TEST_REDIS_ADDR=127.0.0.1:6379
 mkdir -p .cache

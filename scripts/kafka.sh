@@ -6,6 +6,7 @@
 #   scripts/kafka.sh restart  stop the broker cleanly and start it on the same data
 #   scripts/kafka.sh stop     stop the broker this script started, drop its data
 #   scripts/kafka.sh status   exit 0 when something answers on the port
+#   scripts/kafka.sh owned    exit 0 when the running broker is this script's
 #
 # KAFKA_PORT (default 9092; the controller takes the next port) and
 # KAFKA_VERSION (default from scripts/kafka/pom.xml) may be set.
@@ -122,6 +123,7 @@ start) start ;;
 restart) restart ;;
 stop) stop ;;
 status) listening "$port" ;;
+owned) [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null ;;
 fetch) fetch ;;
-*) echo "usage: $0 start|restart|stop|status|fetch" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop|status|owned|fetch" >&2; exit 2 ;;
 esac

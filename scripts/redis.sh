@@ -5,6 +5,7 @@
 #   scripts/redis.sh start     fresh data, start, wait
 #   scripts/redis.sh restart   shut down and start again on the same data (AOF)
 #   scripts/redis.sh stop | status
+#   scripts/redis.sh owned     exit 0 when the running server is this script's
 #
 # REDIS_PORT (default 6379) may be set.
 set -euo pipefail
@@ -66,5 +67,6 @@ start) start ;;
 restart) restart ;;
 stop) stop ;;
 status) ensure_redis; answering ;;
-*) echo "usage: $0 start|restart|stop|status" >&2; exit 2 ;;
+owned) [ -f "$run/redis.pid" ] && kill -0 "$(cat "$run/redis.pid")" 2>/dev/null ;;
+*) echo "usage: $0 start|restart|stop|status|owned" >&2; exit 2 ;;
 esac

@@ -5,20 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-started=()
-cleanup() {
-	for s in "${started[@]}"; do scripts/"$s".sh stop || true; done
-}
-trap cleanup EXIT
-
+source scripts/services.sh
 export SUMPRIMES_TEST_KAFKA_BROKERS=${SUMPRIMES_TEST_KAFKA_BROKERS:-127.0.0.1:9092}
 export SUMPRIMES_TEST_REDIS_ADDR=${SUMPRIMES_TEST_REDIS_ADDR:-127.0.0.1:6379}
-if [ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ! scripts/redis.sh status; then
-	scripts/redis.sh start && started+=(redis)
-fi
-if [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ! scripts/kafka.sh status; then
-	scripts/kafka.sh start && started+=(kafka)
-fi
+# Services elsewhere (other addresses in the environment) are the caller's.
+[ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ensure redis
+[ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
 scripts/browser/setup.sh # Chromium and playwright-core for the web page's test
 if ! command -v st >/dev/null; then # schemathesis, run against the API's own OpenAPI document

@@ -47,15 +47,7 @@ type Callbacks struct {
 }
 
 // Networks parses AllowedNetworks; Validate has checked them.
-func (c Callbacks) Networks() []*net.IPNet {
-	var out []*net.IPNet
-	for _, s := range c.AllowedNetworks {
-		if n, err := parseCIDR(s); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+func (c Callbacks) Networks() []*net.IPNet { return networks(c.AllowedNetworks) }
 
 // Janitor configures the recovery of lost jobs.
 type Janitor struct {
@@ -78,9 +70,13 @@ type RateLimit struct {
 
 // Proxies parses TrustedProxies (CIDRs or single addresses); Validate has
 // checked them.
-func (r RateLimit) Proxies() []*net.IPNet {
+func (r RateLimit) Proxies() []*net.IPNet { return networks(r.TrustedProxies) }
+
+// networks parses CIDRs or single addresses, leaving out what Validate
+// has reported.
+func networks(list []string) []*net.IPNet {
 	var out []*net.IPNet
-	for _, s := range r.TrustedProxies {
+	for _, s := range list {
 		if n, err := parseCIDR(s); err == nil {
 			out = append(out, n)
 		}

@@ -84,8 +84,8 @@ func TestRedis(t *testing.T) {
 		b := setup(t)
 		j := job.Job{RequestID: "id-1", A: 1, B: 10, SubmittedAt: time.Now().UTC()}
 		_ = b.store.Put(b.ctx, j.Finished("17", time.Now().UTC()))
-		if err := b.store.Put(b.ctx, j.Failed("gave up", time.Now().UTC())); err != nil {
-			t.Fatal(err)
+		if err := b.store.Put(b.ctx, j.Failed("gave up", time.Now().UTC())); !errors.Is(err, store.ErrFinal) {
+			t.Fatalf("FAILED over FINISHED = %v, want ErrFinal", err)
 		}
 		if got, _ := b.store.Get(b.ctx, "id-1"); got.Status != job.Finished {
 			t.Fatalf("status = %s, want FINISHED kept", got.Status)
