@@ -191,6 +191,7 @@ func specCases() []specCase {
 		{"GET /readyz", 503, "", req(http.MethodGet, "/readyz", storeDown)},
 		{"GET /openapi.yaml", 200, "", req(http.MethodGet, "/openapi.yaml", nil)},
 		{"GET /", 200, "", req(http.MethodGet, "/", nil)},
+		{"GET /metrics", 200, "", req(http.MethodGet, "/metrics", nil)},
 	}
 }
 

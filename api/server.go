@@ -27,6 +27,7 @@ import (
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
@@ -127,6 +128,7 @@ func New(cfg Config) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.Recover())
+	e.Use(measure)
 	e.Use(middleware.BodyLimit(bodyLimit))
 	e.POST("/sumPrime", s.submit, s.limited("submit", cfg.SubmitLimit))
 	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
@@ -134,6 +136,7 @@ func New(cfg Config) *Server {
 	e.GET("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
 	e.GET("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
+	e.GET("/metrics", echo.WrapHandler(metrics.Handler()))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	return s
@@ -241,6 +244,7 @@ func (s *Server) submit(c echo.Context) error {
 		}
 		return err
 	}
+	metrics.JobsSubmitted.Inc()
 	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B, "engine", plan.Engine)
 	h := c.Response().Header()
 	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
@@ -394,6 +398,26 @@ func (s *Server) readyz(c echo.Context) error {
 		return unavailable("not ready: " + strings.Join(failed, "; "))
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// measure counts and times every request by route template, so that ids
+// do not explode the label space. Errors are rendered here, through the
+// problem handler, so that their status is the one counted.
+func measure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		method := c.Request().Method
+		metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		return nil
+	}
 }
 
 func contextWithTimeout(c echo.Context, d time.Duration) (context.Context, context.CancelFunc) {

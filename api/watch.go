@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
@@ -131,6 +132,7 @@ func (s *Server) cancel(c echo.Context) error {
 		s.log.Error("cancel", "requestId", id, "error", err)
 		return unavailable("the result store is unavailable; try again shortly")
 	}
+	metrics.JobsCancelled.Inc()
 	s.log.Info("job cancelled", "requestId", id)
 	s.callbacks.Send(rec)
 	return writeJSON(c, http.StatusOK, rec)

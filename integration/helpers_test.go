@@ -195,6 +195,7 @@ func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
 		fmt.Sprintf("SUMPRIMES_WORKER_CONCURRENCY=%d", cfg.Worker.Concurrency),
 		"SUMPRIMES_WORKER_THREADS=1",
 		"SUMPRIMES_LOG_FORMAT=json",
+		"SUMPRIMES_METRICS_ADDR=127.0.0.1:0",
 		"SUMPRIMES_RATELIMIT_ENABLED=false",
 		"SUMPRIMES_JANITOR_INTERVAL="+cfg.Janitor.Interval.String(),
 		"SUMPRIMES_JANITOR_STALE_AFTER="+cfg.Janitor.StaleAfter.String(),

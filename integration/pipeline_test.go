@@ -192,3 +192,26 @@ func TestATightPollLoopMeets429(t *testing.T) {
 	}
 	t.Fatal("200 polls in a tight loop never met 429")
 }
+
+// TestMetrics reads /metrics after a job: the HTTP, job, latency and lag
+// series are there (the roles run in this process share one registry, as
+// in `sumprimes dev`).
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	await(t, url, submit(t, url, 1, 1_000_000))
+	r := get(t, url+"/metrics")
+	for _, series := range []string{
+		`sumprimes_http_requests_total{code="202",method="POST",route="/sumPrime"}`,
+		`sumprimes_http_request_duration_seconds_bucket{method="GET",route="/sumPrime/:id"`,
+		"sumprimes_jobs_submitted_total", `sumprimes_jobs_finished_total{engine="prefix"}`,
+		`sumprimes_compute_seconds_bucket{engine="prefix"`, "sumprimes_job_latency_seconds_bucket",
+		`sumprimes_consumer_lag{partition="0"}`,
+	} {
+		if !strings.Contains(string(r.body), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+}

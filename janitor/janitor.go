@@ -29,6 +29,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -102,6 +103,12 @@ func New(cfg Config) *Janitor {
 	return &Janitor{cfg: cfg, owner: owner, now: time.Now}
 }
 
+// note counts one finding or action, for Counts and for /metrics.
+func (j *Janitor) note(c *atomic.Int64, action string) {
+	c.Add(1)
+	metrics.JanitorActions.WithLabelValues(action).Inc()
+}
+
 // Counts returns what the janitor has done so far.
 func (j *Janitor) Counts() Counts {
 	return Counts{
@@ -156,7 +163,7 @@ func (j *Janitor) tick(ctx context.Context) error {
 
 // Pass looks once at every stale pending job (up to a batch).
 func (j *Janitor) Pass(ctx context.Context) error {
-	j.passes.Add(1)
+	j.note(&j.passes, "pass")
 	now := j.now()
 	ids, err := j.cfg.Store.Stale(ctx, now.Add(-j.cfg.StaleAfter), 500)
 	if err != nil {
@@ -191,7 +198,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	rec, err := s.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && rec.Status.Final():
-		j.pruned.Add(1)
+		j.note(&j.pruned, "pruned")
 		return s.Forget(ctx, id)
 	case err != nil:
 		return err
@@ -201,10 +208,10 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	case err != nil:
 		return err
 	case leased:
-		j.running.Add(1)
+		j.note(&j.running, "running")
 		return s.Touch(ctx, id, now)
 	case lag[j.cfg.Queue.PartitionOf(id)] > 0:
-		j.waiting.Add(1)
+		j.note(&j.waiting, "waiting")
 		return s.Touch(ctx, id, now)
 	}
 	log := j.cfg.Log.With("requestId", id)
@@ -215,7 +222,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	lost := job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt, CallbackURL: rec.CallbackURL}
 	if attempt > j.cfg.MaxAttempts {
 		log.Error("giving up on a job no worker completed", "attempts", attempt-1)
-		j.failed.Add(1)
+		j.note(&j.failed, "failed")
 		failed := lost.Failed(fmt.Sprintf("no worker completed the job after %d attempts", attempt-1), now.UTC())
 		return j.fail(ctx, failed)
 	}
@@ -223,7 +230,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	if err := j.cfg.Queue.Publish(ctx, lost); err != nil {
 		return err
 	}
-	j.republished.Add(1)
+	j.note(&j.republished, "republished")
 	return s.Touch(ctx, id, now)
 }
 
@@ -277,7 +284,7 @@ func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
 	if reason == "" {
 		reason = "the job was dead-lettered"
 	}
-	j.deadLetters.Add(1)
+	j.note(&j.deadLetters, "dead_letter")
 	return j.fail(ctx, lost.Failed(reason, j.now().UTC()))
 }
 

@@ -2,10 +2,12 @@ package janitor
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -26,8 +28,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		return err
 	}
+	st := store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL)
 	j := New(Config{
-		Store:       store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL),
+		Store:       st,
 		Queue:       q,
 		Interval:    cfg.Janitor.Interval,
 		StaleAfter:  cfg.Janitor.StaleAfter,
@@ -36,6 +39,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Callbacks:   callback.FromConfig(cfg.Callbacks, log),
 		Log:         log,
 	})
+	go func() {
+		ready := func(ctx context.Context) error { return errors.Join(st.Ping(ctx), q.Ping(ctx)) }
+		if err := metrics.Serve(ctx, cfg.Metrics.Addr, ready, log); err != nil {
+			log.Error("metrics server", "error", err)
+		}
+	}()
 	log.Info("janitor running", "interval", cfg.Janitor.Interval, "staleAfter", cfg.Janitor.StaleAfter, "maxAttempts", cfg.Janitor.MaxAttempts)
 	err := j.Run(ctx)
 	c := j.Counts()

@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -39,6 +41,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		LeaseTTL:      cfg.Worker.LeaseTTL,
 		Log:           log,
 	})
+	metrics.RegisterLag(q.Lag)
+	go func() {
+		ready := func(ctx context.Context) error { return errors.Join(st.Ping(ctx), q.Ping(ctx)) }
+		if err := metrics.Serve(ctx, cfg.Metrics.Addr, ready, log); err != nil {
+			log.Error("metrics server", "error", err)
+		}
+	}()
 	log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group, "members", cfg.Worker.Concurrency, "threads", w.threads)
 	return w.Run(ctx)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -200,6 +201,7 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 	j := m.Job
 	start := w.now()
 	if rec, err := w.store.Get(work, j.RequestID); err == nil && rec.Status.Final() {
+		metrics.JobsRedelivered.Inc()
 		log.Info("skipping a job that is already final", "status", rec.Status)
 		w.commit(work, c, m, log)
 		return
@@ -235,8 +237,13 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 		return
 	}
 	rec := j.Finished(sum.String(), w.now().UTC())
+	metrics.ComputeSeconds.WithLabelValues(string(plan.Engine)).Observe(w.now().Sub(start).Seconds())
 	if !w.save(work, rec, log) {
 		return
+	}
+	metrics.JobsFinished.WithLabelValues(string(plan.Engine)).Inc()
+	if !j.SubmittedAt.IsZero() {
+		metrics.EndToEndSeconds.Observe(w.now().Sub(j.SubmittedAt).Seconds())
 	}
 	w.commit(work, c, m, log)
 	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
@@ -319,6 +326,7 @@ func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, 
 		if !w.save(ctx, rec, log) {
 			return
 		}
+		metrics.JobsFailed.WithLabelValues("worker").Inc()
 	}
 	w.commit(ctx, c, m, log)
 }

@@ -67,6 +67,7 @@ func Config(t testing.TB) config.Config {
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + id + ":"
 	cfg.Worker.Concurrency = 2
 	cfg.Worker.Threads = 1
+	cfg.Metrics.Addr = "" // in-process roles share the API's /metrics
 	// Tests poll hard from one address; the rate-limit test sets its own.
 	cfg.RateLimit.SubmitRate, cfg.RateLimit.SubmitBurst = 1e6, 1e6
 	cfg.RateLimit.PollRate, cfg.RateLimit.PollBurst = 1e6, 1e6

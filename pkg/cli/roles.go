@@ -85,7 +85,7 @@ It listens on 127.0.0.1:8080 unless http.addr says otherwise. Nothing is
 persisted: use it to try the service, not to run it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, map[string]any{"http.addr": "127.0.0.1:8080"})
+			cfg, err := loadConfig(cmd, map[string]any{"http.addr": "127.0.0.1:8080", "metrics.addr": ""})
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,13 @@ type Config struct {
 	RateLimit RateLimit `mapstructure:"ratelimit"`
 	Janitor   Janitor   `mapstructure:"janitor"`
 	Callbacks Callbacks `mapstructure:"callbacks"`
+	Metrics   Metrics   `mapstructure:"metrics"`
+}
+
+// Metrics configures where the worker and janitor roles serve /metrics,
+// /healthz and /readyz (the API serves them on its own listener).
+type Metrics struct {
+	Addr string `mapstructure:"addr"`
 }
 
 // Callbacks configures the signed POST of final records to clients' URLs.
@@ -222,6 +229,7 @@ var defaults = map[string]any{
 	"callbacks.allowed_networks": []string{},
 	"callbacks.attempts":         5,
 	"callbacks.timeout":          "5s",
+	"metrics.addr":               ":9090",
 	"log.level":                  "info",
 	"log.format":                 "text",
 }
@@ -436,6 +444,11 @@ func (c Config) Validate() error {
 	}
 	if c.Callbacks.Timeout <= 0 {
 		bad("callbacks.timeout", "must be positive, got %s", c.Callbacks.Timeout)
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("metrics.addr", "want host:port or empty (off), got %q", c.Metrics.Addr)
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -1,0 +1,148 @@
+// Package metrics holds the service's Prometheus series, all named
+// sumprimes_*, and the small HTTP server that exposes them (with /healthz
+// and /readyz) on the roles that have no API listener of their own.
+//
+// The series live in the default registry, so that `sumprimes dev`, which
+// runs every role in one process, shows them all on one /metrics.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var (
+	// HTTPRequests counts API requests by route template, method and status.
+	HTTPRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sumprimes_http_requests_total", Help: "API requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	// HTTPDuration times API requests by route template and method.
+	HTTPDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "sumprimes_http_request_duration_seconds", Help: "API request latency.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"route", "method"})
+
+	// JobsSubmitted counts jobs accepted (202).
+	JobsSubmitted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_submitted_total", Help: "Jobs accepted by the API (durably in Kafka).",
+	})
+	// JobsFinished counts jobs a worker finished, by engine.
+	JobsFinished = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_finished_total", Help: "Jobs finished by the workers, by engine.",
+	}, []string{"engine"})
+	// JobsFailed counts jobs recorded as FAILED, by who gave up.
+	JobsFailed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_failed_total", Help: "Jobs recorded as FAILED, by role.",
+	}, []string{"role"})
+	// JobsCancelled counts jobs cancelled by their clients.
+	JobsCancelled = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_cancelled_total", Help: "Jobs cancelled by their clients.",
+	})
+	// JobsRedelivered counts jobs delivered again after they were final.
+	JobsRedelivered = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_redelivered_total", Help: "Jobs delivered to a worker again after their record was final.",
+	})
+	// ComputeSeconds times the computations, by engine.
+	ComputeSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "sumprimes_compute_seconds", Help: "Time to compute a job's sum, by engine.",
+		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 12),
+	}, []string{"engine"})
+	// EndToEndSeconds times submit → FINISHED.
+	EndToEndSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "sumprimes_job_latency_seconds", Help: "Time from submit to the stored result.",
+		Buckets: prometheus.ExponentialBuckets(1e-3, 3, 12),
+	})
+	// JanitorActions counts what the janitor did, by action.
+	JanitorActions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sumprimes_janitor_actions_total", Help: "Janitor findings and actions.",
+	}, []string{"action"})
+)
+
+// RegisterLag exports the consumer group's lag per partition, read from
+// Kafka at each scrape. A process registers it once; later calls are
+// no-ops.
+func RegisterLag(lag func(context.Context) (map[int]int64, error)) {
+	err := prometheus.Register(lagCollector{lag})
+	var already prometheus.AlreadyRegisteredError
+	if err != nil && !errors.As(err, &already) {
+		panic(err)
+	}
+}
+
+var lagDesc = prometheus.NewDesc("sumprimes_consumer_lag", "Jobs the workers' consumer group has not committed, by partition.", []string{"partition"}, nil)
+
+type lagCollector struct {
+	lag func(context.Context) (map[int]int64, error)
+}
+
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	lag, err := c.lag(ctx)
+	if err != nil {
+		return // Kafka unreachable: no lag series this scrape, the rest still served
+	}
+	for p, n := range lag {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), strconv.Itoa(p))
+	}
+}
+
+// Handler serves the series in the Prometheus text format; a collector
+// that fails does not take the others down with it.
+func Handler() http.Handler {
+	return promhttp.HandlerFor(prometheus.DefaultGatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Serve answers /metrics, /healthz and /readyz (ready calls the role's own
+// checks) on addr until ctx ends. An empty addr serves nothing.
+func Serve(ctx context.Context, addr string, ready func(context.Context) error, log *slog.Logger) error {
+	if addr == "" {
+		<-ctx.Done()
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"type":"about:blank","title":"Service Unavailable","status":503,"detail":` + strconv.Quote("not ready: "+err.Error()) + "}\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("metrics and health listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
