@@ -12,6 +12,16 @@ export SUMPRIMES_TEST_REDIS_ADDR=${SUMPRIMES_TEST_REDIS_ADDR:-127.0.0.1:6379}
 [ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ensure redis
 [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
+# docker-compose.yml must stay valid; checking it needs no Docker engine.
+if docker compose version >/dev/null 2>&1; then
+	docker compose config -q
+else
+	command -v docker-compose >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	docker-compose config -q
+fi
+echo "test.sh: docker-compose.yml is valid" >&2
+
 scripts/browser/setup.sh # Chromium and playwright-core for the web page's test
 if ! command -v st >/dev/null; then # schemathesis, run against the API's own OpenAPI document
 	python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5

@@ -71,6 +71,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		submitCommand(stdout),
 		getCommand(stdout),
 		cancelCommand(stdout),
+		healthCommand(),
 	)
 	return root
 }
