@@ -29,6 +29,9 @@ if ! command -v st >/dev/null; then # schemathesis, run against the API's own Op
 fi
 
 go test -race -count=1 -timeout 20m "$@" ./...
+# The Kubernetes manifests, strictly decoded into the upstream types (a
+# module of its own, so the service does not carry the Kubernetes libraries).
+(cd deployments && go test -count=1 "$@" ./...)
 # The prime engines' heaviest checks (sums up to 10^12) run at full size only
 # without the race detector, which slows the sieve some fifty times.
 go test -count=1 -timeout 10m "$@" ./pkg/primes

@@ -1,0 +1,203 @@
+// Package deployments checks the Kubernetes manifests: every document in
+// the kustomization decodes strictly (no unknown or mistyped field) into
+// the upstream API types, KEDA's ScaledObject included, and the settings
+// the service depends on hold. It is a module of its own so the service
+// does not carry the Kubernetes libraries.
+package deployments
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	keda "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sumprimes/sumprimes/pkg/config"
+)
+
+type manifests struct {
+	deployments map[string]*appsv1.Deployment
+	configMaps  []*corev1.ConfigMap
+	secrets     []*corev1.Secret
+	scaled      []*keda.ScaledObject
+	kinds       map[string]int
+}
+
+// load decodes every document of every resource the kustomization lists.
+func load(t *testing.T) manifests {
+	t.Helper()
+	dir := "k8s"
+	var kust struct {
+		Resources []string `json:"resources"`
+	}
+	decodeFile(t, filepath.Join(dir, "kustomization.yaml"), &kust)
+	m := manifests{deployments: map[string]*appsv1.Deployment{}, kinds: map[string]int{}}
+	for _, file := range kust.Resources {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+			where := fmt.Sprintf("%s document %d", file, i+1)
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if err := yaml.Unmarshal(doc, &head); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			m.kinds[head.APIVersion+"/"+head.Kind]++
+			var obj any
+			switch head.APIVersion + "/" + head.Kind {
+			case "apps/v1/Deployment":
+				d := &appsv1.Deployment{}
+				obj, m.deployments[nameOf(t, doc)] = d, d
+			case "v1/Service":
+				obj = &corev1.Service{}
+			case "v1/Namespace":
+				obj = &corev1.Namespace{}
+			case "v1/ConfigMap":
+				c := &corev1.ConfigMap{}
+				obj, m.configMaps = c, append(m.configMaps, c)
+			case "v1/Secret":
+				s := &corev1.Secret{}
+				obj, m.secrets = s, append(m.secrets, s)
+			case "autoscaling/v2/HorizontalPodAutoscaler":
+				obj = &autoscalingv2.HorizontalPodAutoscaler{}
+			case "policy/v1/PodDisruptionBudget":
+				obj = &policyv1.PodDisruptionBudget{}
+			case "keda.sh/v1alpha1/ScaledObject":
+				s := &keda.ScaledObject{}
+				obj, m.scaled = s, append(m.scaled, s)
+			default:
+				t.Fatalf("%s: unexpected kind %s %s", where, head.APIVersion, head.Kind)
+			}
+			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+		}
+	}
+	return m
+}
+
+func nameOf(t *testing.T, doc []byte) string {
+	var meta struct {
+		Metadata struct{ Name string } `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &meta); err != nil {
+		t.Fatal(err)
+	}
+	return meta.Metadata.Name
+}
+
+func decodeFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func TestManifests(t *testing.T) {
+	m := load(t)
+
+	t.Run("HaveEveryPieceOfTheService", func(t *testing.T) {
+		for _, kind := range []string{"apps/v1/Deployment", "v1/Service", "autoscaling/v2/HorizontalPodAutoscaler",
+			"policy/v1/PodDisruptionBudget", "keda.sh/v1alpha1/ScaledObject", "v1/ConfigMap", "v1/Secret"} {
+			if m.kinds[kind] == 0 {
+				t.Errorf("no %s", kind)
+			}
+		}
+		for _, role := range []string{"api", "worker", "janitor"} {
+			d := m.deployments[role]
+			if d == nil {
+				t.Fatalf("no %s Deployment", role)
+			}
+			if args := d.Spec.Template.Spec.Containers[0].Args; len(args) != 1 || args[0] != role {
+				t.Errorf("%s runs %v, want [%s]", role, args, role)
+			}
+		}
+	})
+
+	t.Run("HardenEveryContainer", func(t *testing.T) {
+		for name, d := range m.deployments {
+			pod := d.Spec.Template.Spec
+			if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+				t.Errorf("%s: pod may run as root", name)
+			}
+			for _, c := range pod.Containers {
+				sc := c.SecurityContext
+				if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+					sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+					t.Errorf("%s/%s: want a read-only root and no privilege escalation", name, c.Name)
+				}
+				if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+					t.Errorf("%s/%s: liveness and readiness probes are required", name, c.Name)
+				}
+				if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+					t.Errorf("%s/%s: resource requests and limits are required", name, c.Name)
+				}
+			}
+		}
+	})
+
+	t.Run("GiveWorkersLongerThanTheirDrainDeadline", func(t *testing.T) {
+		grace := m.deployments["worker"].Spec.Template.Spec.TerminationGracePeriodSeconds
+		if grace == nil || *grace <= 10 {
+			t.Fatalf("worker terminationGracePeriodSeconds = %v, want more than worker.drain_timeout (10s)", grace)
+		}
+	})
+
+	t.Run("ScaleWorkersOnLagUpToThePartitionCount", func(t *testing.T) {
+		so := m.scaled[0]
+		if so.Spec.ScaleTargetRef.Name != "worker" || so.Spec.MaxReplicaCount == nil || *so.Spec.MaxReplicaCount > 12 {
+			t.Fatalf("ScaledObject targets %q with max %v; want the worker, at most 12 (the partitions)", so.Spec.ScaleTargetRef.Name, so.Spec.MaxReplicaCount)
+		}
+		tr := so.Spec.Triggers[0]
+		want := map[string]string{"consumerGroup": "sumprimes-workers", "topic": "sumprimes.jobs", "offsetResetPolicy": "earliest"}
+		for k, v := range want {
+			if tr.Type != "kafka" || tr.Metadata[k] != v {
+				t.Errorf("trigger %s %s = %q, want %q", tr.Type, k, tr.Metadata[k], v)
+			}
+		}
+		for _, k := range []string{"lagThreshold", "activationLagThreshold", "bootstrapServers"} {
+			if tr.Metadata[k] == "" {
+				t.Errorf("trigger lacks %s", k)
+			}
+		}
+	})
+
+	t.Run("SetOnlyRealConfigurationKeys", func(t *testing.T) {
+		known := map[string]bool{}
+		for _, k := range config.Keys() {
+			known[config.EnvVar(k)] = true
+		}
+		var names []string
+		for _, c := range m.configMaps {
+			for k := range c.Data {
+				names = append(names, k)
+			}
+		}
+		for _, s := range m.secrets {
+			for k := range s.StringData {
+				names = append(names, k)
+			}
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, config.EnvPrefix+"_") && !known[n] {
+				t.Errorf("%s is no configuration key", n)
+			}
+		}
+	})
+}
