@@ -1,7 +1,7 @@
 # sumprimes — see README.md.
 GO ?= go
 
-.PHONY: run test chaos build bench-primes services-up services-down clean
+.PHONY: run test chaos build bench bench-primes services-up services-down clean
 
 ## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
 run:
@@ -18,6 +18,10 @@ chaos:
 ## build: the sumprimes binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sumprimes .
+
+## bench: the local stack on real Kafka and Redis under `sumprimes bench`, with 1 then 2 workers; prints a table
+bench:
+	scripts/bench.sh
 
 ## bench-primes: the sieve and prefix engines beside primesieve, as a table with ratios
 bench-primes:

@@ -72,6 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		getCommand(stdout),
 		cancelCommand(stdout),
 		healthCommand(),
+		benchCommand(stdout),
 	)
 	return root
 }

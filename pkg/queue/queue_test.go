@@ -176,7 +176,6 @@ func TestKafka(t *testing.T) {
 			}
 		}
 		c := b.queue.Consumer()
-		defer c.Close()
 		m, err := c.Fetch(b.ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -184,6 +183,7 @@ func TestKafka(t *testing.T) {
 		if err := c.Commit(b.ctx, m); err != nil {
 			t.Fatal(err)
 		}
+		c.Close() // commits go out in the background; Close flushes them
 		if lag, _ := b.queue.Lag(b.ctx); lag[m.Partition] != want[m.Partition]-1 {
 			t.Fatalf("lag of partition %d after one commit = %d, want %d", m.Partition, lag[m.Partition], want[m.Partition]-1)
 		}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sumprimes/sumprimes/pkg/client"
+	"github.com/sumprimes/sumprimes/pkg/job"
+)
+
+// benchResult is what one load run measured.
+type benchResult struct {
+	jobs, errors int
+	elapsed      time.Duration
+	post, e2e    []time.Duration
+}
+
+func benchCommand(stdout io.Writer) *cobra.Command {
+	var (
+		rate        float64
+		concurrency int
+		duration    time.Duration
+		maxJobs     int
+		a, b        uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load the API like clients do: POST, then wait for FINISHED; report throughput and latencies",
+		Long: `bench submits jobs and waits for each to finish (long-polling), as the
+seed design's scale test did. With --rate it is an open loop: jobs arrive at
+that rate whatever the service does, which is how latency under load is
+measured honestly. Without it, --concurrency clients submit back to back:
+the most the service can do. Run it against 127.0.0.1 or your own test
+deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
+		Example: `  sumprimes bench --duration 10s --concurrency 16
+  sumprimes bench --rate 200 --duration 30s --a 1 --b 100000000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a < 1 || b < a || concurrency < 1 || duration <= 0 || rate < 0 || maxJobs < 0 {
+				return usageError{fmt.Errorf("want 1 ≤ --a ≤ --b, --concurrency ≥ 1, --duration > 0, --rate ≥ 0, --jobs ≥ 0")}
+			}
+			c := newClient(cmd)
+			ctx, cancel := context.WithTimeout(cmd.Context(), duration)
+			defer cancel()
+			res := runBench(ctx, c, a, b, rate, concurrency, maxJobs, cmd.ErrOrStderr())
+			printBench(stdout, res)
+			if res.jobs == 0 {
+				return fmt.Errorf("no job finished: is the API at %s up?", apiURL(cmd))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&rate, "rate", 0, "open loop: jobs submitted per second (0: closed loop)")
+	f.IntVar(&concurrency, "concurrency", 8, "closed loop: clients submitting back to back")
+	f.DurationVar(&duration, "duration", 10*time.Second, "how long to submit")
+	f.IntVar(&maxJobs, "jobs", 0, "stop after this many jobs (0: no limit)")
+	f.Uint64Var(&a, "a", 1, "each job's lower bound")
+	f.Uint64Var(&b, "b", 1_000_000, "each job's upper bound")
+	addClientFlags(cmd)
+	return cmd
+}
+
+// runBench runs until ctx ends or maxJobs jobs were submitted, then waits
+// (up to a minute) for the jobs in flight.
+func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, concurrency, maxJobs int, progress io.Writer) benchResult {
+	var (
+		mu       sync.Mutex
+		res      benchResult
+		started  atomic.Int64
+		inflight sync.WaitGroup
+	)
+	// Jobs outlive the submission window by up to a minute.
+	waitCtx, cancelWait := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancelWait()
+	one := func() {
+		defer inflight.Done()
+		start := time.Now()
+		rec, err := c.Submit(waitCtx, a, b)
+		posted := time.Since(start)
+		if err == nil {
+			rec, err = c.Wait(waitCtx, rec.RequestID, nil)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || rec.Status != job.Finished {
+			res.errors++
+			return
+		}
+		res.jobs++
+		res.post = append(res.post, posted)
+		res.e2e = append(res.e2e, time.Since(start))
+	}
+	claim := func() bool { return maxJobs == 0 || started.Add(1) <= int64(maxJobs) }
+
+	begin := time.Now()
+	stopProgress := make(chan struct{})
+	defer close(stopProgress)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-tick.C:
+				mu.Lock()
+				fmt.Fprintf(progress, "\r%5.0fs  finished %d  errors %d  ", time.Since(begin).Seconds(), res.jobs, res.errors)
+				mu.Unlock()
+			}
+		}
+	}()
+	if rate > 0 {
+		arrivals := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer arrivals.Stop()
+	open:
+		for {
+			select {
+			case <-ctx.Done():
+				break open
+			case <-arrivals.C:
+				if !claim() {
+					break open
+				}
+				inflight.Add(1)
+				go one()
+			}
+		}
+	} else {
+		var clients sync.WaitGroup
+		for range concurrency {
+			clients.Add(1)
+			go func() {
+				defer clients.Done()
+				for ctx.Err() == nil && claim() {
+					inflight.Add(1)
+					one()
+				}
+			}()
+		}
+		clients.Wait()
+	}
+	inflight.Wait()
+	res.elapsed = time.Since(begin)
+	fmt.Fprintln(progress)
+	return res
+}
+
+func printBench(w io.Writer, r benchResult) {
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	fmt.Fprintf(w, "jobs %d, errors %d, %.1f jobs/s over %s\n", r.jobs, r.errors, float64(r.jobs)/r.elapsed.Seconds(), r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "POST        p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms\n", ms(pct(r.post, 50)), ms(pct(r.post, 95)), ms(pct(r.post, 99)))
+	fmt.Fprintf(w, "end to end  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms\n", ms(pct(r.e2e, 50)), ms(pct(r.e2e, 95)), ms(pct(r.e2e, 99)))
+	// One line for scripts (make bench builds its table from it).
+	fmt.Fprintf(w, "result jobs=%d errors=%d jobs_per_s=%.2f post_p50_ms=%.2f post_p99_ms=%.2f e2e_p50_ms=%.2f e2e_p95_ms=%.2f e2e_p99_ms=%.2f\n",
+		r.jobs, r.errors, float64(r.jobs)/r.elapsed.Seconds(), ms(pct(r.post, 50)), ms(pct(r.post, 99)),
+		ms(pct(r.e2e, 50)), ms(pct(r.e2e, 95)), ms(pct(r.e2e, 99)))
+}
+
+// pct is the p-th percentile (nearest rank) of ds.
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
