@@ -126,7 +126,7 @@ func PrefixCost(n uint64) time.Duration {
 // figures): nanoseconds per number sieved, and per n^¾ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.2}, {9, 0.2}, {10, 0.26}, {11, 0.36}, {12, 0.48}, {13, 0.6}, {14, 0.8}, {15, 1.5}, {16, 3.2}}
-	prefixNanos = [][2]float64{{0, 1.0}, {11, 1.0}, {12, 1.6}, {13, 1.8}, {16, 2.4}}
+	prefixNanos = [][2]float64{{0, 1.0}, {11, 0.9}, {12, 0.85}, {13, 1.6}, {16, 2.4}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.

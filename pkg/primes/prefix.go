@@ -28,7 +28,8 @@ func PrefixSum(ctx context.Context, n uint64, progress func(float64)) (U128, err
 	}
 	r := isqrt(n)
 	// odd[k] = S_j(2k+1) for 2k+1 ≤ r, except odd[0] = S(2) = 2 (v = 1 is
-	// never looked up); large[i] = S_j(⌊n/i⌋) for 1 ≤ i ≤ r.
+	// never looked up), so S_j(v) = odd[(v-1)/2] for 2 ≤ v ≤ r;
+	// large[i] = S_j(⌊n/i⌋) for 1 ≤ i ≤ r.
 	odd := make([]uint64, (r+1)/2)
 	large := make([]U128, r+1)
 	for k := range uint64(len(odd)) {
@@ -39,13 +40,12 @@ func PrefixSum(ctx context.Context, n uint64, progress func(float64)) (U128, err
 		hi, lo := bits.Mul64(k+1, k+1)
 		large[i] = U128{Hi: hi, Lo: lo}.Add64(1)
 	}
-	sAt := func(v uint64) uint64 { return odd[(v-1)>>1] } // S_j(v) for 2 ≤ v ≤ r
 
 	nf := float64(n)
 	work, done, reported := lucyWork(n, r), 0.0, 0.0
 	for p := uint64(3); p <= r; p += 2 {
-		sp := sAt(p - 1)
-		if sAt(p) == sp {
+		sp := odd[(p-2)>>1]
+		if odd[(p-1)>>1] == sp {
 			continue // p is composite: nothing new to cross out
 		}
 		if err := ctx.Err(); err != nil {
@@ -67,12 +67,12 @@ func PrefixSum(ctx context.Context, n uint64, progress func(float64)) (U128, err
 			} else if n-q*ip >= ip {
 				q++
 			}
-			hi, lo := bits.Mul64(sAt(q)-sp, p)
+			hi, lo := bits.Mul64(odd[(q-1)>>1]-sp, p)
 			large[i] = large[i].Sub(U128{Hi: hi, Lo: lo})
 		}
 		// Odd v from r down to p², in blocks [q·p, q·p+p−1] where ⌊v/p⌋ = q.
 		for q := r / p; q >= p; q-- {
-			d := (sAt(q) - sp) * p
+			d := (odd[(q-1)>>1] - sp) * p
 			end := (min(q*p+p-1, r) - 1) / 2
 			for k := q * p / 2; k <= end; k++ {
 				odd[k] -= d
