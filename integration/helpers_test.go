@@ -52,12 +52,7 @@ func TestMain(m *testing.M) {
 // startAPI runs the api role in this process and returns its base URL.
 func startAPI(t *testing.T, cfg config.Config) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runRole(t, func(ctx context.Context) error { return api.Run(ctx, cfg, ln, testenv.Logger(t)) })
-	url := "http://" + ln.Addr().String()
+	url := startAPIUnready(t, cfg)
 	waitReady(t, url)
 	return url
 }
