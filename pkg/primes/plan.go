@@ -125,7 +125,7 @@ func PrefixCost(n uint64) time.Duration {
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^¾ for the prefix.
 var (
-	sieveNanos  = [][2]float64{{0, 0.2}, {9, 0.2}, {10, 0.26}, {11, 0.36}, {12, 0.48}, {13, 0.6}, {14, 0.8}, {15, 1.5}, {16, 3.2}}
+	sieveNanos  = [][2]float64{{0, 0.09}, {9, 0.09}, {10, 0.11}, {11, 0.15}, {12, 0.18}, {13, 0.26}, {14, 0.39}, {15, 0.63}, {16, 1.7}}
 	prefixNanos = [][2]float64{{0, 1.0}, {11, 0.9}, {12, 0.85}, {13, 1.6}, {16, 2.4}}
 )
 

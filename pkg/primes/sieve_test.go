@@ -117,6 +117,24 @@ func TestSumRange(t *testing.T) {
 		}
 	})
 
+	t.Run("AgreesWithPlainSieveAcrossSegmentsChunksAndTiers", func(t *testing.T) {
+		t.Parallel()
+		// √b passes a megabyte, so small, medium and bucketed primes all
+		// cross; the span covers several 1 MiB segments (31.5 million
+		// numbers each), so turns spill from one segment into the next,
+		// and several threads put chunk starts mid-turn.
+		a, span := uint64(1_200_000_000_000), uint64(100_000_000)
+		if raceEnabled {
+			span = 40_000_000
+		}
+		want := plainSum(a, a+span)
+		for _, threads := range []int{1, 3} {
+			if got := sum(t, a, a+span, threads); got != want.String() {
+				t.Errorf("threads=%d: SumRange(%d, %d) = %s, want %s", threads, a, a+span, got, want)
+			}
+		}
+	})
+
 	t.Run("StaysExactPast2To64NearMaxN", func(t *testing.T) {
 		t.Parallel()
 		// ~2,700 primes near 10^16 sum past 2^64; math/big's primality test
@@ -156,6 +174,50 @@ func TestSumRange(t *testing.T) {
 }
 
 func primesString(v uint64) string { return primes.U128{Lo: v}.String() }
+
+// plainSum is a second reference for large bounds: a textbook segmented
+// sieve over the odd numbers of [a, b], ten million at a time.
+func plainSum(a, b uint64) *big.Int {
+	var small []uint64 // odd primes up to √b
+	for n := uint64(3); n*n <= b; n += 2 {
+		prime := true
+		for _, p := range small {
+			if p*p > n {
+				break
+			}
+			if n%p == 0 {
+				prime = false
+				break
+			}
+		}
+		if prime {
+			small = append(small, n)
+		}
+	}
+	total := new(big.Int)
+	const window = 10_000_000
+	for lo := a | 1; lo <= b; lo += window {
+		hi := min(lo+window-1, b)
+		composite := make([]bool, (hi-lo)/2+1) // index i stands for lo + 2i
+		for _, p := range small {
+			m := max(p*p, (lo+p-1)/p*p)
+			if m%2 == 0 {
+				m += p
+			}
+			for ; m <= hi; m += 2 * p {
+				composite[(m-lo)/2] = true
+			}
+		}
+		var part uint64
+		for i, c := range composite {
+			if !c {
+				part += lo + 2*uint64(i)
+			}
+		}
+		total.Add(total, new(big.Int).SetUint64(part))
+	}
+	return total
+}
 
 func TestU128(t *testing.T) {
 	t.Parallel()
