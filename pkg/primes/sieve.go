@@ -96,7 +96,8 @@ var bitOf = func() (t [30]uint8) {
 // presieved lists the primes crossed off by copying patterns rather than by
 // sieving: a group's byte pattern repeats every product-of-its-primes
 // bytes (each is coprime to 30). The products stay small, so the patterns
-// (about 200 KB in all) stay in cache, and at least runBytes.
+// (about 200 KB in all) stay in cache, and at least runBytes. The groups
+// come in fours: fillPresieve ORs four patterns per pass.
 var presieved = [...][]uint64{
 	{7, 11, 13, 17}, {19, 23, 29}, {31, 37}, {41, 43},
 	{47, 53}, {59, 61}, {67, 71}, {73, 79},
@@ -283,8 +284,7 @@ type sieveWorker struct {
 	// seg is a segment and, after it, the spill: room for the turns that
 	// start in the segment and end in the next one, which takes them in as
 	// its blocks are prepared.
-	seg   []byte
-	spill int
+	seg []byte
 	// small and medium hold turnPrimes by turn width (30 or 210) and class.
 	small   [2][8][]turnPrime
 	medium  [2][8][]turnPrime
@@ -294,11 +294,12 @@ type sieveWorker struct {
 	pending int
 }
 
-// turnPrime is a small or medium prime p = 30a + wheel[c], c implied by the
-// list holding it. Its multiples p·(30t + w), w in wheel, fall in turns of
-// p bytes, turn t starting at byte p·t; b is where the turn not yet
-// finished starts, relative to the buffer being sieved (negative when it
-// started in an earlier one).
+// turnPrime is a small or medium prime p = 30a + wheel[c], c and the turn
+// width implied by the list holding it. Its multiples p·q fall in turns of
+// runs·p bytes (q in a run of 30·runs, runs from turnRuns), turn t
+// starting at byte runs·p·t; b is where the turn not yet finished starts,
+// relative to the buffer being sieved (negative when it started in an
+// earlier one).
 type turnPrime struct {
 	a uint32
 	b int32
@@ -345,8 +346,13 @@ var stepByte = func() (t [8][8]uint8) {
 	return t
 }()
 
+// turnRuns is, for each turn width (index into crossTurns), how many runs
+// of 30 multipliers a turn spans.
+var turnRuns = [2]uint64{1, 7}
+
 func newSieveWorker(s *sieve) *sieveWorker {
 	w := &sieveWorker{s: s}
+	spill := 0
 	for _, p := range s.primes[:s.nTurn] {
 		// Turns of width 210 skip a seventh of the crossings, where the
 		// longer turn (7p bytes) still spills into the next buffer only.
@@ -354,16 +360,16 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		if p < smallMax {
 			tier, room = &w.small, aheadBlocks*blockBytes
 		}
-		width, turn := 0, int(p)
-		if p >= 210 && 7*int(p) <= room {
-			width, turn = 1, 7*int(p)
+		width := 0
+		if p >= 210 && int(turnRuns[1]*uint64(p)) <= room {
+			width = 1
 		}
 		// A turn starting in a segment ends less than a turn past it.
-		w.spill = max(w.spill, turn)
+		spill = max(spill, int(turnRuns[width]*uint64(p)))
 		c := bitOf[p%30]
 		tier[width][c] = append(tier[width][c], turnPrime{a: p / 30})
 	}
-	w.seg = make([]byte, segBytes+w.spill)
+	w.seg = make([]byte, segBytes+spill)
 	if n := len(s.primes); n > s.nTurn {
 		// A multiple is at most 6p numbers after the previous one, so a
 		// prime never skips more than this many buckets ahead.
@@ -396,27 +402,22 @@ func firstMultiple(p, from uint64) uint64 {
 // false if ctx ended first.
 func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func()) (U128, bool) {
 	s := w.s
-	for width, runs := range [2]uint64{1, 7} {
+	// Each prime starts at p²'s turn or at the turn holding byte from. A
+	// turn that began before the chunk crosses its part in it through the
+	// spill, as if an earlier segment had left it.
+	spill := w.seg[segBytes:]
+	clear(spill)
+	for width, runs := range turnRuns {
 		for c, r := range wheel {
 			for _, tier := range [][]turnPrime{w.small[width][c], w.medium[width][c]} {
 				for k := range tier {
-					// Start at p²'s turn or at the turn holding byte from.
 					p := 30*uint64(tier[k].a) + r
 					turn := runs * p
 					b := int64(turn*max(p/(30*runs), from/turn)) - int64(from)
 					tier[k].b = int32(min(b, int64(to-from))) // to-from ≤ maxChunk: past the chunk is enough
 				}
+				headTurn(spill, runs, uint64(c), tier)
 			}
-		}
-	}
-	// Turns that began before the chunk cross their part in it through
-	// the spill, as if an earlier segment had left it.
-	spill := w.seg[segBytes:]
-	clear(spill)
-	for width, runs := range [2]uint64{1, 7} {
-		for c := range wheel {
-			headTurn(spill, runs, uint64(c), w.small[width][c])
-			headTurn(spill, runs, uint64(c), w.medium[width][c])
 		}
 	}
 	for i := range w.buckets {
