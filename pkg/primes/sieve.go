@@ -281,10 +281,13 @@ func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
 // medium primes grouped by residue class, and the buckets of large ones.
 type sieveWorker struct {
 	s *sieve
-	// seg is a segment and, after it, the spill: room for the turns that
-	// start in the segment and end in the next one, which takes them in as
-	// its blocks are prepared.
-	seg []byte
+	// mem holds the lead, the segment seg and the spill, each a turn or
+	// more: the spill takes the ends of turns that start in the segment,
+	// for the next segment to take in as its blocks are prepared; the lead
+	// takes the parts before the chunk of the turns that begin before it,
+	// and is never read.
+	mem, seg []byte
+	lead     int
 	// small and medium hold turnPrimes by turn width (30 or 210) and class.
 	small   [2][8][]turnPrime
 	medium  [2][8][]turnPrime
@@ -335,17 +338,6 @@ var stepMask, stepCorr = func() (mask, corr [8][8]uint8) {
 	return mask, corr
 }()
 
-// stepByte[c][j] is ⌊wheel[c]·wheel[j]/30⌋: p·q for p = 30a + wheel[c] and
-// q = 30u + wheel[j] lies at byte p·u + a·wheel[j] + stepByte[c][j].
-var stepByte = func() (t [8][8]uint8) {
-	for c, pc := range wheel {
-		for j, w := range wheel {
-			t[c][j] = uint8(pc * w / 30)
-		}
-	}
-	return t
-}()
-
 // turnRuns is, for each turn width (index into crossTurns), how many runs
 // of 30 multipliers a turn spans.
 var turnRuns = [2]uint64{1, 7}
@@ -369,7 +361,9 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		c := bitOf[p%30]
 		tier[width][c] = append(tier[width][c], turnPrime{a: p / 30})
 	}
-	w.seg = make([]byte, segBytes+spill)
+	w.lead = (spill + 4095) &^ 4095 // keeps the segment page-aligned
+	w.mem = make([]byte, w.lead+segBytes+spill)
+	w.seg = w.mem[w.lead:]
 	if n := len(s.primes); n > s.nTurn {
 		// A multiple is at most 6p numbers after the previous one, so a
 		// prime never skips more than this many buckets ahead.
@@ -402,11 +396,9 @@ func firstMultiple(p, from uint64) uint64 {
 // false if ctx ended first.
 func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func()) (U128, bool) {
 	s := w.s
-	// Each prime starts at p²'s turn or at the turn holding byte from. A
-	// turn that began before the chunk crosses its part in it through the
-	// spill, as if an earlier segment had left it.
-	spill := w.seg[segBytes:]
-	clear(spill)
+	// Each prime starts at p²'s turn or at the turn holding byte from,
+	// which may begin in the lead.
+	clear(w.seg[segBytes:]) // no earlier segment left a spill
 	for width, runs := range turnRuns {
 		for c, r := range wheel {
 			for _, tier := range [][]turnPrime{w.small[width][c], w.medium[width][c]} {
@@ -416,7 +408,6 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 					b := int64(turn*max(p/(30*runs), from/turn)) - int64(from)
 					tier[k].b = int32(min(b, int64(to-from))) // to-from ≤ maxChunk: past the chunk is enough
 				}
-				headTurn(spill, runs, uint64(c), tier)
 			}
 		}
 	}
@@ -449,13 +440,13 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 			}
 			for width, class := range w.small {
 				for c, ps := range class {
-					crossTurns[width][c](w.seg[blk:], min(blockBytes, n-blk), ps)
+					crossTurns[width][c](w.mem, w.lead+blk, min(blockBytes, n-blk), ps)
 				}
 			}
 		}
 		for width, class := range w.medium {
 			for c, ps := range class {
-				crossTurns[width][c](w.seg, n, ps)
+				crossTurns[width][c](w.mem, w.lead, n, ps)
 			}
 		}
 		if nb > 0 {
@@ -558,52 +549,17 @@ func or4(dst []byte, first bool, s0, s1, s2, s3 []byte) {
 }
 
 // checkTurns panics unless crossTurns may cross, without bounds checks, the
-// turns of a prime p from offset b on: every multiple in a turn starting
-// at 0 ≤ b < n lies below n + p, which must not pass the end of buf.
-func checkTurns(buf []byte, n, b, p int) {
-	if b < 0 || n+p > len(buf) {
-		badTurn(len(buf), n, b, p)
+// turns of a prime from offset b on in mem[at:at+n]: every multiple in a
+// turn starting at b < n lies from at+b to before at+n+turn, which must
+// both lie inside mem.
+func checkTurns(mem []byte, at, n, b, turn int) {
+	if at+b < 0 || at+n+turn > len(mem) {
+		badTurn(len(mem), at, n, b, turn)
 	}
 }
 
-func badTurn(size, n, b, p int) {
-	panic(fmt.Sprintf("primes: turn of %d at %d outside %d+%d bytes", p, b, n, size-n))
-}
-
-// headTurn crosses off, for each prime p ≡ wheel[c] (mod 30) in ps whose
-// turn (runs of 30 multipliers) began before buf, the multiples of that
-// turn inside buf, and moves it to the next turn. It runs once per chunk,
-// so it favours brevity over the speed of crossTurns.
-func headTurn(buf []byte, runs, c uint64, ps []turnPrime) {
-	r := wheel[c]
-	for k := range ps {
-		b := int(ps[k].b)
-		if b >= 0 {
-			continue
-		}
-		a := uint64(ps[k].a)
-		p := 30*a + r
-		for u := range runs {
-			at := b + int(u*p)
-			if at+int(p) <= 0 {
-				continue // this run of 30 lies wholly before buf
-			}
-			for j, w := range wheel {
-				if runs == 1 || (30*u+w)%7 != 0 {
-					crossIf(buf, at+int(a*w+uint64(stepByte[c][j])), stepMask[c][j])
-				}
-			}
-		}
-		ps[k].b = int32(b + int(runs*p))
-	}
-}
-
-// crossIf crosses mask off buf[i] when i is inside buf, without a branch
-// to mispredict: outside, it ORs nothing into buf[0].
-func crossIf(buf []byte, i int, mask byte) {
-	_, inside := bits.Sub(uint(i), uint(len(buf)), 0) // the borrow: 1 inside
-	all := -inside
-	buf[uint(i)&all] |= mask & byte(all)
+func badTurn(size, at, n, b, turn int) {
+	panic(fmt.Sprintf("primes: turn of %d bytes at %d+%d outside %d bytes (buffer of %d)", turn, at, b, size, n))
 }
 
 // crossLarge crosses off the multiples parked in this segment's bucket and

@@ -6,22 +6,23 @@ import "unsafe"
 
 // crossTurns holds the loops for each turn width (30, 210)
 // and class c = bitOf[p%30].
-var crossTurns = [2][8]func([]byte, int, []turnPrime){
+var crossTurns = [2][8]func([]byte, int, int, []turnPrime){
 	{crossTurns30_0, crossTurns30_1, crossTurns30_2, crossTurns30_3, crossTurns30_4, crossTurns30_5, crossTurns30_6, crossTurns30_7},
 	{crossTurns210_0, crossTurns210_1, crossTurns210_2, crossTurns210_3, crossTurns210_4, crossTurns210_5, crossTurns210_6, crossTurns210_7},
 }
 
 // crossTurns30_0 crosses off the multiples of each prime p ≡ 1 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_0(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_0(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 1
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -45,16 +46,17 @@ func crossTurns30_0(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_1 crosses off the multiples of each prime p ≡ 7 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_1(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_1(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 7
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -78,16 +80,17 @@ func crossTurns30_1(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_2 crosses off the multiples of each prime p ≡ 11 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_2(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_2(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 11
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -111,16 +114,17 @@ func crossTurns30_2(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_3 crosses off the multiples of each prime p ≡ 13 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_3(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_3(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 13
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -144,16 +148,17 @@ func crossTurns30_3(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_4 crosses off the multiples of each prime p ≡ 17 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_4(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_4(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 17
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -177,16 +182,17 @@ func crossTurns30_4(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_5 crosses off the multiples of each prime p ≡ 19 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_5(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_5(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 19
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -210,16 +216,17 @@ func crossTurns30_5(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_6 crosses off the multiples of each prime p ≡ 23 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_6(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_6(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 23
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -243,16 +250,17 @@ func crossTurns30_6(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns30_7 crosses off the multiples of each prime p ≡ 29 (mod 30)
-// in ps whose turns of width 30 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns30_7(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns30_7(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 29
 		turn := 1 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -276,16 +284,17 @@ func crossTurns30_7(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_0 crosses off the multiples of each prime p ≡ 1 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_0(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_0(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 1
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -355,16 +364,17 @@ func crossTurns210_0(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_1 crosses off the multiples of each prime p ≡ 7 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_1(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_1(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 7
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -434,16 +444,17 @@ func crossTurns210_1(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_2 crosses off the multiples of each prime p ≡ 11 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_2(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_2(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 11
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -513,16 +524,17 @@ func crossTurns210_2(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_3 crosses off the multiples of each prime p ≡ 13 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_3(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_3(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 13
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -592,16 +604,17 @@ func crossTurns210_3(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_4 crosses off the multiples of each prime p ≡ 17 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_4(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_4(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 17
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -671,16 +684,17 @@ func crossTurns210_4(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_5 crosses off the multiples of each prime p ≡ 19 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_5(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_5(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 19
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -750,16 +764,17 @@ func crossTurns210_5(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_6 crosses off the multiples of each prime p ≡ 23 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_6(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_6(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 23
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
@@ -829,16 +844,17 @@ func crossTurns210_6(buf []byte, n int, ps []turnPrime) {
 }
 
 // crossTurns210_7 crosses off the multiples of each prime p ≡ 29 (mod 30)
-// in ps whose turns of width 210 start in buf[:n], a whole turn at a time,
-// the last one reaching past n. It leaves each prime's next turn
-// relative to n, where the next buffer starts.
-func crossTurns210_7(buf []byte, n int, ps []turnPrime) {
-	base := unsafe.Pointer(unsafe.SliceData(buf))
+// in ps whose turns of width 210 start in mem[at:at+n], a whole turn at a
+// time, the first one maybe reaching back before at and the last one past
+// at+n. It leaves each prime's next turn relative to at+n, where the next
+// buffer starts.
+func crossTurns210_7(mem []byte, at, n int, ps []turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
 	for k := range ps {
 		a, b := int(ps[k].a), int(ps[k].b)
 		p := 30*a + 29
 		turn := 7 * p
-		checkTurns(buf, n, b, turn)
+		checkTurns(mem, at, n, b, turn)
 		a1 := 7 * a
 		a2 := 11 * a
 		a3 := 13 * a
