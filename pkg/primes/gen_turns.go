@@ -52,6 +52,12 @@ func main() {
 		pf("},\n")
 	}
 	pf("}\n")
+	pf("\n// crossRuns holds the loops for 210 a run at a time, by class.\n")
+	pf("var crossRuns = [8]func([]byte, int, int, []turnPrime, int, *[7][]turnPrime){\n")
+	for c := range wheel {
+		pf("crossRuns210_%d, ", c)
+	}
+	pf("}\n")
 
 	for _, wd := range widths {
 		for c, r := range wheel {
@@ -63,7 +69,7 @@ func main() {
 				k[j] = r * w / 30
 				m[j] = fmt.Sprintf("%#02x", 1<<bit(r*w%30))
 			}
-			skip := func(u, j int) bool { return wd.runs > 1 && (30*u+wheel[j])%7 == 0 }
+			skip := func(u, j int) bool { return wd.runs > 1 && skip7(u, j) }
 			ref := func(j int) string {
 				if j == 0 {
 					return "a"
@@ -105,6 +111,9 @@ func main() {
 
 		}
 	}
+	for c, r := range wheel {
+		runs(pf, c, r)
+	}
 	src, err := format.Source(out.Bytes())
 	if err != nil {
 		log.Fatalf("%v\n%s", err, out.Bytes())
@@ -112,4 +121,55 @@ func main() {
 	if err := os.WriteFile(*dst, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// skip7 reports whether the multiplier 30u + wheel[j] is divisible by 7.
+func skip7(u, j int) bool { return (30*u+wheel[j])%7 == 0 }
+
+// runs writes the loop for turns of 210 taken a run of 30 at a time: it
+// enters the 7 runs at the phase the primes in its list share, through a
+// switch that is predicted because they share it, and falls through from
+// run to run, leaving a prime where the buffer ends in the list for the
+// phase it stopped at.
+func runs(pf func(string, ...any), c, r int) {
+	pf("\n// crossRuns210_%d crosses off the multiples of each prime p ≡ %d (mod 30)\n", c, r)
+	pf("// in ps whose runs of 30 multipliers (p bytes each) start in\n")
+	pf("// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0\n")
+	pf("// (mod 7) on. The last run may reach past at+n. It appends each prime,\n")
+	pf("// its next run relative to at+n, to out[phase of that run].\n")
+	pf("func crossRuns210_%d(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {\n", c)
+	pf("base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)\n")
+	pf("for k := range ps {\n")
+	pf("a, b, u := int(ps[k].a), int(ps[k].b), u0\n")
+	pf("p := 30*a + %d\n", r)
+	pf("checkTurns(mem, at, n, b, p)\n")
+	for j, w := range wheel[1:] {
+		pf("a%d := %d*a\n", j+1, w)
+	}
+	pf("for b < n {\n")
+	pf("t := unsafe.Add(base, b)\n")
+	pf("switch u {\n")
+	for u := range 7 {
+		pf("case %d:\n", u)
+		for j, w := range wheel {
+			if !skip7(u, j) {
+				ref := "a"
+				if j > 0 {
+					ref = fmt.Sprintf("a%d", j)
+				}
+				pf("*(*byte)(unsafe.Add(t, %s+%d)) |= %#02x\n", ref, r*w/30, 1<<bit(r*w%30))
+			}
+		}
+		pf("b += p\n")
+		if u == 6 {
+			pf("u = 0\n")
+			break
+		}
+		pf("if b >= n {\nu = %d\nbreak\n}\n", u+1)
+		pf("t = unsafe.Add(t, p)\n")
+		pf("fallthrough\n")
+	}
+	pf("}\n}\n")
+	pf("out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})\n")
+	pf("}\n}\n")
 }

@@ -287,9 +287,14 @@ type sieveWorker struct {
 	mem, seg []byte
 	lead     int
 	// small and medium hold turnPrimes by turn width (30 or 210) and class.
-	small   [2][8][]turnPrime
-	medium  [2][8][]turnPrime
-	buckets [][]bucketEntry
+	small  [2][8][]turnPrime
+	medium [2][8][]turnPrime
+	// runs holds the medium primes whose turns of 210 would not fit a third
+	// of a segment, by class and the phase mod 7 of their next run: they
+	// go a run of 30 at a time, and are sorted into next as they leave a
+	// segment so that a list's primes all enter the next at the same phase.
+	runs, next *[8][7][]turnPrime
+	buckets    [][]bucketEntry
 	// pending indexes the first large prime not yet in a bucket: its
 	// first multiple, p², lies more than len(buckets) segments ahead.
 	pending int
@@ -341,7 +346,7 @@ var stepMask, stepCorr = func() (mask, corr [8][8]uint8) {
 var turnRuns = [2]uint64{1, 7}
 
 func newSieveWorker(s *sieve) *sieveWorker {
-	w := &sieveWorker{s: s}
+	w := &sieveWorker{s: s, runs: new([8][7][]turnPrime), next: new([8][7][]turnPrime)}
 	spill := 0
 	for _, p := range s.primes[:s.nTurn] {
 		// Turns of width 210 skip a seventh of the crossings. They pay
@@ -356,6 +361,11 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		width := 0
 		if p >= 210 && int(turnRuns[1]*uint64(p)) <= room {
 			width = 1
+		} else if p >= smallMax {
+			spill = max(spill, int(p))
+			c := bitOf[p%30]
+			w.runs[c][0] = append(w.runs[c][0], turnPrime{a: p / 30})
+			continue
 		}
 		// A turn starting in a segment ends less than a turn past it.
 		spill = max(spill, int(turnRuns[width]*uint64(p)))
@@ -412,6 +422,17 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 			}
 		}
 	}
+	for c, r := range wheel {
+		for _, ps := range w.runs[c] {
+			for _, tp := range ps {
+				p := 30*uint64(tp.a) + r
+				t := max(p/30, from/p)
+				b := int32(min(int64(p*t)-int64(from), int64(to-from)))
+				w.next[c][t%7] = append(w.next[c][t%7], turnPrime{a: tp.a, b: b})
+			}
+		}
+	}
+	w.swapRuns()
 	for i := range w.buckets {
 		w.buckets[i] = w.buckets[i][:0]
 	}
@@ -448,6 +469,12 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 				crossTurns[width][c](w.mem, w.lead, n, ps)
 			}
 		}
+		for c, phases := range w.runs {
+			for u, ps := range phases {
+				crossRuns[c](w.mem, w.lead, n, ps, u, &w.next[c])
+			}
+		}
+		w.swapRuns()
 		if nb > 0 {
 			w.park(from, to, segIdx)
 			w.crossLarge(buf, segIdx, segs, nb)
@@ -456,6 +483,17 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 		onSegment()
 	}
 	return sum, true
+}
+
+// swapRuns makes the run lists just sorted into next current, and empties
+// the old ones for the next sort.
+func (w *sieveWorker) swapRuns() {
+	w.runs, w.next = w.next, w.runs
+	for c := range w.next {
+		for u := range w.next[c] {
+			w.next[c][u] = w.next[c][u][:0]
+		}
+	}
 }
 
 // park puts pending larger primes into the buckets of the segments holding

@@ -11,6 +11,10 @@ var crossTurns = [2][8]func([]byte, int, int, []turnPrime){
 	{crossTurns210_0, crossTurns210_1, crossTurns210_2, crossTurns210_3, crossTurns210_4, crossTurns210_5, crossTurns210_6, crossTurns210_7},
 }
 
+// crossRuns holds the loops for 210 a run at a time, by class.
+var crossRuns = [8]func([]byte, int, int, []turnPrime, int, *[7][]turnPrime){
+	crossRuns210_0, crossRuns210_1, crossRuns210_2, crossRuns210_3, crossRuns210_4, crossRuns210_5, crossRuns210_6, crossRuns210_7}
+
 // crossTurns30_0 crosses off the multiples of each prime p ≡ 1 (mod 30)
 // in ps whose turns of width 30 start in mem[at:at+n], a whole turn at a
 // time, the first one maybe reaching back before at and the last one past
@@ -920,5 +924,1013 @@ func crossTurns210_7(mem []byte, at, n int, ps []turnPrime) {
 			*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
 		}
 		ps[k].b = int32(b - n)
+	}
+}
+
+// crossRuns210_0 crosses off the multiples of each prime p ≡ 1 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_0(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 1
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x01
+				*(*byte)(unsafe.Add(t, a1+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+0)) |= 0x80
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_1 crosses off the multiples of each prime p ≡ 7 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_1(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 7
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x02
+				*(*byte)(unsafe.Add(t, a1+1)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+6)) |= 0x40
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_2 crosses off the multiples of each prime p ≡ 11 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_2(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 11
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a6+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x04
+				*(*byte)(unsafe.Add(t, a1+2)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+10)) |= 0x20
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_3 crosses off the multiples of each prime p ≡ 13 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_3(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 13
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a6+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x08
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x01
+				*(*byte)(unsafe.Add(t, a2+4)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+5)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+12)) |= 0x10
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_4 crosses off the multiples of each prime p ≡ 17 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_4(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 17
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x10
+				*(*byte)(unsafe.Add(t, a1+3)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x02
+				*(*byte)(unsafe.Add(t, a3+7)) |= 0x04
+				*(*byte)(unsafe.Add(t, a4+9)) |= 0x20
+				*(*byte)(unsafe.Add(t, a5+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a7+16)) |= 0x08
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_5 crosses off the multiples of each prime p ≡ 19 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_5(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 19
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x20
+				*(*byte)(unsafe.Add(t, a1+4)) |= 0x08
+				*(*byte)(unsafe.Add(t, a2+6)) |= 0x80
+				*(*byte)(unsafe.Add(t, a3+8)) |= 0x02
+				*(*byte)(unsafe.Add(t, a4+10)) |= 0x40
+				*(*byte)(unsafe.Add(t, a5+12)) |= 0x01
+				*(*byte)(unsafe.Add(t, a7+18)) |= 0x04
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_6 crosses off the multiples of each prime p ≡ 23 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_6(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 23
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a6+17)) |= 0x20
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x40
+				*(*byte)(unsafe.Add(t, a1+5)) |= 0x04
+				*(*byte)(unsafe.Add(t, a2+8)) |= 0x08
+				*(*byte)(unsafe.Add(t, a3+9)) |= 0x80
+				*(*byte)(unsafe.Add(t, a4+13)) |= 0x01
+				*(*byte)(unsafe.Add(t, a5+14)) |= 0x10
+				*(*byte)(unsafe.Add(t, a7+22)) |= 0x02
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
+	}
+}
+
+// crossRuns210_7 crosses off the multiples of each prime p ≡ 29 (mod 30)
+// in ps whose runs of 30 multipliers (p bytes each) start in
+// mem[at:at+n], leaving out multipliers divisible by 7, from run phase u0
+// (mod 7) on. The last run may reach past at+n. It appends each prime,
+// its next run relative to at+n, to out[phase of that run].
+func crossRuns210_7(mem []byte, at, n int, ps []turnPrime, u0 int, out *[7][]turnPrime) {
+	base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(mem)), at)
+	for k := range ps {
+		a, b, u := int(ps[k].a), int(ps[k].b), u0
+		p := 30*a + 29
+		checkTurns(mem, at, n, b, p)
+		a1 := 7 * a
+		a2 := 11 * a
+		a3 := 13 * a
+		a4 := 17 * a
+		a5 := 19 * a
+		a6 := 23 * a
+		a7 := 29 * a
+		for b < n {
+			t := unsafe.Add(base, b)
+			switch u {
+			case 0:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				if b >= n {
+					u = 1
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 1:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				if b >= n {
+					u = 2
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 2:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				if b >= n {
+					u = 3
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 3:
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				b += p
+				if b >= n {
+					u = 4
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 4:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				if b >= n {
+					u = 5
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 5:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a6+22)) |= 0x02
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				if b >= n {
+					u = 6
+					break
+				}
+				t = unsafe.Add(t, p)
+				fallthrough
+			case 6:
+				*(*byte)(unsafe.Add(t, a+0)) |= 0x80
+				*(*byte)(unsafe.Add(t, a1+6)) |= 0x40
+				*(*byte)(unsafe.Add(t, a2+10)) |= 0x20
+				*(*byte)(unsafe.Add(t, a3+12)) |= 0x10
+				*(*byte)(unsafe.Add(t, a4+16)) |= 0x08
+				*(*byte)(unsafe.Add(t, a5+18)) |= 0x04
+				*(*byte)(unsafe.Add(t, a7+28)) |= 0x01
+				b += p
+				u = 0
+			}
+		}
+		out[u] = append(out[u], turnPrime{a: uint32(a), b: int32(b - n)})
 	}
 }
