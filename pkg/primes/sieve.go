@@ -373,7 +373,9 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		tier[width][c] = append(tier[width][c], turnPrime{a: p / 30})
 	}
 	w.lead = (spill + 4095) &^ 4095 // keeps the segment page-aligned
-	w.mem = make([]byte, w.lead+segBytes+spill)
+	// The spill is whole runs of fillPresieve, which takes it in with the
+	// patterns.
+	w.mem = make([]byte, w.lead+segBytes+(spill+runBytes-1)/runBytes*runBytes)
 	w.seg = w.mem[w.lead:]
 	if n := len(s.primes); n > s.nTurn {
 		// A multiple is at most 6p numbers after the previous one, so a
@@ -527,8 +529,9 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 
 // fillPresieve sets buf to the bytes from start on with the multiples of
 // the presieved primes crossed off, and ORs in spill, the crossings an
-// earlier segment left for these bytes, clearing it for the next. It works
-// a run at a time, ORing four patterns a word at a time per pass.
+// earlier segment left for these bytes (whole runs), clearing it for the
+// next. It works a run at a time, ORing four patterns a word at a time per
+// pass, the first pass taking in the spill.
 func fillPresieve(buf []byte, start uint64, spill []byte) {
 	pats := patterns()
 	var phase [len(presieved)]uint64
@@ -537,8 +540,12 @@ func fillPresieve(buf []byte, start uint64, spill []byte) {
 	}
 	for at := 0; at < len(buf); at += runBytes {
 		run := buf[at:min(at+runBytes, len(buf))]
+		var sp []byte
+		if at < len(spill) {
+			sp = spill[at : at+runBytes]
+		}
 		for g := 0; g < len(pats); g += 4 {
-			or4(run, g == 0,
+			or4(run, g == 0, sp,
 				pats[g].bytes[phase[g]:], pats[g+1].bytes[phase[g+1]:],
 				pats[g+2].bytes[phase[g+2]:], pats[g+3].bytes[phase[g+3]:])
 		}
@@ -548,20 +555,26 @@ func fillPresieve(buf []byte, start uint64, spill []byte) {
 			}
 		}
 	}
-	spill = spill[:min(len(spill), len(buf))]
-	for i, b := range spill {
-		buf[i] |= b
-	}
-	clear(spill)
 }
 
 // or4 sets (first) or ORs into dst the OR of four sources, a word at a
-// time. A whole run goes through fixed-size arrays, which spares the loop
-// its bounds checks.
-func or4(dst []byte, first bool, s0, s1, s2, s3 []byte) {
+// time; the first pass also takes in and clears the spill sp, if any. A
+// whole run goes through fixed-size arrays, which spares the loop its
+// bounds checks.
+func or4(dst []byte, first bool, sp, s0, s1, s2, s3 []byte) {
 	if len(dst) == runBytes {
 		d := (*[runBytes]byte)(dst)
 		a0, a1, a2, a3 := (*[runBytes]byte)(s0), (*[runBytes]byte)(s1), (*[runBytes]byte)(s2), (*[runBytes]byte)(s3)
+		if first && sp != nil {
+			s := (*[runBytes]byte)(sp)
+			for i := 0; i < runBytes; i += 8 {
+				binary.LittleEndian.PutUint64(d[i:], binary.LittleEndian.Uint64(s[i:])|
+					binary.LittleEndian.Uint64(a0[i:])|binary.LittleEndian.Uint64(a1[i:])|
+					binary.LittleEndian.Uint64(a2[i:])|binary.LittleEndian.Uint64(a3[i:]))
+			}
+			clear(s[:])
+			return
+		}
 		if first {
 			for i := 0; i < runBytes; i += 8 {
 				binary.LittleEndian.PutUint64(d[i:], binary.LittleEndian.Uint64(a0[i:])|binary.LittleEndian.Uint64(a1[i:])|
@@ -580,6 +593,9 @@ func or4(dst []byte, first bool, s0, s1, s2, s3 []byte) {
 		x := s0[i] | s1[i] | s2[i] | s3[i]
 		if !first {
 			x |= dst[i]
+		} else if sp != nil {
+			x |= sp[i]
+			sp[i] = 0
 		}
 		dst[i] = x
 	}
