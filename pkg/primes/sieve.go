@@ -611,6 +611,9 @@ func checkTurns(mem []byte, at, n, b, turn int) {
 	}
 }
 
+// badTurn is kept out of line so that checkTurns inlines into the loops.
+//
+//go:noinline
 func badTurn(size, at, n, b, turn int) {
 	panic(fmt.Sprintf("primes: turn of %d bytes at %d+%d outside %d bytes (buffer of %d)", turn, at, b, size, n))
 }
