@@ -645,6 +645,14 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 
 // sumSegment sums the numbers whose bits are clear in buf, which holds the
 // bytes from start on, leaving out numbers outside [lo, hi] and 1.
+//
+// A set bit (of the inverted words) at byte i of word w, bit j, is the
+// number 30·(start + 8w + i) + wheel[j]. The 30·start and 240·w parts need
+// only each word's popcount. The rest depends on the bit's position in its
+// word alone, so the words are first added up position by position in
+// carry-save bit slices (as in Harley and Seal's popcount): 16 words give
+// one word of sixteens, whose positions are then weighed with a few masked
+// popcounts (bitWeights). That is about one and a half popcounts a word.
 func (s *sieve) sumSegment(buf []byte, start uint64) U128 {
 	n := uint64(len(buf))
 	if start <= s.first {
@@ -661,54 +669,80 @@ func (s *sieve) sumSegment(buf []byte, start uint64) U128 {
 			}
 		}
 	}
-	var count, wordSum, byteSum, resSum uint64
+	// count is the set bits so far; counts the sum of count after each
+	// word, from which Σ w·popcount(word w) follows.
+	var count, counts, sixteens uint64
+	var ones, twos, fours, eights uint64
 	words := n / 8
-	// Two words at a time: where a mask covers half a word or less, y's
-	// masked bits shifted (or rotated) clear of x's share one popcount.
-	wi := uint64(0)
-	for ; wi+2 <= words; wi += 2 {
-		pair := (*[16]byte)(buf[8*wi:])
-		x := ^binary.LittleEndian.Uint64(pair[:8])
-		y := ^binary.LittleEndian.Uint64(pair[8:])
-		cx, cy := uint64(bits.OnesCount64(x)), uint64(bits.OnesCount64(y))
-		count += cx + cy
-		wordSum += wi*(cx+cy) + cy
-		byteSum += uint64(bits.OnesCount64(x&byteIdx1|(y&byteIdx1)>>8)) +
-			uint64(bits.OnesCount64(x&byteIdx2|(y&byteIdx2)>>16))<<1 +
-			uint64(bits.OnesCount64(x&byteIdx4|y>>32))<<2
-		resSum += cx + cy +
-			uint64(bits.OnesCount64(x&resBit2|bits.RotateLeft64(y&resBit2, 2)))<<1 +
-			uint64(bits.OnesCount64(x&resBit4)+bits.OnesCount64(y&resBit4))<<2 +
-			uint64(bits.OnesCount64(x&resBit8|bits.RotateLeft64(y&resBit8, 2)))<<3 +
-			uint64(bits.OnesCount64(x&resBit16|(y&resBit16)>>4))<<4
+	w := uint64(0)
+	for ; w+16 <= words; w += 16 {
+		g := (*[128]byte)(buf[8*w:])
+		var x [16]uint64
+		for k := range x {
+			x[k] = ^binary.LittleEndian.Uint64(g[8*k:])
+			count += uint64(bits.OnesCount64(x[k]))
+			counts += count
+		}
+		var twosA, twosB, foursA, foursB, eightsA, eightsB, sixteensOut uint64
+		twosA, ones = csa(ones, x[0], x[1])
+		twosB, ones = csa(ones, x[2], x[3])
+		foursA, twos = csa(twos, twosA, twosB)
+		twosA, ones = csa(ones, x[4], x[5])
+		twosB, ones = csa(ones, x[6], x[7])
+		foursB, twos = csa(twos, twosA, twosB)
+		eightsA, fours = csa(fours, foursA, foursB)
+		twosA, ones = csa(ones, x[8], x[9])
+		twosB, ones = csa(ones, x[10], x[11])
+		foursA, twos = csa(twos, twosA, twosB)
+		twosA, ones = csa(ones, x[12], x[13])
+		twosB, ones = csa(ones, x[14], x[15])
+		foursB, twos = csa(twos, twosA, twosB)
+		eightsB, fours = csa(fours, foursA, foursB)
+		sixteensOut, eights = csa(eights, eightsA, eightsB)
+		sixteens += bitWeights(sixteensOut)
 	}
-	if wi < words { // an odd word out
-		x := ^binary.LittleEndian.Uint64(buf[8*wi:])
-		c := uint64(bits.OnesCount64(x))
-		count += c
-		wordSum += wi * c
-		byteSum += uint64(bits.OnesCount64(x&byteIdx1)) +
-			uint64(bits.OnesCount64(x&byteIdx2))<<1 +
-			uint64(bits.OnesCount64(x&byteIdx4))<<2
-		resSum += c +
-			uint64(bits.OnesCount64(x&resBit2))<<1 +
-			uint64(bits.OnesCount64(x&resBit4))<<2 +
-			uint64(bits.OnesCount64(x&resBit8))<<3 +
-			uint64(bits.OnesCount64(x&resBit16))<<4
+	weights := 16*sixteens + 8*bitWeights(eights) + 4*bitWeights(fours) + 2*bitWeights(twos) + bitWeights(ones)
+	for ; w < words; w++ { // fewer than 16 words left
+		x := ^binary.LittleEndian.Uint64(buf[8*w:])
+		count += uint64(bits.OnesCount64(x))
+		counts += count
+		weights += bitWeights(x)
 	}
+	// Σ w·c_w over words 0..W−1 is W·count − Σ (count after word w).
+	wordSum := words*count - counts
 	for i := words * 8; i < n; i++ { // the ragged end of the last segment
 		x := ^buf[i]
 		for x != 0 {
 			b := uint64(bits.TrailingZeros8(x))
 			x &= x - 1
 			count++
-			byteSum += i // counted in bytes from start, like 8·wordSum + byte
-			resSum += wheel[b]
+			weights += 30*(i-8*words) + wheel[b] // counted from byte 8·words
+			wordSum += words
 		}
 	}
 	// Σ (30·(start + 8·word + byte) + residue) over the set bits.
 	hi, lo := bits.Mul64(30*start, count)
-	return U128{Hi: hi, Lo: lo}.Add64(240*wordSum + 30*byteSum + resSum)
+	return U128{Hi: hi, Lo: lo}.Add64(240*wordSum + weights)
+}
+
+// csa adds three bit vectors position by position: a carry-save adder.
+func csa(a, b, c uint64) (carry, sum uint64) {
+	u := a ^ b
+	return a&b | u&c, u ^ c
+}
+
+// bitWeights returns Σ 30·i + wheel[j] over the set bits of x, bit j of
+// byte i, from popcounts over the masks of the bits of i and of wheel[j].
+func bitWeights(x uint64) uint64 {
+	byteIdx := uint64(bits.OnesCount64(x&byteIdx1)) +
+		uint64(bits.OnesCount64(x&byteIdx2))<<1 +
+		uint64(bits.OnesCount64(x&byteIdx4))<<2
+	res := uint64(bits.OnesCount64(x)) +
+		uint64(bits.OnesCount64(x&resBit2))<<1 +
+		uint64(bits.OnesCount64(x&resBit4))<<2 +
+		uint64(bits.OnesCount64(x&resBit8))<<3 +
+		uint64(bits.OnesCount64(x&resBit16))<<4
+	return 30*byteIdx + res
 }
 
 // oddPrimesUpTo returns the odd primes ≤ n with a plain odd-only sieve; n is at
