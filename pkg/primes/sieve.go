@@ -198,17 +198,25 @@ type sieve struct {
 	lo, hi      uint64
 	first, last uint64
 	primes      []uint32 // sieving primes from firstSieve to √hi
-	nTurn       int      // primes[:nTurn] are below mediumMax
+	// segLen is the most bytes a segment holds: segBytes, or all of a
+	// shorter range, so that a short range costs little memory.
+	segLen int
+	// primes[:nTurn] cross off turns: they are below mediumMax and below
+	// segLen, so that the turns they spill past a segment's end are no
+	// larger than it. The rest have at most a turn's multiples in a
+	// segment and wait in buckets.
+	nTurn int
 }
 
 func newSieve(lo, hi uint64) *sieve {
 	s := &sieve{lo: lo, hi: hi, first: lo / 30, last: hi / 30}
+	s.segLen = int(min(segBytes, s.last-s.first+1))
 	all := oddPrimesUpTo(isqrt(hi))
 	for len(all) > 0 && all[0] < firstSieve {
 		all = all[1:]
 	}
 	s.primes = all
-	for s.nTurn < len(all) && all[s.nTurn] < mediumMax {
+	for s.nTurn < len(all) && int(all[s.nTurn]) < min(mediumMax, s.segLen) {
 		s.nTurn++
 	}
 	return s
@@ -354,7 +362,7 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		// a segment, and then it also spills into the next block or
 		// segment only. Larger medium primes take them a run at a time;
 		// larger small ones stay with turns of 30. (Each measured best.)
-		tier, room := &w.medium, segBytes/3
+		tier, room := &w.medium, s.segLen/3
 		if p < smallMax {
 			tier, room = &w.small, blockBytes
 		}
@@ -374,7 +382,7 @@ func newSieveWorker(s *sieve) *sieveWorker {
 	w.lead = (spill + 4095) &^ 4095 // keeps the segment page-aligned
 	// The spill is whole runs of fillPresieve, which takes it in with the
 	// patterns.
-	w.mem = make([]byte, w.lead+segBytes+(spill+runBytes-1)/runBytes*runBytes)
+	w.mem = make([]byte, w.lead+s.segLen+(spill+runBytes-1)/runBytes*runBytes)
 	w.seg = w.mem[w.lead:]
 	if n := len(s.primes); n > s.nTurn {
 		// A multiple is at most 6p numbers after the previous one, so a
@@ -384,8 +392,9 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		reach := (6*pmax/30+1)/segBytes + 1
 		w.buckets = make([][]bucketEntry, 1<<bits.Len64(reach))
 		// Every larger prime sits in one of the next reach buckets; room
-		// for twice the average spares the copying of growing slices.
-		per := 2 * uint64(n-s.nTurn) / reach
+		// for twice the average spares the copying of growing slices (but
+		// a segment has no more than 8 multiples a byte).
+		per := min(2*uint64(n-s.nTurn)/reach, 8*uint64(s.segLen))
 		for i := range w.buckets {
 			w.buckets[i] = make([]bucketEntry, 0, per)
 		}
@@ -410,7 +419,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 	s := w.s
 	// Each prime starts at p²'s turn or at the turn holding byte from,
 	// which may begin in the lead.
-	clear(w.seg[segBytes:]) // no earlier segment left a spill
+	clear(w.seg[s.segLen:]) // no earlier segment left a spill
 	for width, runs := range turnRuns {
 		for c, r := range wheel {
 			for _, tier := range [][]turnPrime{w.small[width][c], w.medium[width][c]} {
@@ -437,7 +446,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 			return U128{}, false
 		}
 		n := int(min(segBytes, to-start))
-		buf, spill := w.seg[:n], w.seg[segBytes:]
+		buf, spill := w.seg[:n], w.seg[s.segLen:]
 		prepare := func(blk int) { // a block's starting state, just before it is sieved
 			fillPresieve(buf[blk:min(blk+blockBytes, n)], start+uint64(blk), spill[min(blk, len(spill)):])
 		}
@@ -776,30 +785,44 @@ func bitWeights(x uint64) uint64 {
 	return 30*byteIdx + res
 }
 
-// oddPrimesUpTo returns the odd primes ≤ n with a plain odd-only sieve; n is at
-// most √MaxN = 10^8, so this takes at most 50 MB for an instant. Collecting
-// the primes writes every candidate and keeps the primes (composite[i] is
-// 0 or 1), which spares a branch that would mispredict at every prime.
+// oddPrimesUpTo returns the odd primes ≤ n (at most √MaxN = 10^8) with a
+// segmented odd-only sieve: a byte an odd number, 32 KiB of them at a time
+// so that crossing off stays in L1, by the odd primes up to √n, found the
+// same way. Collecting writes every candidate and keeps the primes (a
+// segment byte is 0 or 1), which spares a branch that would mispredict at
+// every prime.
 func oddPrimesUpTo(n uint64) []uint32 {
 	if n < 3 {
 		return nil
 	}
-	composite := make([]uint8, n/2+1) // index i stands for 2i+1
-	for i := uint64(1); (2*i+1)*(2*i+1) <= n; i++ {
-		if composite[i] == 0 {
-			p := 2*i + 1
-			for j := p * p / 2; j < uint64(len(composite)); j += p {
-				composite[j] = 1
-			}
-		}
+	base := oddPrimesUpTo(isqrt(n))
+	// next[k] indexes the next odd multiple of base[k] to cross off, from
+	// its square on; index i stands for 2i + 1.
+	next := make([]uint64, len(base))
+	for k, p := range base {
+		next[k] = uint64(p) * uint64(p) / 2
 	}
 	// π(n) < 1.26·n/ln n (Rosser–Schoenfeld), and one slot for the
 	// candidate written after the last prime.
 	out := make([]uint32, int(1.26*float64(n)/math.Log(float64(n)))+2)
 	k := 0
-	for i := 1; 2*i+1 <= int(n); i++ {
-		out[k] = uint32(2*i + 1)
-		k += 1 - int(composite[i])
+	var seg [32 << 10]uint8
+	end := (n-1)/2 + 1 // indexes 1..end-1 are the odd numbers 3..n
+	for lo := uint64(1); lo < end; lo += uint64(len(seg)) {
+		hi := min(lo+uint64(len(seg)), end)
+		span := seg[:hi-lo]
+		clear(span)
+		for b, p := range base {
+			j := int(next[b] - lo) // next[b] ≥ lo: it is past the last segment
+			for ; j < len(span); j += int(p) {
+				span[j] = 1
+			}
+			next[b] = lo + uint64(j)
+		}
+		for i, c := range span {
+			out[k] = uint32(2*(lo+uint64(i)) + 1)
+			k += 1 - int(c)
+		}
 	}
 	return out[:k:k]
 }
