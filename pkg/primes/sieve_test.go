@@ -3,6 +3,7 @@ package primes_test
 import (
 	"context"
 	"errors"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"testing"
@@ -135,6 +136,21 @@ func TestSumRange(t *testing.T) {
 		}
 	})
 
+	t.Run("AgreesWithPlainSieveOnShortRangesFarOut", func(t *testing.T) {
+		t.Parallel()
+		// A range shorter than a segment is sieved in a buffer its own
+		// length, every prime past it waiting in buckets: from no turn
+		// primes at all, through small ones only, to small and medium.
+		a := uint64(1_300_000_000_007)
+		small := plainPrimes(sqrtFloor(a + 10_000_000))
+		for _, span := range []uint64{0, 1, 29, 30, 31, 1000, 30 * 4095, 30 * 20_000, 30 * 100_000, 10_000_000} {
+			want := plainSieve(small, a, a+span)
+			if got := sum(t, a, a+span, 1); got != want.String() {
+				t.Errorf("SumRange(%d, %d) = %s, want %s", a, a+span, got, want)
+			}
+		}
+	})
+
 	t.Run("StaysExactPast2To64NearMaxN", func(t *testing.T) {
 		t.Parallel()
 		// ~2,700 primes near 10^16 sum past 2^64; math/big's primality test
@@ -175,25 +191,36 @@ func TestSumRange(t *testing.T) {
 
 func primesString(v uint64) string { return primes.U128{Lo: v}.String() }
 
-// plainSum is a second reference for large bounds: a textbook segmented
-// sieve over the odd numbers of [a, b], ten million at a time.
+// plainSum is a second reference for large bounds (a ≥ 3): a textbook
+// segmented sieve over the odd numbers of [a, b], ten million at a time.
 func plainSum(a, b uint64) *big.Int {
-	var small []uint64 // odd primes up to √b
-	for n := uint64(3); n*n <= b; n += 2 {
+	return plainSieve(plainPrimes(sqrtFloor(b)), a, b)
+}
+
+// plainPrimes returns the odd primes up to n by trial division.
+func plainPrimes(n uint64) []uint64 {
+	var small []uint64
+	for m := uint64(3); m <= n; m += 2 {
 		prime := true
 		for _, p := range small {
-			if p*p > n {
+			if p*p > m {
 				break
 			}
-			if n%p == 0 {
+			if m%p == 0 {
 				prime = false
 				break
 			}
 		}
 		if prime {
-			small = append(small, n)
+			small = append(small, m)
 		}
 	}
+	return small
+}
+
+// plainSieve sums the primes in [a, b] (a ≥ 3) given the odd primes up to
+// √b.
+func plainSieve(small []uint64, a, b uint64) *big.Int {
 	total := new(big.Int)
 	const window = 10_000_000
 	for lo := a | 1; lo <= b; lo += window {
@@ -231,4 +258,16 @@ func TestU128(t *testing.T) {
 	if got := (primes.U128{Hi: 1}).Sub(primes.U128{Lo: 1}); got != max64 {
 		t.Errorf("2^64 - 1 = %+v", got)
 	}
+}
+
+// sqrtFloor returns ⌊√n⌋.
+func sqrtFloor(n uint64) uint64 {
+	r := uint64(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
 }
