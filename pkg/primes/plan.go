@@ -109,7 +109,7 @@ func scaled(f func(float64), from, to float64) func(float64) {
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
-	return time.Duration(span*perNumber + 7*math.Sqrt(float64(b)) + 2e4)
+	return time.Duration(span*perNumber + 2*math.Sqrt(float64(b)) + 2e4)
 }
 
 // PrefixCost estimates PrefixSum(n) on one core: nanoseconds per n^¾, the
@@ -125,7 +125,7 @@ func PrefixCost(n uint64) time.Duration {
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^¾ for the prefix.
 var (
-	sieveNanos  = [][2]float64{{0, 0.09}, {9, 0.09}, {10, 0.11}, {11, 0.15}, {12, 0.18}, {13, 0.26}, {14, 0.39}, {15, 0.63}, {16, 1.7}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.32}, {15, 0.57}, {16, 0.75}}
 	prefixNanos = [][2]float64{{0, 1.0}, {11, 0.9}, {12, 0.85}, {13, 1.6}, {16, 2.4}}
 )
 
