@@ -20,10 +20,13 @@
 //     A turn (or run) that starts in a buffer is finished there, spilling
 //     past its end into the next one's bytes;
 //   - large ones wait in per-segment buckets, so that each is touched only
-//     in the segments where it has a multiple.
+//     in the segments where it has a multiple. (So do all primes longer
+//     than a range too short for a whole segment.)
 //
-// A segment's primes are summed a machine word (240 numbers) at a time
-// with popcounts over fixed masks, never one prime at a time.
+// A segment's primes are summed a machine word (240 numbers) at a time,
+// never one prime at a time: words are added up bit position by bit
+// position in carry-save slices, and the positions weighed with popcounts
+// over fixed masks.
 package primes
 
 import (
