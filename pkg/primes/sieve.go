@@ -410,11 +410,19 @@ func newSieveWorker(s *sieve) *sieveWorker {
 // (smaller multiples have a smaller prime factor).
 func firstMultiple(p, from uint64) uint64 {
 	q := max(p, (30*from+p-1)/p)
-	for bitOf[q%30] == 0xFF {
-		q++
-	}
-	return q
+	return q + uint64(toCoprime[q%30])
 }
+
+// toCoprime[r] is how far r is from the next residue coprime to 30 (0 if r
+// is one), a table rather than a loop whose exit mispredicts.
+var toCoprime = func() (t [30]uint8) {
+	for r := range t {
+		for bitOf[(r+int(t[r]))%30] == 0xFF {
+			t[r]++
+		}
+	}
+	return t
+}()
 
 // chunk sieves and sums bytes [from, to), one segment at a time; it reports
 // false if ctx ended first.
