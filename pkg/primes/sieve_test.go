@@ -3,7 +3,6 @@ package primes_test
 import (
 	"context"
 	"errors"
-	"math"
 	"math/big"
 	"math/rand/v2"
 	"testing"
@@ -142,7 +141,7 @@ func TestSumRange(t *testing.T) {
 		// length, every prime past it waiting in buckets: from no turn
 		// primes at all, through small ones only, to small and medium.
 		a := uint64(1_300_000_000_007)
-		small := plainPrimes(sqrtFloor(a + 10_000_000))
+		small := plainPrimes(primes.ISqrt(a + 10_000_000))
 		for _, span := range []uint64{0, 1, 29, 30, 31, 1000, 30 * 4095, 30 * 20_000, 30 * 100_000, 10_000_000} {
 			want := plainSieve(small, a, a+span)
 			if got := sum(t, a, a+span, 1); got != want.String() {
@@ -194,7 +193,7 @@ func primesString(v uint64) string { return primes.U128{Lo: v}.String() }
 // plainSum is a second reference for large bounds (a ≥ 3): a textbook
 // segmented sieve over the odd numbers of [a, b], ten million at a time.
 func plainSum(a, b uint64) *big.Int {
-	return plainSieve(plainPrimes(sqrtFloor(b)), a, b)
+	return plainSieve(plainPrimes(primes.ISqrt(b)), a, b)
 }
 
 // plainPrimes returns the odd primes up to n by trial division.
@@ -258,16 +257,4 @@ func TestU128(t *testing.T) {
 	if got := (primes.U128{Hi: 1}).Sub(primes.U128{Lo: 1}); got != max64 {
 		t.Errorf("2^64 - 1 = %+v", got)
 	}
-}
-
-// sqrtFloor returns ⌊√n⌋.
-func sqrtFloor(n uint64) uint64 {
-	r := uint64(math.Sqrt(float64(n)))
-	for r*r > n {
-		r--
-	}
-	for (r+1)*(r+1) <= n {
-		r++
-	}
-	return r
 }

@@ -1,0 +1,4 @@
+package primes
+
+// ISqrt lets the tests' reference sieves size themselves as the engine does.
+var ISqrt = isqrt
