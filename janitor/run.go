@@ -15,15 +15,11 @@ import (
 // Shutdown order: the dead-letter reader leaves its group, the lock is
 // freed, then the Kafka writers and the Redis client close.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	conns, err := role.Connect(ctx, cfg, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
+	conns, err := role.Start(ctx, cfg, log)
+	if conns == nil {
+		return err // nil when ctx ended while connecting
 	}
 	defer conns.Close()
-	conns.ServeOps(ctx, cfg.Metrics.Addr, log)
 	j := New(Config{
 		Store:       conns.Store,
 		Queue:       conns.Queue,

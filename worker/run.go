@@ -17,15 +17,11 @@ import (
 // jobs in flight within worker.drain_timeout and close their readers
 // (leaving the group); then the Kafka writers and the Redis client close.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	conns, err := role.Connect(ctx, cfg, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
+	conns, err := role.Start(ctx, cfg, log)
+	if conns == nil {
+		return err // nil when ctx ended while connecting
 	}
 	defer conns.Close()
-	conns.ServeOps(ctx, cfg.Metrics.Addr, log)
 	metrics.RegisterLag(conns.Queue.Lag)
 	w := New(Config{
 		Store:         conns.Store,

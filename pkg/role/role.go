@@ -36,6 +36,21 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Conns, 
 	return &Conns{Redis: rdb, Store: store.NewRedis(rdb, cfg.Redis.KeyPrefix, cfg.Result.TTL), Queue: q}, nil
 }
 
+// Start connects (see Connect) and serves /metrics, /healthz and /readyz
+// on cfg.Metrics.Addr. It returns nil Conns and a nil error when ctx ended
+// while connecting: a shutdown then, not a failure.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Conns, error) {
+	c, err := Connect(ctx, cfg, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	c.ServeOps(ctx, cfg.Metrics.Addr, log)
+	return c, nil
+}
+
 // Close flushes and closes the Kafka writers, then the Redis client.
 func (c *Conns) Close() {
 	c.Queue.Close()
