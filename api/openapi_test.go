@@ -91,7 +91,7 @@ type specCase struct {
 const someID = "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
 
 func specServer(t *testing.T) (*testBundle, *countingLimiter, http.Handler) {
-	b := &testBundle{store: &memStore{records: map[string]job.Record{}}, queue: &fakeQueue{}}
+	b := &testBundle{store: newStore(), queue: &fakeQueue{}}
 	l := &countingLimiter{allow: 1 << 30, seen: map[string]int{}}
 	b.server = api.New(api.Config{
 		Store: b.store, Queue: b.queue, Timeout: time.Second,
@@ -108,12 +108,12 @@ func jsonBody(body string) map[string]string {
 }
 
 func withRecord(b *testBundle, status job.Status) {
-	j := job.Job{RequestID: someID, A: 1, B: 10, SubmittedAt: time.Now()}
+	j := job.Job{RequestID: someID, A: 1, B: 10, CreatedAt: time.Now()}
 	rec := job.Pending(j)
 	if status == job.Finished {
 		rec = j.Finished("17", time.Now())
 	}
-	b.store.records[someID] = rec
+	_ = b.store.Put(context.Background(), rec)
 }
 
 func specCases() []specCase {
@@ -137,19 +137,19 @@ func specCases() []specCase {
 	found := func(status job.Status) func(*testBundle, *countingLimiter) {
 		return func(b *testBundle, _ *countingLimiter) { withRecord(b, status) }
 	}
-	storeDown := func(b *testBundle, _ *countingLimiter) { b.store.down = true }
+	storeDown := func(b *testBundle, _ *countingLimiter) { b.store.down.Store(true) }
 	limited := func(_ *testBundle, l *countingLimiter) { l.allow = 0 }
 	id := "/sumPrime/" + someID
 	return []specCase{
 		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},
 		{"POST /sumPrime", 200, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			withRecord(b, job.Finished)
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10-"}}
+			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 400, "", post(`{"a":0,"b":10}`)},
 		{"POST /sumPrime", 409, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-10-"}}
+			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 413, "", post(`{"a":1,"b":10,"x":"` + strings.Repeat("x", 2000) + `"}`)},
@@ -157,7 +157,7 @@ func specCases() []specCase {
 			return http.MethodPost, "/sumPrime", `{"a":1,"b":10}`, map[string]string{"Content-Type": "text/plain"}
 		}},
 		{"POST /sumPrime", 422, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			b.store.claims = map[string]store.Claim{"ip:192.0.2.1:k": {RequestID: someID, Fingerprint: "1-11-"}}
+			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-11-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 429, "X-API-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {

@@ -42,6 +42,11 @@ func badField(field, detail string) *Problem {
 	return p
 }
 
+// storeUnavailable is the answer whenever the result store fails.
+func storeUnavailable() *Problem {
+	return unavailable("the result store is unavailable; try again shortly")
+}
+
 func unavailable(detail string) *Problem {
 	p := problem(http.StatusServiceUnavailable, "unavailable", detail)
 	p.retryAfter = 5

@@ -61,7 +61,7 @@ func limitedServer(t *testing.T, allow int, trusted ...string) (*api.Server, *co
 	}
 	l := &countingLimiter{allow: allow, seen: map[string]int{}}
 	srv := api.New(api.Config{
-		Store:          &memStore{records: map[string]job.Record{}},
+		Store:          newStore(),
 		Queue:          &fakeQueue{},
 		Limits:         job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
 		Timeout:        time.Second,

@@ -4,7 +4,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -21,15 +20,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/metrics"
-	"github.com/sumprimes/sumprimes/pkg/primes"
-	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -47,12 +43,31 @@ var page []byte
 // bodyLimit caps request bodies: a valid submit is a few dozen bytes.
 const bodyLimit = "1KB"
 
+// Store is what the API needs of the result store: the records, the
+// idempotency claims, and whether it answers.
+type Store interface {
+	store.Records
+	store.Claims
+	Ping(ctx context.Context) error
+}
+
+// Queue is what the API needs of the job queue.
+type Queue interface {
+	// Publish returns nil only once every in-sync replica has the job, so
+	// a nil error is the promise behind a 202.
+	Publish(ctx context.Context, j job.Job) error
+	// Ping reports whether the broker answers and the topic exists.
+	Ping(ctx context.Context) error
+}
+
+var _ Store = store.Store(nil)
+
 // Server serves the HTTP API.
 type Server struct {
 	draining atomic.Bool // set at shutdown: readiness fails from then on
 	echo     *echo.Echo
-	store    store.Store
-	queue    queue.Publisher
+	store    Store
+	queue    Queue
 	limits   job.Limits
 	timeout  time.Duration
 	log      *slog.Logger
@@ -68,8 +83,8 @@ type Server struct {
 
 // Config holds what a Server depends on.
 type Config struct {
-	Store  store.Store
-	Queue  queue.Publisher
+	Store  Store
+	Queue  Queue
 	Limits job.Limits
 	// Timeout bounds each call to the store or the queue, so a dead
 	// dependency becomes a 503 instead of a hung client.
@@ -96,7 +111,7 @@ type Config struct {
 	// and event streams wake on it. Without it they wake only at the end
 	// of their wait.
 	Changes <-chan string
-	// MaxWait caps ?wait= on GET; 0 means 60 s.
+	// MaxWait caps ?wait= on GET.
 	MaxWait time.Duration
 	// Callbacks checks callback URLs at submit and delivers the CANCELLED
 	// records; nil means callbacks are off.
@@ -117,7 +132,7 @@ func New(cfg Config) *Server {
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
 		hub:          newHub(cfg.Changes),
-		maxWait:      cmp.Or(cfg.MaxWait, time.Minute),
+		maxWait:      cfg.MaxWait,
 		callbacks:    cfg.Callbacks,
 	}
 	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
@@ -137,8 +152,8 @@ func New(cfg Config) *Server {
 	e.GET("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
 	e.GET("/metrics", echo.WrapHandler(metrics.Handler()))
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(metrics.Health)))
+	e.GET("/readyz", echo.WrapHandler(metrics.Ready(s.timeout, s.ready)))
 	return s
 }
 
@@ -211,7 +226,7 @@ func (s *Server) submit(c echo.Context) error {
 			return badField("callbackUrl", err.Error())
 		}
 	}
-	j := job.Job{RequestID: uuid.NewString(), A: req.A, B: req.B, SubmittedAt: s.now().UTC(), CallbackURL: req.CallbackURL}
+	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC())
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	if s.backlog != nil && s.backlog.full(ctx, s.log) {
@@ -231,7 +246,7 @@ func (s *Server) submit(c echo.Context) error {
 		held, ok, err := s.store.Claim(ctx, claimKey, want)
 		if err != nil {
 			s.log.Error("claim idempotency key", "error", err)
-			return unavailable("the result store is unavailable; try again shortly")
+			return storeUnavailable()
 		}
 		if !ok {
 			return s.replay(c, ctx, held, want)
@@ -248,7 +263,7 @@ func (s *Server) submit(c echo.Context) error {
 	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B, "engine", plan.Engine)
 	h := c.Response().Header()
 	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
-	h.Set("Retry-After", strconv.Itoa(retryAfter(plan)))
+	h.Set("Retry-After", strconv.Itoa(retryAfter(plan.Estimate)))
 	return writeJSON(c, http.StatusAccepted, job.Pending(j))
 }
 
@@ -258,7 +273,7 @@ func (s *Server) submit(c echo.Context) error {
 func (s *Server) accept(ctx context.Context, j job.Job) error {
 	if err := s.store.Create(ctx, job.Pending(j)); err != nil {
 		s.log.Error("store record", "requestId", j.RequestID, "error", err)
-		return unavailable("the result store is unavailable; try again shortly")
+		return storeUnavailable()
 	}
 	if err := s.queue.Publish(ctx, j); err != nil {
 		s.log.Error("publish job", "requestId", j.RequestID, "error", err)
@@ -298,7 +313,7 @@ func (s *Server) replay(c echo.Context, ctx context.Context, held, want store.Cl
 		return p
 	case err != nil:
 		s.log.Error("read record", "requestId", held.RequestID, "error", err)
-		return unavailable("the result store is unavailable; try again shortly")
+		return storeUnavailable()
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/sumPrime/"+rec.RequestID)
 	if rec.Status.Final() {
@@ -320,10 +335,10 @@ func parseIdempotencyKey(v string) (string, *Problem) {
 	return v, nil
 }
 
-// retryAfter is the first polling hint, in whole seconds: the planner's
-// estimate of the computation, at least one. Polls get what is left of it.
-func retryAfter(plan primes.Plan) int {
-	return max(1, int(math.Ceil(plan.Estimate.Seconds())))
+// retryAfter is a polling hint in whole seconds, at least one: the
+// planner's estimate at submit, and what is left of it on a poll.
+func retryAfter(left time.Duration) int {
+	return max(1, int(math.Ceil(left.Seconds())))
 }
 
 // get answers a poll from the store. With ?wait=, it answers as soon as
@@ -368,25 +383,18 @@ func (s *Server) get(c echo.Context) error {
 // left of the planner's estimate.
 func (s *Server) writeRecord(c echo.Context, rec job.Record) error {
 	if !rec.Status.Final() {
-		left := primes.PlanRange(rec.A, rec.B).Estimate - s.now().Sub(rec.CreatedAt)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
+		left := rec.Planned().Estimate - s.now().Sub(rec.CreatedAt)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter(left)))
 	}
 	return writeJSON(c, http.StatusOK, rec)
 }
 
-// healthz says the process is alive; it checks nothing else on purpose, so
-// an orchestrator does not restart the API because Redis blinked.
-func (s *Server) healthz(c echo.Context) error {
-	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz says whether this replica can serve: Kafka and Redis both answer.
-func (s *Server) readyz(c echo.Context) error {
+// ready says whether this replica can serve: not shutting down, and both
+// Kafka and Redis answer.
+func (s *Server) ready(ctx context.Context) error {
 	if s.draining.Load() {
-		return unavailable("not ready: shutting down")
+		return errors.New("shutting down")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
-	defer cancel()
 	var failed []string
 	if err := s.store.Ping(ctx); err != nil {
 		failed = append(failed, "redis: "+err.Error())
@@ -395,9 +403,9 @@ func (s *Server) readyz(c echo.Context) error {
 		failed = append(failed, "kafka: "+err.Error())
 	}
 	if len(failed) > 0 {
-		return unavailable("not ready: " + strings.Join(failed, "; "))
+		return errors.New(strings.Join(failed, "; "))
 	}
-	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }
 
 // measure counts and times every request by route template, so that ids

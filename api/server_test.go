@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,110 +22,53 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
-// memStore is an in-memory store.Store.
-type memStore struct {
-	mu      sync.Mutex
-	records map[string]job.Record
-	claims  map[string]store.Claim
-	down    bool
+// faultyStore is the in-memory store (held to Redis's rules by the
+// store's conformance suite) with an outage on demand.
+type faultyStore struct {
+	*store.Memory
+	down atomic.Bool
 }
 
-func (m *memStore) Create(_ context.Context, r job.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return errors.New("store down")
-	}
-	if _, ok := m.records[r.RequestID]; ok {
-		return store.ErrExists
-	}
-	m.records[r.RequestID] = r
-	return nil
-}
+func newStore() *faultyStore { return &faultyStore{Memory: store.NewMemory(3*time.Minute, nil)} }
 
-func (m *memStore) Put(_ context.Context, r job.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.records[r.RequestID] = r
-	return nil
-}
-
-func (m *memStore) Get(_ context.Context, id string) (job.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return job.Record{}, errors.New("store down")
-	}
-	r, ok := m.records[id]
-	if !ok {
-		return job.Record{}, store.ErrNotFound
-	}
-	return r, nil
-}
-
-func (m *memStore) Delete(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.records, id)
-	return nil
-}
-
-func (m *memStore) Lease(context.Context, string, string, time.Duration) error { return nil }
-
-func (m *memStore) SetProgress(_ context.Context, id string, f float64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.records[id]
-	r.Progress = &f
-	m.records[id] = r
-	return nil
-}
-
-func (m *memStore) Cancel(_ context.Context, id string) (job.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.records[id]
-	switch {
-	case m.down:
-		return job.Record{}, errors.New("store down")
-	case !ok:
-		return job.Record{}, store.ErrNotFound
-	case r.Status.Final():
-		return r, store.ErrFinal
-	}
-	r = r.Cancelled(time.Now())
-	m.records[id] = r
-	return r, nil
-}
-
-func (m *memStore) Ping(context.Context) error {
-	if m.down {
+func (s *faultyStore) fault() error {
+	if s.down.Load() {
 		return errors.New("store down")
 	}
 	return nil
 }
 
-func (m *memStore) Claim(_ context.Context, key string, c store.Claim) (store.Claim, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return store.Claim{}, false, errors.New("store down")
-	}
-	if m.claims == nil {
-		m.claims = map[string]store.Claim{}
-	}
-	if held, ok := m.claims[key]; ok {
-		return held, false, nil
-	}
-	m.claims[key] = c
-	return c, true, nil
+func (s *faultyStore) Create(ctx context.Context, r job.Record) error {
+	return cmp.Or(s.fault(), s.Memory.Create(ctx, r))
 }
 
-func (m *memStore) Unclaim(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.claims, key)
-	return nil
+func (s *faultyStore) Get(ctx context.Context, id string) (job.Record, error) {
+	if err := s.fault(); err != nil {
+		return job.Record{}, err
+	}
+	return s.Memory.Get(ctx, id)
+}
+
+func (s *faultyStore) Cancel(ctx context.Context, id string) (job.Record, error) {
+	if err := s.fault(); err != nil {
+		return job.Record{}, err
+	}
+	return s.Memory.Cancel(ctx, id)
+}
+
+func (s *faultyStore) Claim(ctx context.Context, key string, c store.Claim) (store.Claim, bool, error) {
+	if err := s.fault(); err != nil {
+		return store.Claim{}, false, err
+	}
+	return s.Memory.Claim(ctx, key, c)
+}
+
+func (s *faultyStore) Ping(context.Context) error { return s.fault() }
+
+// records counts the records still listed as pending.
+func (s *faultyStore) pending() int64 {
+	n, _ := s.Memory.Pending(context.Background())
+	return n
 }
 
 // fakeQueue records published jobs, or fails when down.
@@ -153,13 +98,13 @@ func (q *fakeQueue) Close() error { return nil }
 
 type testBundle struct {
 	server *api.Server
-	store  *memStore
+	store  *faultyStore
 	queue  *fakeQueue
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{store: &memStore{records: map[string]job.Record{}}, queue: &fakeQueue{}}
+	b := &testBundle{store: newStore(), queue: &fakeQueue{}}
 	b.server = api.New(api.Config{
 		Store:   b.store,
 		Queue:   b.queue,
@@ -284,7 +229,7 @@ func TestSubmit(t *testing.T) {
 				if p.Status != 400 || p.Detail == "" || p.Field != c.field {
 					t.Errorf("problem = %+v, want status 400, a detail and field %q", p, c.field)
 				}
-				if len(b.queue.published) != 0 || len(b.store.records) != 0 {
+				if len(b.queue.published) != 0 || b.store.pending() != 0 {
 					t.Error("a rejected request left a job or a record behind")
 				}
 			})
@@ -321,8 +266,8 @@ func TestSubmit(t *testing.T) {
 		if rec.Header().Get("Retry-After") == "" {
 			t.Error("Retry-After header missing on 503")
 		}
-		if len(b.store.records) != 0 {
-			t.Errorf("records = %v, want the unpublished record deleted", b.store.records)
+		if b.store.pending() != 0 {
+			t.Errorf("%d records pending, want the unpublished record deleted", b.store.pending())
 		}
 	})
 
@@ -330,7 +275,7 @@ func TestSubmit(t *testing.T) {
 		t.Parallel()
 		backlog := int64(11)
 		srv := api.New(api.Config{
-			Store: &memStore{records: map[string]job.Record{}}, Queue: &fakeQueue{},
+			Store: newStore(), Queue: &fakeQueue{},
 			Limits: job.Limits{MaxB: 1e13, MaxCost: time.Minute}, Timeout: time.Second,
 			Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Backlog:    func(context.Context) (int64, error) { return backlog, nil },
@@ -348,7 +293,7 @@ func TestSubmit(t *testing.T) {
 	t.Run("AnswersUnavailableWhenTheStoreIsDown", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.store.down = true
+		b.store.down.Store(true)
 		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`)
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status = %d, want 503", rec.Code)
@@ -381,7 +326,7 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 
 		j := b.queue.published[0]
-		_ = b.store.Put(context.Background(), j.Finished("1060", j.SubmittedAt))
+		_ = b.store.Put(context.Background(), j.Finished("1060", j.CreatedAt))
 		if done := post(t, b, `{"a":1,"b":100}`, `"order-17"`); done.Code != http.StatusOK || decode[job.Record](t, done).Status != job.Finished {
 			t.Fatalf("repeat after finishing = %d %s, want 200 FINISHED", done.Code, done.Body)
 		}
@@ -437,7 +382,7 @@ func TestGet(t *testing.T) {
 		}
 
 		j := b.queue.published[0]
-		_ = b.store.Put(context.Background(), j.Finished("17", j.SubmittedAt))
+		_ = b.store.Put(context.Background(), j.Finished("17", j.CreatedAt))
 		rec = b.do(t, http.MethodGet, "/sumPrime/"+id, "", "")
 		got := decode[map[string]any](t, rec)
 		if got["status"] != "FINISHED" || got["payload"] != "17" {
@@ -464,7 +409,7 @@ func TestGet(t *testing.T) {
 	t.Run("AnswersUnavailableWhenTheStoreIsDown", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.store.down = true
+		b.store.down.Store(true)
 		rec := b.do(t, http.MethodGet, "/sumPrime/3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", "", "")
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status = %d, want 503", rec.Code)

@@ -108,7 +108,7 @@ func (s *Server) record(ctx context.Context, id string) (job.Record, error) {
 		return job.Record{}, problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
 	case err != nil:
 		s.log.Error("read record", "requestId", id, "error", err)
-		return job.Record{}, unavailable("the result store is unavailable; try again shortly")
+		return job.Record{}, storeUnavailable()
 	}
 	return rec, nil
 }
@@ -130,7 +130,7 @@ func (s *Server) cancel(c echo.Context) error {
 		return problem(http.StatusConflict, "already-final", fmt.Sprintf("request %s is %s already: nothing to cancel", id, rec.Status))
 	case err != nil:
 		s.log.Error("cancel", "requestId", id, "error", err)
-		return unavailable("the result store is unavailable; try again shortly")
+		return storeUnavailable()
 	}
 	metrics.JobsCancelled.Inc()
 	s.log.Info("job cancelled", "requestId", id)

@@ -21,11 +21,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/internal/app"
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
-	"github.com/sumprimes/sumprimes/worker"
 )
 
 // binary is the sumprimes binary built once for tests that run processes.
@@ -65,21 +64,23 @@ func startAPIUnready(t *testing.T, cfg config.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRole(t, func(ctx context.Context) error { return api.Run(ctx, cfg, ln, testenv.Logger(t)) })
+	runRole(t, cfg, ln, app.API)
 	return "http://" + ln.Addr().String()
 }
 
 // startWorker runs the worker role in this process.
 func startWorker(t *testing.T, cfg config.Config) {
 	t.Helper()
-	runRole(t, func(ctx context.Context) error { return worker.Run(ctx, cfg, testenv.Logger(t)) })
+	runRole(t, cfg, nil, app.Worker)
 }
 
-// runRole runs a role until the test ends, then stops it and waits.
-func runRole(t *testing.T, run func(context.Context) error) {
+// runRole runs roles through the module map, as the binary does, until the
+// test ends; then it stops them and waits.
+func runRole(t *testing.T, cfg config.Config, ln net.Listener, roles ...app.Module) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
+	opts := app.Options{Config: cfg, Log: testenv.Logger(t), Listener: ln}
+	go func() { done <- app.Run(ctx, opts, roles...) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -242,7 +243,7 @@ func (b *syncBuffer) String() string {
 // partitions it holds.
 func assignments(t *testing.T, cfg config.Config) []int {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 5 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 5 * time.Second, Transport: testenv.KafkaTransport(t)}
 	resp, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{cfg.Kafka.Group}})
 	if err != nil || len(resp.Groups) == 0 || resp.Groups[0].Error != nil {
 		return nil

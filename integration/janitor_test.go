@@ -26,7 +26,7 @@ func TestJanitorRecoversAJobWhoseMessageWasLost(t *testing.T) {
 	janitor := startProcess(t, cfg, "janitor")
 
 	st := store.NewRedis(testenv.Redis(t), cfg.Redis.KeyPrefix, cfg.Result.TTL)
-	lost := job.Job{RequestID: uuid.NewString(), A: 1, B: 1_000_000, SubmittedAt: time.Now().UTC()}
+	lost := job.Job{RequestID: uuid.NewString(), A: 1, B: 1_000_000, CreatedAt: time.Now().UTC()}
 	if err := st.Create(context.Background(), job.Pending(lost)); err != nil {
 		t.Fatal(err)
 	}

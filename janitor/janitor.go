@@ -20,11 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/callback"
@@ -34,27 +31,24 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
-// Store is what the janitor needs of the result store.
+// Store is what the janitor needs of the result store: the records and
+// the index of pending jobs.
 type Store interface {
-	Get(ctx context.Context, id string) (job.Record, error)
-	Put(ctx context.Context, rec job.Record) error
-	Stale(ctx context.Context, before time.Time, limit int) ([]string, error)
-	Touch(ctx context.Context, id string, at time.Time) error
-	Forget(ctx context.Context, id string) error
-	Leased(ctx context.Context, id string) (bool, error)
-	Attempt(ctx context.Context, id string) (int, error)
-	Lead(ctx context.Context, owner string, ttl time.Duration) (bool, error)
-	Resign(ctx context.Context, owner string) error
+	store.Records
+	store.Index
 }
 
-// Queue is what the janitor needs of the job queue.
+// Queue is what the janitor needs of the job queue: to publish a lost job
+// again, and to tell a lost job from one still waiting in its partition.
 type Queue interface {
 	Publish(ctx context.Context, j job.Job) error
-	Lag(ctx context.Context) (map[int]int64, error)
-	PartitionOf(id string) int
+	Lag(ctx context.Context) (queue.Lag, error)
 }
 
-var _ Store = (*store.Redis)(nil)
+var (
+	_ Store = store.Store(nil)
+	_ Queue = (*queue.Kafka)(nil)
+)
 
 // Config holds what a Janitor depends on.
 type Config struct {
@@ -68,6 +62,8 @@ type Config struct {
 	// MaxAttempts is how many times a lost job is published again before
 	// it is recorded as FAILED.
 	MaxAttempts int
+	// Owner names this process in the janitor lock.
+	Owner string
 	// DeadLetters, when set, returns a consumer of the dead-letter topic:
 	// the janitor records every job found there as FAILED.
 	DeadLetters func() queue.Consumer
@@ -98,9 +94,7 @@ type Janitor struct {
 
 // New returns a Janitor for cfg.
 func New(cfg Config) *Janitor {
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
-	return &Janitor{cfg: cfg, owner: owner, now: time.Now}
+	return &Janitor{cfg: cfg, owner: cfg.Owner, now: time.Now}
 }
 
 // note counts one finding or action, for Counts and for /metrics.
@@ -169,18 +163,20 @@ func (j *Janitor) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var lag map[int]int64 // fetched once, when first needed
+	var lag *queue.Lag // fetched once, when first needed
 	before := j.Counts()
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if lag == nil {
-			if lag, err = j.cfg.Queue.Lag(ctx); err != nil {
+			l, err := j.cfg.Queue.Lag(ctx)
+			if err != nil {
 				return err
 			}
+			lag = &l
 		}
-		if err := j.inspect(ctx, id, now, lag); err != nil {
+		if err := j.inspect(ctx, id, now, *lag); err != nil {
 			j.cfg.Log.Warn("janitor could not handle a job", "requestId", id, "error", err)
 		}
 	}
@@ -193,7 +189,7 @@ func (j *Janitor) Pass(ctx context.Context) error {
 	return nil
 }
 
-func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map[int]int64) error {
+func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag queue.Lag) error {
 	s := j.cfg.Store
 	rec, err := s.Get(ctx, id)
 	switch {
@@ -210,7 +206,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	case leased:
 		j.note(&j.running, "running")
 		return s.Touch(ctx, id, now)
-	case lag[j.cfg.Queue.PartitionOf(id)] > 0:
+	case lag.Of(id) > 0:
 		j.note(&j.waiting, "waiting")
 		return s.Touch(ctx, id, now)
 	}
@@ -219,7 +215,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 	if err != nil {
 		return err
 	}
-	lost := job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt, CallbackURL: rec.CallbackURL}
+	lost := rec.Job
 	if attempt > j.cfg.MaxAttempts {
 		log.Error("giving up on a job no worker completed", "attempts", attempt-1)
 		j.note(&j.failed, "failed")
@@ -239,44 +235,30 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag map
 // dead-letter consumer group makes one replica do it, whichever leads.
 func (j *Janitor) drain(ctx context.Context, c queue.Consumer) {
 	defer c.Close()
-	var fails backoff.Backoff
-	for ctx.Err() == nil {
-		m, err := c.Fetch(ctx)
-		switch {
-		case ctx.Err() != nil:
+	queue.Each(ctx, c, j.cfg.Log, func(m queue.Message, _ error) {
+		// Retried in place: the next fetch would move past it.
+		if !backoff.Retry(ctx, j.cfg.Log, "recording a dead letter", func(ctx context.Context) error { return j.settleDeadLetter(ctx, m) }) {
 			return
-		case err != nil && !errors.Is(err, queue.ErrUndecodable):
-			j.cfg.Log.Warn("reading dead letters failed", "error", err)
-			fails.Wait(ctx)
-			continue
-		}
-		fails.Reset()
-		if err := j.settleDeadLetter(ctx, m); err != nil {
-			j.cfg.Log.Warn("could not record a dead letter; will retry", "error", err)
-			fails.Wait(ctx)
-			continue // not committed: read again
 		}
 		if err := c.Commit(ctx, m); err != nil && ctx.Err() == nil {
 			j.cfg.Log.Warn("commit of a dead letter failed", "error", err)
 		}
-	}
+	})
 }
 
 func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
-	lost := m.Job
-	if lost.RequestID == "" {
-		id, err := uuid.Parse(m.Key)
-		if err != nil {
-			return nil // names no request: nothing to record
-		}
-		lost = job.Job{RequestID: id.String()}
+	id := m.RequestID()
+	if id == "" {
+		return nil // names no request: nothing to record
 	}
-	rec, err := j.cfg.Store.Get(ctx, lost.RequestID)
+	lost := m.Job
+	lost.RequestID = id
+	rec, err := j.cfg.Store.Get(ctx, id)
 	switch {
 	case err == nil && rec.Status.Final():
 		return nil
 	case err == nil:
-		lost = job.Job{RequestID: rec.RequestID, A: rec.A, B: rec.B, SubmittedAt: rec.CreatedAt, CallbackURL: rec.CallbackURL}
+		lost = rec.Job
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
@@ -291,12 +273,9 @@ func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
 // fail stores a FAILED record and calls its client back, unless the job
 // became final meanwhile (a late result wins).
 func (j *Janitor) fail(ctx context.Context, failed job.Record) error {
-	switch err := j.cfg.Store.Put(ctx, failed); {
-	case errors.Is(err, store.ErrFinal):
-		return nil
-	case err != nil:
-		return err
+	written, err := store.Finish(ctx, j.cfg.Store, failed)
+	if written {
+		j.cfg.Callbacks.Send(failed)
 	}
-	j.cfg.Callbacks.Send(failed)
-	return nil
+	return err
 }

@@ -2,11 +2,10 @@ package janitor
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -14,48 +13,30 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
-// fakeQueue records what is published and reports the lag it is told.
-type fakeQueue struct {
-	mu        sync.Mutex
-	lag       map[int]int64
-	published []job.Job
-}
-
-func (q *fakeQueue) Publish(_ context.Context, j job.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.published = append(q.published, j)
-	return nil
-}
-
-func (q *fakeQueue) Lag(context.Context) (map[int]int64, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.lag, nil
-}
-
-func (q *fakeQueue) PartitionOf(string) int { return 0 }
-
 type testBundle struct {
 	janitor *Janitor
-	store   *store.Redis
-	queue   *fakeQueue
+	store   *store.Memory
+	queue   *queue.Kafka
+	broker  queue.Config
 	ctx     context.Context
 	clock   time.Time
 }
 
+// setup gives a janitor the in-memory store on its test clock, and a real
+// queue on an in-process broker, where nothing consumes the jobs.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{
-		store: store.NewRedis(testenv.Redis(t), "sumprimes-test:"+testenv.Unique()+":", 3*time.Minute),
-		queue: &fakeQueue{lag: map[int]int64{}},
-		ctx:   context.Background(),
-		clock: time.Now(),
+	b := &testBundle{broker: testenv.Broker(t), ctx: context.Background(), clock: time.Now()}
+	b.store = store.NewMemory(3*time.Minute, func() time.Time { return b.clock })
+	b.queue = queue.New(b.broker, testenv.Logger(t))
+	t.Cleanup(func() { b.queue.Close() })
+	if err := b.queue.EnsureTopic(b.ctx); err != nil {
+		t.Fatal(err)
 	}
 	b.janitor = New(Config{
-		Store: b.store, Queue: b.queue,
+		Store: b.store, Queue: b.queue, Owner: "janitor-" + testenv.Unique(),
 		Interval: 10 * time.Millisecond, StaleAfter: time.Minute, MaxAttempts: 2,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: testenv.Logger(t),
 	})
 	b.janitor.now = func() time.Time { return b.clock }
 	return b
@@ -64,7 +45,7 @@ func setup(t *testing.T) *testBundle {
 // lost creates a pending job submitted an hour ago that no queue holds.
 func (b *testBundle) lost(t *testing.T, id string) job.Job {
 	t.Helper()
-	j := job.Job{RequestID: id, A: 1, B: 100, SubmittedAt: b.clock.Add(-time.Hour)}
+	j := job.Job{RequestID: id, A: 1, B: 100, CreatedAt: b.clock.Add(-time.Hour)}
 	if err := b.store.Create(b.ctx, job.Pending(j)); err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +59,46 @@ func (b *testBundle) pass(t *testing.T) {
 	}
 }
 
+// published returns how many jobs wait in the queue.
+func (b *testBundle) published(t *testing.T) int64 {
+	t.Helper()
+	lag, err := b.queue.Lag(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lag.Total()
+}
+
+// consumeAll commits the workers' group past everything published, as
+// workers that took the jobs and then lost them would have.
+func (b *testBundle) consumeAll(t *testing.T) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(b.broker.Brokers...), Transport: testenv.KafkaTransport(t)}
+	var ends []kafka.OffsetRequest
+	for p := range b.broker.Partitions {
+		ends = append(ends, kafka.LastOffsetOf(p))
+	}
+	resp, err := client.ListOffsets(b.ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{b.broker.Topic: ends}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commits []kafka.OffsetCommit
+	for _, p := range resp.Topics[b.broker.Topic] {
+		commits = append(commits, kafka.OffsetCommit{Partition: p.Partition, Offset: p.LastOffset})
+	}
+	committed, err := client.OffsetCommit(b.ctx, &kafka.OffsetCommitRequest{
+		GroupID: b.broker.Group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{b.broker.Topic: commits},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range committed.Topics[b.broker.Topic] {
+		if p.Error != nil {
+			t.Fatalf("commit partition %d: %v", p.Partition, p.Error)
+		}
+	}
+}
+
 func TestJanitor(t *testing.T) {
 	t.Parallel()
 
@@ -86,12 +107,16 @@ func TestJanitor(t *testing.T) {
 		b := setup(t)
 		j := b.lost(t, "id-1")
 		b.pass(t)
-		if len(b.queue.published) != 1 || b.queue.published[0].RequestID != j.RequestID || b.queue.published[0].B != 100 {
-			t.Fatalf("published %+v, want the lost job", b.queue.published)
+		c := b.queue.Consumer()
+		m, err := c.Fetch(b.ctx)
+		if err != nil || m.Job.RequestID != j.RequestID || m.Job.B != 100 {
+			t.Fatalf("published %+v, %v; want the lost job", m.Job, err)
 		}
+		_ = c.Commit(b.ctx, m)
+		c.Close() // flushes the commit
 		b.pass(t) // seen alive just now: not stale again yet
-		if len(b.queue.published) != 1 {
-			t.Fatalf("published %d times within StaleAfter, want once", len(b.queue.published))
+		if n := b.published(t); n != 0 {
+			t.Fatalf("published %d more times within StaleAfter, want none", n)
 		}
 	})
 
@@ -101,19 +126,21 @@ func TestJanitor(t *testing.T) {
 		b.lost(t, "id-1")
 		_ = b.store.Lease(b.ctx, "id-1", "worker", time.Minute)
 		b.pass(t)
-		if len(b.queue.published) != 0 || b.janitor.Counts().Running != 1 {
-			t.Fatalf("published %v, counts %+v; want a running job left alone", b.queue.published, b.janitor.Counts())
+		if n := b.published(t); n != 0 || b.janitor.Counts().Running != 1 {
+			t.Fatalf("published %d, counts %+v; want a running job left alone", n, b.janitor.Counts())
 		}
 	})
 
 	t.Run("LeavesJobsWaitingBehindABacklogAlone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.lost(t, "id-1")
-		b.queue.lag[0] = 5
+		j := b.lost(t, "id-1")
+		if err := b.queue.Publish(b.ctx, j); err != nil { // in its partition, not yet consumed
+			t.Fatal(err)
+		}
 		b.pass(t)
-		if len(b.queue.published) != 0 || b.janitor.Counts().Waiting != 1 {
-			t.Fatalf("published %v, counts %+v; want a queued job left alone", b.queue.published, b.janitor.Counts())
+		if n := b.published(t); n != 1 || b.janitor.Counts().Waiting != 1 {
+			t.Fatalf("%d in the queue, counts %+v; want the queued job left alone", n, b.janitor.Counts())
 		}
 	})
 
@@ -123,14 +150,15 @@ func TestJanitor(t *testing.T) {
 		b.lost(t, "id-1")
 		for range 3 {
 			b.pass(t)
+			b.consumeAll(t)
 			b.clock = b.clock.Add(2 * time.Minute)
 		}
 		rec, err := b.store.Get(b.ctx, "id-1")
 		if err != nil || rec.Status != job.Failed || rec.Error == "" {
 			t.Fatalf("record = %+v, %v; want FAILED with a reason", rec, err)
 		}
-		if len(b.queue.published) != 2 {
-			t.Fatalf("published %d times, want MaxAttempts (2)", len(b.queue.published))
+		if c := b.janitor.Counts(); c.Republished != 2 {
+			t.Fatalf("published %d times, want MaxAttempts (2)", c.Republished)
 		}
 		if n, _ := b.store.Pending(b.ctx); n != 0 {
 			t.Fatalf("%d still pending, want the index cleared", n)
@@ -152,8 +180,10 @@ func TestJanitor(t *testing.T) {
 	t.Run("PrunesEntriesWhoseRecordIsGone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.lost(t, "id-1")
-		testenv.Redis(t).Del(b.ctx, b.store.Key("id-1"))
+		j := job.Job{RequestID: "id-1", A: 1, B: 100, CreatedAt: b.clock.Add(-time.Hour)}
+		_ = b.store.Put(b.ctx, j.Finished("1060", b.clock))
+		_ = b.store.Create(b.ctx, job.Pending(j)) // refused, but listed again, as a retried Create leaves it
+		b.clock = b.clock.Add(time.Hour)          // the final record expires: the entry names nothing
 		b.pass(t)
 		if n, _ := b.store.Pending(b.ctx); n != 0 || b.janitor.Counts().Pruned != 1 {
 			t.Fatalf("pending %d, counts %+v; want the entry pruned", n, b.janitor.Counts())
@@ -163,7 +193,9 @@ func TestJanitor(t *testing.T) {
 	t.Run("LetsOneReplicaWorkAtATime", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		other := New(b.janitor.cfg)
+		cfg := b.janitor.cfg
+		cfg.Owner = "another-replica"
+		other := New(cfg)
 		for range 3 {
 			_ = b.janitor.tick(b.ctx)
 			_ = other.tick(b.ctx)

@@ -12,19 +12,14 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/callback"
@@ -35,11 +30,20 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
+// Store is what the worker needs of the result store: the records, and the
+// lease and progress of the jobs it computes.
+type Store interface {
+	store.Records
+	store.Progress
+}
+
+var _ Store = store.Store(nil)
+
 // Worker runs consumer-group members until its context ends.
 type Worker struct {
-	id           string // names this process in leases
+	owner        string // names this process in leases
 	leaseTTL     time.Duration
-	store        store.Store
+	store        Store
 	newConsumer  func() queue.Consumer
 	members      int
 	threads      int
@@ -58,7 +62,9 @@ var errCancelled = errors.New("cancelled by the client")
 
 // Config holds what a Worker depends on.
 type Config struct {
-	Store store.Store
+	Store Store
+	// Owner names this process in the leases it takes.
+	Owner string
 	// NewConsumer returns a fresh consumer-group member; it is called once
 	// per member.
 	NewConsumer func() queue.Consumer
@@ -88,10 +94,9 @@ func New(cfg Config) *Worker {
 	if threads == 0 {
 		threads = max(1, runtime.GOMAXPROCS(0)/cfg.Concurrency)
 	}
-	host, _ := os.Hostname()
 	return &Worker{
-		id:           fmt.Sprintf("%s-%d", host, os.Getpid()),
-		leaseTTL:     cmp.Or(cfg.LeaseTTL, 15*time.Second),
+		owner:        cfg.Owner,
+		leaseTTL:     cfg.LeaseTTL,
 		store:        cfg.Store,
 		newConsumer:  cfg.NewConsumer,
 		members:      cfg.Concurrency,
@@ -155,23 +160,13 @@ func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
 			log.Warn("close consumer", "error", err)
 		}
 	}()
-	var fails backoff.Backoff
-	for ctx.Err() == nil {
-		m, err := c.Fetch(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, queue.ErrUndecodable):
+	queue.Each(ctx, c, log, func(m queue.Message, err error) {
+		if err != nil {
 			w.reject(work, c, m, err.Error(), log)
-			continue
-		case err != nil:
-			log.Warn("fetch failed", "error", err)
-			fails.Wait(ctx)
-			continue
+			return
 		}
-		fails.Reset()
 		w.handle(work, c, m, log.With("requestId", m.Job.RequestID))
-	}
+	})
 }
 
 // watchCancellations stops the jobs computing here whose clients cancel.
@@ -218,7 +213,7 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 	}()
 
 	tracker := w.hold(ctx, j.RequestID, log)
-	plan := primes.PlanRange(j.A, j.B)
+	plan := j.Planned()
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
 	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads, Progress: tracker.report})
 	tracker.stop()
@@ -242,8 +237,8 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 		return
 	}
 	metrics.JobsFinished.WithLabelValues(string(plan.Engine)).Inc()
-	if !j.SubmittedAt.IsZero() {
-		metrics.EndToEndSeconds.Observe(w.now().Sub(j.SubmittedAt).Seconds())
+	if !j.CreatedAt.IsZero() {
+		metrics.EndToEndSeconds.Observe(w.now().Sub(j.CreatedAt).Seconds())
 	}
 	w.commit(work, c, m, log)
 	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
@@ -274,7 +269,7 @@ const progressEvery = 250 * time.Millisecond
 func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) *tracker {
 	t := &tracker{done: make(chan struct{}), stopped: make(chan struct{})}
 	renew := func() {
-		if err := w.store.Lease(ctx, id, w.id, w.leaseTTL); err != nil && ctx.Err() == nil {
+		if err := w.store.Lease(ctx, id, w.owner, w.leaseTTL); err != nil && ctx.Err() == nil {
 			log.Warn("lease not renewed", "error", err)
 		}
 	}
@@ -312,16 +307,12 @@ func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) *tracker
 // past it.
 func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, reason string, log *slog.Logger) {
 	log.Error("sending message to the dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
-	if !w.retry(ctx, log, "dead-letter", func(ctx context.Context) error { return c.DeadLetter(ctx, m, reason) }) {
+	if !backoff.Retry(ctx, log, "dead-letter", func(ctx context.Context) error { return c.DeadLetter(ctx, m, reason) }) {
 		return
 	}
-	j := m.Job
-	if j.RequestID == "" {
-		if id, err := uuid.Parse(m.Key); err == nil {
-			j = job.Job{RequestID: id.String()}
-		}
-	}
-	if j.RequestID != "" {
+	if id := m.RequestID(); id != "" {
+		j := m.Job
+		j.RequestID = id
 		rec := j.Failed(reason, w.now().UTC())
 		if !w.save(ctx, rec, log) {
 			return
@@ -336,34 +327,15 @@ func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, 
 // meanwhile) stays as it is, with no callback. It reports false if ctx
 // ended first.
 func (w *Worker) save(ctx context.Context, rec job.Record, log *slog.Logger) bool {
-	written := true
-	ok := w.retry(ctx, log, "store "+string(rec.Status), func(ctx context.Context) error {
-		err := w.store.Put(ctx, rec)
-		if errors.Is(err, store.ErrFinal) {
-			written, err = false, nil
-		}
+	var written bool
+	ok := backoff.Retry(ctx, log, "store "+string(rec.Status), func(ctx context.Context) (err error) {
+		written, err = store.Finish(ctx, w.store, rec)
 		return err
 	})
 	if ok && written {
 		w.callbacks.Send(rec)
 	}
 	return ok
-}
-
-// retry calls f until it succeeds, with backoff; it reports false if ctx
-// ended first.
-func (w *Worker) retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) bool {
-	var b backoff.Backoff
-	for {
-		err := f(ctx)
-		if err == nil {
-			return true
-		}
-		log.Warn(what+" failed; retrying", "error", err)
-		if !b.Wait(ctx) {
-			return false
-		}
-	}
 }
 
 func (w *Worker) commit(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
@@ -373,3 +345,6 @@ func (w *Worker) commit(ctx context.Context, c queue.Consumer, m queue.Message, 
 		log.Warn("commit failed; the job may be delivered again", "partition", m.Partition, "offset", m.Offset, "error", err)
 	}
 }
+
+// Threads returns how many threads each job's engine uses.
+func (w *Worker) Threads() int { return w.threads }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
@@ -19,22 +19,48 @@ import (
 	"github.com/sumprimes/sumprimes/worker"
 )
 
-// events is the shared, ordered log of what the fakes saw.
+// events is the shared, ordered log of what the fakes saw; each entry
+// signals whoever waits for it.
 type events struct {
-	mu   sync.Mutex
-	list []string
+	mu      sync.Mutex
+	list    []string
+	changed chan struct{} // closed and replaced at each entry
 }
+
+func newEvents() *events { return &events{changed: make(chan struct{})} }
 
 func (e *events) add(format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.list = append(e.list, fmt.Sprintf(format, args...))
+	close(e.changed)
+	e.changed = make(chan struct{})
 }
 
 func (e *events) snapshot() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]string(nil), e.list...)
+}
+
+// waitFor blocks until event is logged, woken by each new entry.
+func (e *events) waitFor(t *testing.T, event string) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		e.mu.Lock()
+		found, changed := slices.Contains(e.list, event), e.changed
+		e.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("no %q within 10s; events: %v", event, e.snapshot())
+		}
+	}
 }
 
 // fakeConsumer hands out queued messages, then blocks until ctx ends.
@@ -71,17 +97,18 @@ func (c *fakeConsumer) DeadLetter(_ context.Context, m queue.Message, _ string) 
 	return nil
 }
 
-// flakyStore fails its first failures Puts, then records them.
-type flakyStore struct {
-	store.Store
+// faultyStore is the in-memory store (held to Redis's rules by the store's
+// conformance suite) logging what the worker writes; its first failures
+// Puts fail, and with a gate each Put waits for the gate to close.
+type faultyStore struct {
+	*store.Memory
 	mu       sync.Mutex
 	failures int
-	gate     chan struct{} // when not nil, Put waits for it to close
-	records  map[string]job.Record
+	gate     chan struct{}
 	events   *events
 }
 
-func (s *flakyStore) Put(_ context.Context, r job.Record) error {
+func (s *faultyStore) Put(ctx context.Context, r job.Record) error {
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -92,35 +119,29 @@ func (s *flakyStore) Put(_ context.Context, r job.Record) error {
 		s.events.add("put failed")
 		return errors.New("redis unavailable")
 	}
-	s.records[r.RequestID] = r
+	err := s.Memory.Put(ctx, r)
 	s.events.add("put %s %s", r.RequestID, r.Status)
-	return nil
+	return err
 }
 
-func (s *flakyStore) Lease(context.Context, string, string, time.Duration) error { return nil }
+func (s *faultyStore) Lease(ctx context.Context, id, owner string, ttl time.Duration) error {
+	s.events.add("lease %s", id)
+	return s.Memory.Lease(ctx, id, owner, ttl)
+}
 
-func (s *flakyStore) SetProgress(_ context.Context, id string, f float64) error {
+func (s *faultyStore) SetProgress(ctx context.Context, id string, f float64) error {
 	s.events.add("progress %s", id)
-	return nil
+	return s.Memory.SetProgress(ctx, id, f)
 }
 
-func (s *flakyStore) Get(_ context.Context, id string) (job.Record, error) {
-	if r, ok := s.get(id); ok {
-		return r, nil
-	}
-	return job.Record{}, store.ErrNotFound
-}
-
-func (s *flakyStore) get(id string) (job.Record, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.records[id]
-	return r, ok
+func (s *faultyStore) get(id string) job.Record {
+	rec, _ := s.Memory.Get(context.Background(), id)
+	return rec
 }
 
 type testBundle struct {
 	consumer *fakeConsumer
-	store    *flakyStore
+	store    *faultyStore
 	events   *events
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -138,16 +159,18 @@ func setupWith(t *testing.T, storeFailures int, gate chan struct{}, drain time.D
 
 func setupFull(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration, cancellations chan string) *testBundle {
 	t.Helper()
-	ev := &events{}
+	ev := newEvents()
 	b := &testBundle{
 		consumer: &fakeConsumer{msgs: make(chan fetched, 16), taken: make(chan struct{}, 16), events: ev},
-		store:    &flakyStore{failures: storeFailures, gate: gate, records: map[string]job.Record{}, events: ev},
+		store:    &faultyStore{Memory: store.NewMemory(time.Minute, nil), failures: storeFailures, gate: gate, events: ev},
 		events:   ev,
 		done:     make(chan struct{}),
 	}
 	w := worker.New(worker.Config{
 		Store:         b.store,
 		NewConsumer:   func() queue.Consumer { return b.consumer },
+		Owner:         "worker-test",
+		LeaseTTL:      15 * time.Second,
 		Concurrency:   1,
 		Threads:       1,
 		DrainTimeout:  drain,
@@ -172,14 +195,12 @@ func (b *testBundle) send(offset int64, j job.Job) {
 
 func (b *testBundle) waitFor(t *testing.T, event string) {
 	t.Helper()
-	testenv.Eventually(t, 10*time.Second, event, func() bool {
-		for _, e := range b.events.snapshot() {
-			if e == event {
-				return true
-			}
-		}
-		return false
-	})
+	b.events.waitFor(t, event)
+}
+
+// withoutLeases drops the lease entries, which mark when a job starts.
+func withoutLeases(events []string) []string {
+	return slices.DeleteFunc(events, func(e string) bool { return strings.HasPrefix(e, "lease ") })
 }
 
 func TestWorker(t *testing.T) {
@@ -190,11 +211,11 @@ func TestWorker(t *testing.T) {
 		b := setup(t, 0)
 		b.send(7, job.Job{RequestID: "j1", A: 1, B: 1_000_000})
 		b.waitFor(t, "commit 7")
-		rec, _ := b.store.get("j1")
+		rec := b.store.get("j1")
 		if rec.Status != job.Finished || *rec.Payload != "37550402023" || rec.FinishedAt == nil {
 			t.Fatalf("record = %+v, want FINISHED 37550402023", rec)
 		}
-		if got := b.events.snapshot(); got[0] != "put j1 FINISHED" || got[1] != "commit 7" {
+		if got := withoutLeases(b.events.snapshot()); got[0] != "put j1 FINISHED" || got[1] != "commit 7" {
 			t.Fatalf("events = %v, want the put before the commit", got)
 		}
 	})
@@ -205,7 +226,7 @@ func TestWorker(t *testing.T) {
 		b.send(1, job.Job{RequestID: "j1", A: 1, B: 10})
 		b.waitFor(t, "commit 1")
 		want := []string{"put failed", "put failed", "put failed", "put j1 FINISHED", "commit 1"}
-		if got := b.events.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("events = %v, want %v", got, want)
 		}
 	})
@@ -227,7 +248,7 @@ func TestWorker(t *testing.T) {
 		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
 		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: id}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
 		b.waitFor(t, "commit 3")
-		if rec, _ := b.store.get(id); rec.Status != job.Failed || rec.Error == "" {
+		if rec := b.store.get(id); rec.Status != job.Failed || rec.Error == "" {
 			t.Fatalf("record = %+v, want FAILED with the reason", rec)
 		}
 	})
@@ -237,10 +258,10 @@ func TestWorker(t *testing.T) {
 		b := setup(t, 0)
 		b.send(1, job.Job{RequestID: "big", A: 1, B: primes.MaxN + 1})
 		b.waitFor(t, "commit 1")
-		if rec, _ := b.store.get("big"); rec.Status != job.Failed || rec.Error == "" || rec.Payload != nil {
+		if rec := b.store.get("big"); rec.Status != job.Failed || rec.Error == "" || rec.Payload != nil {
 			t.Fatalf("record = %+v, want FAILED with an error", rec)
 		}
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 put big FAILED commit 1]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[dlq 1 put big FAILED commit 1]" {
 			t.Fatalf("events = %v", got)
 		}
 	})
@@ -254,7 +275,7 @@ func TestWorker(t *testing.T) {
 		b.cancel() // shutdown begins while the result is being stored
 		close(gate)
 		<-b.done
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[put j5 FINISHED commit 5 close]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[put j5 FINISHED commit 5 close]" {
 			t.Fatalf("events = %v, want the job stored and committed before close", got)
 		}
 	})
@@ -264,19 +285,9 @@ func TestWorker(t *testing.T) {
 		cancellations := make(chan string)
 		b := setupFull(t, 0, nil, time.Minute, cancellations)
 		b.send(8, job.Job{RequestID: "long", A: 1, B: 1e13}) // minutes of work
-		<-b.consumer.taken
-		testenv.Eventually(t, 10*time.Second, "the job to be cancelled", func() bool {
-			select {
-			case cancellations <- "long":
-			default:
-			}
-			for _, e := range b.events.snapshot() {
-				if e == "commit 8" {
-					return true
-				}
-			}
-			return false
-		})
+		b.waitFor(t, "lease long")                           // computing
+		cancellations <- "long"
+		b.waitFor(t, "commit 8")
 		for _, e := range b.events.snapshot() {
 			if strings.HasPrefix(e, "put") {
 				t.Fatalf("events = %v: a cancelled job must not be stored", b.events.snapshot())
@@ -288,7 +299,7 @@ func TestWorker(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 0)
 		j := job.Job{RequestID: "gone", A: 1, B: 1e13}
-		b.store.records["gone"] = job.Pending(j).Cancelled(time.Now())
+		_ = b.store.Memory.Put(context.Background(), job.Pending(j).Cancelled(time.Now()))
 		b.send(2, j)
 		b.waitFor(t, "commit 2")
 		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 2]" {
@@ -302,7 +313,7 @@ func TestWorker(t *testing.T) {
 		b.send(9, job.Job{RequestID: "long", A: 1, B: 1e12}) // far longer than this test
 		<-b.consumer.taken
 		b.stop()
-		got := b.events.snapshot()
+		got := withoutLeases(b.events.snapshot())
 		if len(got) != 1 || got[0] != "close" {
 			t.Fatalf("events = %v, want only close: no record and no commit for abandoned work", got)
 		}

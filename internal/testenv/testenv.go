@@ -20,8 +20,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sumprimes/sumprimes/pkg/config"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
 // KafkaBrokers returns the test broker addresses.
@@ -41,9 +45,9 @@ func RedisAddr(t testing.TB) string {
 }
 
 // Redis returns a client on the test Redis, closed when the test ends.
-func Redis(t testing.TB) *redis.Client {
+func Redis(t testing.TB) redis.UniversalClient {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: RedisAddr(t)})
+	c := store.NewClient(store.Config{Addrs: []string{RedisAddr(t)}})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -57,14 +61,11 @@ func Config(t testing.TB) config.Config {
 	if err != nil {
 		t.Fatalf("default configuration: %v", err)
 	}
-	id := Unique()
-	cfg.Kafka.Brokers = KafkaBrokers(t)
-	cfg.Kafka.Topic = "sumprimes.test." + id
-	cfg.Kafka.DLQTopic = cfg.Kafka.Topic + ".dlq"
-	cfg.Kafka.Group = "sumprimes-test-" + id
-	cfg.Kafka.Partitions = 4
+	q := Queue(t)
+	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Brokers, q.Topic, q.DLQTopic, q.Group
+	cfg.Kafka.Partitions = q.Partitions
 	cfg.Redis.Addrs = []string{RedisAddr(t)}
-	cfg.Redis.KeyPrefix = "sumprimes-test:" + id + ":"
+	cfg.Redis.KeyPrefix = "sumprimes-test:" + Unique() + ":"
 	cfg.Worker.Concurrency = 2
 	cfg.Worker.Threads = 1
 	cfg.Metrics.Addr = "" // in-process roles share the API's /metrics
@@ -72,6 +73,42 @@ func Config(t testing.TB) config.Config {
 	cfg.RateLimit.SubmitRate, cfg.RateLimit.SubmitBurst = 1e6, 1e6
 	cfg.RateLimit.PollRate, cfg.RateLimit.PollBurst = 1e6, 1e6
 	return cfg
+}
+
+// Queue returns a queue configuration on the test broker with a topic, a
+// dead-letter topic and a consumer group of the test's own.
+func Queue(t testing.TB) queue.Config {
+	t.Helper()
+	id := Unique()
+	return queue.Config{
+		Brokers: KafkaBrokers(t), Topic: "sumprimes.test." + id, DLQTopic: "sumprimes.test." + id + ".dlq",
+		Group: "sumprimes-test-" + id, Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
+	}
+}
+
+// Broker starts an in-process Kafka-protocol broker (kfake) for the test,
+// stopped when it ends, and returns a queue configuration on it: for unit
+// tests that need a broker but not the real one's durability.
+func Broker(t testing.TB) queue.Config {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("in-process broker: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return queue.Config{
+		Brokers: c.ListenAddrs(), Topic: "sumprimes.jobs", DLQTopic: "sumprimes.jobs.dlq", Group: "sumprimes-workers",
+		Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
+	}
+}
+
+// KafkaTransport returns a kafka-go transport of the test's own, closed when
+// it ends. kafka-go's default transport answers metadata from a cache that
+// may predate the test's topics, and leaves its connections open.
+func KafkaTransport(t testing.TB) *kafka.Transport {
+	tr := &kafka.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 // Unique returns a short random name part.

@@ -3,6 +3,7 @@ package backoff
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -37,5 +38,21 @@ func (b *Backoff) Wait(ctx context.Context) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// Retry calls f until it succeeds, logging each failure as "<what> failed"
+// and backing off between tries; it reports false if ctx ended first.
+func Retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) bool {
+	var b Backoff
+	for {
+		err := f(ctx)
+		if err == nil {
+			return true
+		}
+		log.Warn(what+" failed; retrying", "error", err)
+		if !b.Wait(ctx) {
+			return false
+		}
 	}
 }

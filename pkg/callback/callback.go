@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
-	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
@@ -57,11 +56,6 @@ type Sender struct {
 	attempts int
 	client   *http.Client
 	log      *slog.Logger
-}
-
-// FromConfig returns the Sender cfg describes (nil when callbacks are off).
-func FromConfig(cfg config.Callbacks, log *slog.Logger) *Sender {
-	return New(Config{Secret: string(cfg.Secret), Allowed: cfg.Networks(), Attempts: cfg.Attempts, Timeout: cfg.Timeout, Log: log})
 }
 
 // Config configures a Sender.

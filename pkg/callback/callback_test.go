@@ -68,7 +68,7 @@ func TestSend(t *testing.T) {
 		}))
 		defer srv.Close()
 		s := callback.New(callback.Config{Secret: "k", Allowed: loopback(), Attempts: 5, Timeout: time.Second, Log: discard})
-		s.Send(job.Record{RequestID: "r", Status: job.Finished, CallbackURL: srv.URL})
+		s.Send(job.Record{Job: job.Job{RequestID: "r", CallbackURL: srv.URL}, Status: job.Finished})
 		if ok := <-got; !ok || calls.Load() != 3 {
 			t.Fatalf("verified %v after %d calls, want a valid signature on the third", ok, calls.Load())
 		}
@@ -84,7 +84,7 @@ func TestSend(t *testing.T) {
 		if err := s.Check(url); err != nil {
 			t.Fatalf("Check(%q) = %v", url, err)
 		}
-		err := s.Deliver(job.Record{RequestID: "r", Status: job.Finished, CallbackURL: url})
+		err := s.Deliver(job.Record{Job: job.Job{RequestID: "r", CallbackURL: url}, Status: job.Finished})
 		if err == nil || !strings.Contains(err.Error(), "refusing to connect") || calls.Load() != 0 {
 			t.Fatalf("Deliver to loopback = %v after %d calls; want it refused before connecting", err, calls.Load())
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sumprimes/sumprimes/internal/app"
 	"github.com/sumprimes/sumprimes/pkg/config"
 )
 
@@ -63,9 +64,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().String("config", "", "YAML configuration file (keys as in the README)")
 	root.AddCommand(
-		apiCommand(),
-		workerCommand(),
-		janitorCommand(),
+		roleCommand("api", "Serve the HTTP API (stateless; run as many replicas as you like)", app.API),
+		roleCommand("worker", "Consume jobs from Kafka, compute them and store the results in Redis", app.Worker),
+		roleCommand("janitor", "Recover lost jobs and drain the dead-letter topic (one active at a time; replicas are safe)", app.Janitor),
 		devCommand(stdout),
 		sumCommand(stdout),
 		submitCommand(stdout),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sumprimes/sumprimes/pkg/primes"
 )
 
@@ -24,50 +26,65 @@ const (
 // Final reports whether no further change is expected.
 func (s Status) Final() bool { return s == Finished || s == Failed || s == Cancelled }
 
-// Job is the message on the queue: what to compute, for which request.
+// Job is the message on the queue: what to compute, for which request, and
+// how. The record a client polls embeds it, so the two never disagree.
 type Job struct {
 	RequestID   string    `json:"requestId"`
 	A           uint64    `json:"a"`
 	B           uint64    `json:"b"`
-	SubmittedAt time.Time `json:"submittedAt"`
+	CreatedAt   time.Time `json:"createdAt"`
 	CallbackURL string    `json:"callbackUrl,omitempty"`
+	// Plan is the planner's choice, made once when the job is accepted and
+	// carried from there to the worker and the record.
+	Plan Plan `json:"plan,omitzero"`
 }
 
-// Record is what the result store keeps and what GET /sumPrime/{id} returns.
-// Payload is the exact decimal sum, a string because sums pass 2^64; it is
-// null until the status is FINISHED.
+// Plan is the engine chosen for a job and how long it should take on one
+// core.
+type Plan struct {
+	Engine   primes.Engine `json:"engine"`
+	Estimate time.Duration `json:"estimateNs"`
+}
+
+// New returns the job for [a, b] under plan, with a fresh request id.
+func New(a, b uint64, plan primes.Plan, callbackURL string, at time.Time) Job {
+	return Job{RequestID: uuid.NewString(), A: a, B: b, CreatedAt: at, CallbackURL: callbackURL,
+		Plan: Plan{Engine: plan.Engine, Estimate: plan.Estimate}}
+}
+
+// Planned returns the plan the job carries, or plans it now for a job
+// published without one.
+func (j Job) Planned() primes.Plan {
+	if j.Plan.Engine == "" {
+		return primes.PlanRange(j.A, j.B)
+	}
+	return primes.Plan{Engine: j.Plan.Engine, A: j.A, B: j.B, Estimate: j.Plan.Estimate}
+}
+
+// Record is what the result store keeps and what GET /sumPrime/{id} returns:
+// the job and where it stands. Payload is the exact decimal sum, a string
+// because sums pass 2^64; it is null until the status is FINISHED.
 type Record struct {
-	RequestID string  `json:"requestId"`
-	Status    Status  `json:"status"`
-	Payload   *string `json:"payload"`
-	Error     string  `json:"error,omitempty"`
+	Job
+	Status  Status  `json:"status"`
+	Payload *string `json:"payload"`
+	Error   string  `json:"error,omitempty"`
 	// Progress is the fraction computed (0..1) while a worker runs the job.
 	Progress   *float64   `json:"progress,omitempty"`
-	A          uint64     `json:"a"`
-	B          uint64     `json:"b"`
-	CreatedAt  time.Time  `json:"createdAt"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
-	// CallbackURL receives the final record, signed, when it is set.
-	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // Pending returns the IN_PROGRESS record written when j is accepted.
-func Pending(j Job) Record {
-	return Record{RequestID: j.RequestID, Status: InProgress, A: j.A, B: j.B, CreatedAt: j.SubmittedAt, CallbackURL: j.CallbackURL}
-}
+func Pending(j Job) Record { return Record{Job: j, Status: InProgress} }
 
 // Finished returns the record for j once its sum is known.
 func (j Job) Finished(sum string, at time.Time) Record {
-	r := Pending(j)
-	r.Status, r.Payload, r.FinishedAt = Finished, &sum, &at
-	return r
+	return Record{Job: j, Status: Finished, Payload: &sum, FinishedAt: &at}
 }
 
 // Failed returns the record for j when it cannot be computed.
 func (j Job) Failed(reason string, at time.Time) Record {
-	r := Pending(j)
-	r.Status, r.Error, r.FinishedAt = Failed, reason, &at
-	return r
+	return Record{Job: j, Status: Failed, Error: reason, FinishedAt: &at}
 }
 
 // Cancelled returns rec as cancelled by its client.

@@ -9,7 +9,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -104,35 +103,40 @@ func Handler() http.Handler {
 	return promhttp.HandlerFor(prometheus.DefaultGatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Serve answers /metrics, /healthz and /readyz (ready calls the role's own
-// checks) on addr until ctx ends. An empty addr serves nothing.
-func Serve(ctx context.Context, addr string, ready func(context.Context) error, log *slog.Logger) error {
-	if addr == "" {
-		<-ctx.Done()
-		return nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+// Health answers a liveness probe: the process is alive. It checks nothing
+// else on purpose, so an orchestrator does not restart a role because Redis
+// blinked.
+func Health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// Ready answers a readiness probe: ready while check passes within
+// timeout, else a 503 problem (RFC 9457) saying what failed.
+func Ready(timeout time.Duration, check func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		if err := ready(ctx); err != nil {
+		if err := check(ctx); err != nil {
 			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Retry-After", "5")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"type":"about:blank","title":"Service Unavailable","status":503,"detail":` + strconv.Quote("not ready: "+err.Error()) + "}\n"))
+			_, _ = w.Write([]byte(`{"type":"urn:sumprimes:problem:unavailable","title":"Service Unavailable","status":503,"detail":` +
+				strconv.Quote("not ready: "+err.Error()) + "}\n"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
 	}
+}
+
+// Serve answers /metrics, /healthz and /readyz (ready calls the role's own
+// checks) on ln until ctx ends.
+func Serve(ctx context.Context, ln net.Listener, ready func(context.Context) error) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", Handler())
+	mux.HandleFunc("GET /healthz", Health)
+	mux.Handle("GET /readyz", Ready(3*time.Second, ready))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -140,7 +144,6 @@ func Serve(ctx context.Context, addr string, ready func(context.Context) error, 
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("metrics and health listening", "addr", ln.Addr().String())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
-	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
@@ -50,6 +50,20 @@ type Consumer interface {
 // ErrUndecodable marks a message whose value is not a job.
 var ErrUndecodable = errors.New("queue: message is not a job")
 
+// Config says where the queue is and what it is called.
+type Config struct {
+	Brokers []string
+	Topic   string
+	// Partitions and ReplicationFactor are used when the topic is created;
+	// a topic that exists keeps its own, and lag is read from what it has.
+	Partitions        int
+	ReplicationFactor int
+	Group             string // the workers' consumer group
+	DLQTopic          string
+	// BatchTimeout is how long a publish may wait to share a batch.
+	BatchTimeout time.Duration
+}
+
 // Message is one fetched job with where it came from.
 type Message struct {
 	Job       job.Job
@@ -60,28 +74,45 @@ type Message struct {
 	raw       kafka.Message
 }
 
+// RequestID names the request m belongs to: its job's, or for a message
+// that is not a job, the key it was published under when that is a request
+// id. It is empty when m names no request.
+func (m Message) RequestID() string {
+	if m.Job.RequestID != "" {
+		return m.Job.RequestID
+	}
+	if id, err := uuid.Parse(m.Key); err == nil {
+		return id.String()
+	}
+	return ""
+}
+
 // Kafka publishes to and consumes from one topic.
 type Kafka struct {
-	cfg    config.Kafka
-	client *kafka.Client
-	writer *kafka.Writer
-	dlq    *kafka.Writer
-	log    *slog.Logger
+	cfg       Config
+	transport *kafka.Transport // shared by the admin client and the writers; its connections close with Close
+	client    *kafka.Client
+	writer    *kafka.Writer
+	dlq       *kafka.Writer
+	log       *slog.Logger
 }
 
 var _ Publisher = (*Kafka)(nil)
 
 // New returns a Kafka queue for cfg. It connects lazily.
-func New(cfg config.Kafka, log *slog.Logger) *Kafka {
+func New(cfg Config, log *slog.Logger) *Kafka {
 	addr := kafka.TCP(cfg.Brokers...)
+	transport := &kafka.Transport{}
 	return &Kafka{
-		cfg:    cfg,
-		log:    log,
-		client: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
+		cfg:       cfg,
+		log:       log,
+		transport: transport,
+		client:    &kafka.Client{Addr: addr, Timeout: 10 * time.Second, Transport: transport},
 		writer: &kafka.Writer{
-			Addr:     addr,
-			Topic:    cfg.Topic,
-			Balancer: &kafka.Murmur2Balancer{}, // same partition per key as Java clients
+			Addr:      addr,
+			Transport: transport,
+			Topic:     cfg.Topic,
+			Balancer:  &kafka.Murmur2Balancer{}, // same partition per key as Java clients
 			// kafka-go defaults to no acks and a 1 s batch timeout: neither
 			// fits a 202 that promises durability within milliseconds.
 			RequiredAcks:           kafka.RequireAll,
@@ -90,6 +121,7 @@ func New(cfg config.Kafka, log *slog.Logger) *Kafka {
 		},
 		dlq: &kafka.Writer{
 			Addr:         addr,
+			Transport:    transport,
 			Topic:        cfg.DLQTopic,
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: cfg.BatchTimeout,
@@ -178,8 +210,13 @@ func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
 	return nil
 }
 
-// Close flushes and closes the writers.
-func (k *Kafka) Close() error { return errors.Join(k.writer.Close(), k.dlq.Close()) }
+// Close flushes and closes the writers, then the connections they and the
+// admin client used.
+func (k *Kafka) Close() error {
+	err := errors.Join(k.writer.Close(), k.dlq.Close())
+	k.transport.CloseIdleConnections()
+	return err
+}
 
 // Consumer returns a new consumer-group member. Each member reads its share
 // of the partitions; several members in one process run jobs side by side.
@@ -264,3 +301,24 @@ func (r *reader) DeadLetter(ctx context.Context, m Message, reason string) error
 }
 
 func (r *reader) Close() error { return r.r.Close() }
+
+// Each fetches from c until ctx ends and hands every message to handle, a
+// message that is not a job with its ErrUndecodable error (so that handle
+// can still dead-letter it and commit past it). A failed fetch is logged
+// and retried with backoff.
+func Each(ctx context.Context, c Consumer, log *slog.Logger, handle func(Message, error)) {
+	var fails backoff.Backoff
+	for ctx.Err() == nil {
+		m, err := c.Fetch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !errors.Is(err, ErrUndecodable):
+			log.Warn("fetch failed", "error", err)
+			fails.Wait(ctx)
+			continue
+		}
+		fails.Reset()
+		handle(m, err)
+	}
+}

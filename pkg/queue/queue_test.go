@@ -9,20 +9,19 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
-	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 )
 
 type testBundle struct {
-	cfg   config.Kafka
+	cfg   queue.Config
 	queue *queue.Kafka
 	ctx   context.Context
 }
 
 func setup(t *testing.T, partitions int) *testBundle {
 	t.Helper()
-	cfg := testenv.Config(t).Kafka
+	cfg := testenv.Queue(t)
 	cfg.Partitions = partitions
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -43,7 +42,7 @@ func TestKafka(t *testing.T) {
 		if err := b.queue.EnsureTopic(b.ctx); err != nil {
 			t.Fatalf("second EnsureTopic = %v, want nil", err)
 		}
-		client := &kafka.Client{Addr: kafka.TCP(b.cfg.Brokers...)}
+		client := &kafka.Client{Addr: kafka.TCP(b.cfg.Brokers...), Transport: testenv.KafkaTransport(t)}
 		meta, err := client.Metadata(b.ctx, &kafka.MetadataRequest{Topics: []string{b.cfg.Topic}})
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +55,7 @@ func TestKafka(t *testing.T) {
 	t.Run("DeliversPublishedJobsToTheGroup", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 4)
-		want := job.Job{RequestID: testenv.Unique(), A: 3, B: 30, SubmittedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		want := job.Job{RequestID: testenv.Unique(), A: 3, B: 30, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 		if err := b.queue.Publish(b.ctx, want); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +108,7 @@ func TestKafka(t *testing.T) {
 	t.Run("FlagsMessagesThatAreNotJobs", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 4)
-		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: testenv.KafkaTransport(t)}
 		defer w.Close()
 		if err := w.WriteMessages(b.ctx, kafka.Message{Value: []byte("not json")}); err != nil {
 			t.Fatal(err)
@@ -128,7 +127,7 @@ func TestKafka(t *testing.T) {
 	t.Run("DeadLettersAMessageWithTheReasonInItsHeaders", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, 1)
-		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		w := &kafka.Writer{Addr: kafka.TCP(b.cfg.Brokers...), Topic: b.cfg.Topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: testenv.KafkaTransport(t)}
 		defer w.Close()
 		if err := w.WriteMessages(b.ctx, kafka.Message{Key: []byte("k1"), Value: []byte("{oops")}); err != nil {
 			t.Fatal(err)
@@ -157,42 +156,76 @@ func TestKafka(t *testing.T) {
 
 	t.Run("MeasuresLagPerPartitionAndKnowsWhereEachJobGoes", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 4)
+		b := setup(t, 6)
+		// Configured for fewer partitions than the topic has: lag must
+		// follow the topic.
+		cfg := b.cfg
+		cfg.Partitions = 4
+		q := queue.New(cfg, testenv.Logger(t))
+		defer q.Close()
 		ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
-		want := map[int]int64{}
 		for _, id := range ids {
-			if err := b.queue.Publish(b.ctx, job.Job{RequestID: id, A: 1, B: 2}); err != nil {
+			if err := q.Publish(b.ctx, job.Job{RequestID: id, A: 1, B: 2}); err != nil {
 				t.Fatal(err)
 			}
-			want[b.queue.PartitionOf(id)]++
 		}
-		lag, err := b.queue.Lag(b.ctx)
+		lag, err := q.Lag(b.ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for p := range 4 {
-			if lag[p] != want[p] {
-				t.Fatalf("lag = %v, want %v (from the partitions PartitionOf names)", lag, want)
+		if len(lag.ByPartition) != 6 || lag.Total() != int64(len(ids)) {
+			t.Fatalf("lag = %v, want 6 partitions holding %d jobs", lag.ByPartition, len(ids))
+		}
+		c := q.Consumer()
+		defer c.Close()
+		where, first := map[int]int64{}, queue.Message{}
+		for i := range ids {
+			m, err := c.Fetch(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			where[m.Partition]++
+			if lag.Of(m.Key) != lag.ByPartition[m.Partition] {
+				t.Fatalf("Of(%s) = %d, but it went to partition %d with lag %d", m.Key, lag.Of(m.Key), m.Partition, lag.ByPartition[m.Partition])
+			}
+			if i == 0 {
+				first = m
 			}
 		}
-		c := b.queue.Consumer()
-		m, err := c.Fetch(b.ctx)
-		if err != nil {
-			t.Fatal(err)
+		for p, n := range where {
+			if lag.ByPartition[p] != n {
+				t.Fatalf("lag = %v, want %v (where the jobs went)", lag.ByPartition, where)
+			}
 		}
-		if err := c.Commit(b.ctx, m); err != nil {
+		if err := c.Commit(b.ctx, first); err != nil {
 			t.Fatal(err)
 		}
 		c.Close() // commits go out in the background; Close flushes them
-		if lag, _ := b.queue.Lag(b.ctx); lag[m.Partition] != want[m.Partition]-1 {
-			t.Fatalf("lag of partition %d after one commit = %d, want %d", m.Partition, lag[m.Partition], want[m.Partition]-1)
+		if lag, _ := q.Lag(b.ctx); lag.ByPartition[first.Partition] != where[first.Partition]-1 {
+			t.Fatalf("lag of partition %d after one commit = %d, want %d", first.Partition, lag.ByPartition[first.Partition], where[first.Partition]-1)
+		}
+	})
+
+	t.Run("NamesTheRequestOfAMessageThatIsNotAJob", func(t *testing.T) {
+		t.Parallel()
+		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
+		for _, c := range []struct {
+			m    queue.Message
+			want string
+		}{
+			{queue.Message{Job: job.Job{RequestID: "job-id"}, Key: id}, "job-id"},
+			{queue.Message{Key: id}, id},
+			{queue.Message{Key: "not-an-id"}, ""},
+		} {
+			if got := c.m.RequestID(); got != c.want {
+				t.Errorf("RequestID of %+v = %q, want %q", c.m, got, c.want)
+			}
 		}
 	})
 
 	t.Run("FailsToPublishToAMissingTopic", func(t *testing.T) {
 		t.Parallel()
-		cfg := testenv.Config(t).Kafka
-		q := queue.New(cfg, testenv.Logger(t)) // no EnsureTopic: the topic does not exist
+		q := queue.New(testenv.Queue(t), testenv.Logger(t)) // no EnsureTopic: the topic does not exist
 		defer q.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

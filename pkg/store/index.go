@@ -10,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The janitor's view of the store: the pending index, leases, attempt
-// counts and the lock that keeps one janitor active at a time.
+// The janitor's view of the store (Index): the pending index, leases,
+// attempt counts and the lock that keeps one janitor active at a time.
 
 // Stale returns up to limit pending ids last seen alive before the given
 // time, oldest first.

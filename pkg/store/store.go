@@ -1,7 +1,10 @@
 // Package store keeps request records where any API replica can read them.
 //
-// The Store interface is the boundary: the API and the workers know records,
-// not Redis. The Redis implementation translates go-redis errors once, here.
+// Its interfaces are the boundary, split by who uses them: the API knows
+// Records, Claims and Notifications; the worker Records and Progress; the
+// janitor Records and the Index. Redis is the real implementation and
+// translates go-redis errors once, here; Memory is the in-process double
+// for tests, held to the same rules by the conformance suite in storetest.
 package store
 
 import (
@@ -14,7 +17,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
@@ -27,11 +29,11 @@ var ErrFinal = errors.New("store: record is already final")
 // ErrExists reports a Create for an id that already has a record.
 var ErrExists = errors.New("store: record already exists")
 
-// Store keeps one record per request. A record in progress never expires,
-// however long the backlog: it is listed in the pending index, where the
-// janitor watches it. A final record (FINISHED or FAILED) leaves the index
-// and expires after the result TTL.
-type Store interface {
+// Records keeps one record per request. A record in progress never
+// expires, however long the backlog: it is listed in the pending index, where
+// the janitor watches it. A final record (FINISHED, FAILED or CANCELLED)
+// leaves the index and expires after the result TTL.
+type Records interface {
 	// Create writes a new IN_PROGRESS record and lists it as pending,
 	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
@@ -41,27 +43,95 @@ type Store interface {
 	// returns ErrFinal. Writing the same record twice is harmless, so
 	// redelivered jobs may call it again.
 	Put(ctx context.Context, rec job.Record) error
+	// Get returns the record for id, or ErrNotFound.
+	Get(ctx context.Context, id string) (job.Record, error)
 	// Cancel makes an IN_PROGRESS record CANCELLED and announces it to the
 	// workers; a final record is returned with ErrFinal.
 	Cancel(ctx context.Context, id string) (job.Record, error)
-	// SetProgress records how far a running job has got (0..1).
-	SetProgress(ctx context.Context, id string, fraction float64) error
-	// Get returns the record for id, or ErrNotFound.
-	Get(ctx context.Context, id string) (job.Record, error)
 	// Delete removes the record for id; a missing record is not an error.
 	Delete(ctx context.Context, id string) error
+}
+
+// Progress is what a worker says of the job it computes.
+type Progress interface {
 	// Lease marks id as being computed by owner for ttl; a worker renews it
 	// while it computes, and a final Put ends it. The janitor leaves leased
 	// jobs alone.
 	Lease(ctx context.Context, id, owner string, ttl time.Duration) error
-	// Ping reports whether the store is reachable.
-	Ping(ctx context.Context) error
+	// SetProgress records how far a running job has got (0..1); Get shows
+	// it while the record is IN_PROGRESS.
+	SetProgress(ctx context.Context, id string, fraction float64) error
+}
+
+// Claims ties idempotency keys to the requests they created.
+type Claims interface {
 	// Claim makes key (an idempotency key, scoped to its client) name c
 	// for as long as records live, unless the key is taken already: then
 	// it returns the claim that holds it and false.
 	Claim(ctx context.Context, key string, c Claim) (Claim, bool, error)
 	// Unclaim frees key, for a request that was not accepted after all.
 	Unclaim(ctx context.Context, key string) error
+}
+
+// Index is the janitor's view: the pending index, leases, recovery
+// attempts and the lock that keeps one janitor active at a time.
+type Index interface {
+	// Stale returns up to limit pending ids last seen alive before the
+	// given time, oldest first.
+	Stale(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// Touch marks a pending id as seen alive at the given time, if it is
+	// still pending.
+	Touch(ctx context.Context, id string, at time.Time) error
+	// Forget takes id out of the index (its record is final or gone).
+	Forget(ctx context.Context, id string) error
+	// Leased reports whether a worker holds a live lease on id.
+	Leased(ctx context.Context, id string) (bool, error)
+	// Attempt counts one more recovery attempt for id and returns the count.
+	Attempt(ctx context.Context, id string) (int, error)
+	// Pending returns how many jobs the index lists.
+	Pending(ctx context.Context) (int64, error)
+	// Lead takes or renews the janitor lock for owner for ttl and reports
+	// whether owner holds it; another owner's live lock is left alone.
+	Lead(ctx context.Context, owner string, ttl time.Duration) (bool, error)
+	// Resign frees the janitor lock if owner holds it.
+	Resign(ctx context.Context, owner string) error
+}
+
+// Notifications carry changes to whoever waits on them, in this process
+// or another. They may be missed while the store is unreachable, so a
+// waiter must also read the record itself.
+type Notifications interface {
+	// Changes delivers the id of every job whose record or progress
+	// changes, until ctx ends.
+	Changes(ctx context.Context) <-chan string
+	// Cancellations delivers the id of every job a client cancels, until
+	// ctx ends.
+	Cancellations(ctx context.Context) <-chan string
+}
+
+// Store is the whole result store; each role asks for the parts it uses.
+type Store interface {
+	Records
+	Progress
+	Claims
+	Index
+	Notifications
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Finish writes a final record and reports whether this call wrote it:
+// false, with no error, when the record was final already and stays as it
+// was (a job cancelled meanwhile, or a FAILED that a result beat). Only a
+// written record is worth telling a client about.
+func Finish(ctx context.Context, r Records, rec job.Record) (bool, error) {
+	switch err := r.Put(ctx, rec); {
+	case errors.Is(err, ErrFinal):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // Claim ties an idempotency key to the request it created and the request
@@ -83,19 +153,31 @@ type Redis struct {
 	ttl    time.Duration
 }
 
-// NewRedis returns a Store on client; keys start with prefix and live for ttl.
+// NewRedis returns a Store on client; keys start with prefix and final
+// records live for ttl.
 func NewRedis(client redis.UniversalClient, prefix string, ttl time.Duration) *Redis {
 	return &Redis{client: client, prefix: prefix, ttl: ttl}
 }
 
-// NewClient connects to the Redis described by cfg: one address is a single
-// node, several a Cluster, and a master name makes them Sentinels.
-func NewClient(cfg config.Redis) redis.UniversalClient {
+// Config says where the Redis is and how to sign in.
+type Config struct {
+	// Addrs: one address is a single node, several a Cluster; with
+	// MasterName they are Sentinels.
+	Addrs      []string
+	MasterName string
+	Username   string
+	Password   string
+	DB         int
+}
+
+// NewClient connects to the Redis cfg describes. It is the one place the
+// service builds a Redis client.
+func NewClient(cfg Config) redis.UniversalClient {
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:        cfg.Addrs,
 		MasterName:   cfg.MasterName,
 		Username:     cfg.Username,
-		Password:     string(cfg.Password),
+		Password:     cfg.Password,
 		DB:           cfg.DB,
 		DialTimeout:  2 * time.Second,
 		ReadTimeout:  2 * time.Second,

@@ -1,0 +1,197 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/sumprimes/sumprimes/api"
+	"github.com/sumprimes/sumprimes/janitor"
+	"github.com/sumprimes/sumprimes/pkg/callback"
+	"github.com/sumprimes/sumprimes/pkg/embedded"
+	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/metrics"
+	"github.com/sumprimes/sumprimes/pkg/queue"
+	"github.com/sumprimes/sumprimes/pkg/ratelimit"
+	"github.com/sumprimes/sumprimes/pkg/store"
+	"github.com/sumprimes/sumprimes/worker"
+)
+
+// initEmbedded starts the in-process broker and store and points the
+// configuration at them, so the modules after it connect there.
+func initEmbedded(a *app, _ context.Context) (service, error) {
+	stack, err := embedded.Start()
+	if err != nil {
+		return service{}, err
+	}
+	a.cfg.Kafka.Brokers = stack.KafkaBrokers()
+	a.cfg.Redis.Addrs = []string{stack.RedisAddr()}
+	a.log.Info("embedded broker and store up", "kafka", strings.Join(a.cfg.Kafka.Brokers, ","), "redis", stack.RedisAddr())
+	return service{stop: stack.Close}, nil
+}
+
+func initRedis(a *app, _ context.Context) (service, error) {
+	r := a.cfg.Redis
+	a.redis = store.NewClient(store.Config{
+		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: string(r.Password), DB: r.DB,
+	})
+	return service{stop: func() { a.redis.Close() }}, nil
+}
+
+func initStore(a *app, _ context.Context) (service, error) {
+	a.store = store.NewRedis(a.redis, a.cfg.Redis.KeyPrefix, a.cfg.Result.TTL)
+	return service{}, nil
+}
+
+// initQueue connects lazily and makes sure the topics exist in the
+// background, retrying while the broker boots: the API serves at once
+// (not ready until then), while the worker and janitor wait for topicReady.
+func initQueue(a *app, _ context.Context) (service, error) {
+	k := a.cfg.Kafka
+	a.queue = queue.New(queue.Config{
+		Brokers: k.Brokers, Topic: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
+		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout,
+	}, a.log)
+	a.topicReady = make(chan struct{})
+	run := func(ctx context.Context) error {
+		if a.queue.EnsureTopic(ctx) == nil {
+			a.log.Info("kafka topic ready", "topic", k.Topic)
+			close(a.topicReady)
+		}
+		<-ctx.Done()
+		return nil
+	}
+	return service{run: run, stop: func() { a.queue.Close() }}, nil
+}
+
+// waitTopic reports whether the topics exist; false means ctx ended first,
+// a shutdown while the broker was still booting.
+func (a *app) waitTopic(ctx context.Context) bool {
+	select {
+	case <-a.topicReady:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func initCallbacks(a *app, _ context.Context) (service, error) {
+	c := a.cfg.Callbacks
+	a.callbacks = callback.New(callback.Config{
+		Secret: string(c.Secret), Allowed: c.Networks(), Attempts: c.Attempts, Timeout: c.Timeout, Log: a.log,
+	})
+	return service{}, nil
+}
+
+// initOps serves /metrics, /healthz and /readyz for the roles that have no
+// API listener of their own; an empty metrics.addr serves nothing.
+func initOps(a *app, _ context.Context) (service, error) {
+	if a.cfg.Metrics.Addr == "" {
+		return service{}, nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.Metrics.Addr)
+	if err != nil {
+		return service{}, fmt.Errorf("metrics.addr: %w", err)
+	}
+	a.log.Info("metrics and health listening", "addr", ln.Addr().String())
+	ready := func(ctx context.Context) error { return errors.Join(a.store.Ping(ctx), a.queue.Ping(ctx)) }
+	return service{run: func(ctx context.Context) error { return metrics.Serve(ctx, ln, ready) }}, nil
+}
+
+func initAPI(a *app, ctx context.Context) (service, error) {
+	cfg, log := a.cfg, a.log.With("role", "api")
+	ln := a.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+			return service{}, fmt.Errorf("http.addr: %w", err)
+		}
+	}
+	var limiter ratelimit.Limiter
+	rl := cfg.RateLimit
+	if rl.Enabled {
+		limiter = ratelimit.NewRedis(a.redis, cfg.Redis.KeyPrefix+"rl:")
+	}
+	srv := api.New(api.Config{
+		Store:   a.store,
+		Changes: a.store.Changes(ctx),
+		MaxWait: cfg.HTTP.MaxWait,
+		Queue:   a.queue,
+		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
+		Timeout: cfg.HTTP.RequestTimeout,
+		Log:     log,
+
+		Limiter:        limiter,
+		SubmitLimit:    ratelimit.Limit{Rate: rl.SubmitRate, Burst: rl.SubmitBurst},
+		PollLimit:      ratelimit.Limit{Rate: rl.PollRate, Burst: rl.PollBurst},
+		APIKeyHeader:   rl.APIKeyHeader,
+		TrustedProxies: rl.Proxies(),
+
+		Callbacks: a.callbacks,
+		Backlog: func(ctx context.Context) (int64, error) {
+			lag, err := a.queue.Lag(ctx)
+			return lag.Total(), err
+		},
+		MaxBacklog: cfg.Limits.MaxBacklog,
+	})
+	log.Info("api listening", "addr", ln.Addr().String())
+	return service{run: func(ctx context.Context) error {
+		return srv.Serve(ctx, ln, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout)
+	}}, nil
+}
+
+func initWorker(a *app, ctx context.Context) (service, error) {
+	cfg, log := a.cfg, a.log.With("role", "worker")
+	w := worker.New(worker.Config{
+		Store:         a.store,
+		Owner:         a.owner,
+		Cancellations: a.store.Cancellations(ctx),
+		Callbacks:     a.callbacks,
+		NewConsumer:   a.queue.Consumer,
+		Concurrency:   cfg.Worker.Concurrency,
+		Threads:       cfg.Worker.Threads,
+		DrainTimeout:  cfg.Worker.DrainTimeout,
+		LeaseTTL:      cfg.Worker.LeaseTTL,
+		Log:           log,
+	})
+	metrics.RegisterLag(func(ctx context.Context) (map[int]int64, error) {
+		lag, err := a.queue.Lag(ctx)
+		return lag.ByPartition, err
+	})
+	return service{run: func(ctx context.Context) error {
+		if !a.waitTopic(ctx) {
+			return nil
+		}
+		log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group,
+			"members", cfg.Worker.Concurrency, "threads", w.Threads())
+		return w.Run(ctx)
+	}}, nil
+}
+
+func initJanitor(a *app, _ context.Context) (service, error) {
+	cfg, log := a.cfg.Janitor, a.log.With("role", "janitor")
+	j := janitor.New(janitor.Config{
+		Store:       a.store,
+		Queue:       a.queue,
+		Owner:       a.owner,
+		Interval:    cfg.Interval,
+		StaleAfter:  cfg.StaleAfter,
+		MaxAttempts: cfg.MaxAttempts,
+		DeadLetters: a.queue.DeadLetters,
+		Callbacks:   a.callbacks,
+		Log:         log,
+	})
+	return service{run: func(ctx context.Context) error {
+		if !a.waitTopic(ctx) {
+			return nil
+		}
+		log.Info("janitor running", "interval", cfg.Interval, "staleAfter", cfg.StaleAfter, "maxAttempts", cfg.MaxAttempts)
+		err := j.Run(ctx)
+		c := j.Counts()
+		log.Info("janitor stopped", "passes", c.Passes, "republished", c.Republished, "failed", c.Failed,
+			"pruned", c.Pruned, "deadLetters", c.DeadLetters)
+		return err
+	}}, nil
+}

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
+)
+
+var _ Store = (*Memory)(nil)
+
+// Memory is a Store in this process, for tests that need no Redis. It keeps
+// Redis's rules (storetest holds both to them): a FINISHED record is never
+// replaced by a FAILED one, a CANCELLED one never at all, pending records
+// never expire and final ones do after the TTL, on Memory's clock.
+type Memory struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu       sync.Mutex
+	records  map[string]entry // job records; final ones expire
+	progress map[string]float64
+	pending  map[string]time.Time // the index: when each was last seen alive
+	attempts map[string]int
+	leases   map[string]time.Time // lease expiry by id
+	claims   map[string]claimEntry
+	lock     struct {
+		owner string
+		until time.Time
+	}
+	subscribers map[chan string]bool // true: cancellations, false: changes
+}
+
+type entry struct {
+	rec     job.Record
+	expires time.Time // zero: never
+}
+
+type claimEntry struct {
+	claim   Claim
+	expires time.Time
+}
+
+// NewMemory returns an empty Memory whose final records live for ttl, as
+// told by now (time.Now when nil).
+func NewMemory(ttl time.Duration, now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{
+		ttl: ttl, now: now,
+		records: map[string]entry{}, progress: map[string]float64{}, pending: map[string]time.Time{},
+		attempts: map[string]int{}, leases: map[string]time.Time{}, claims: map[string]claimEntry{},
+		subscribers: map[chan string]bool{},
+	}
+}
+
+// TTL returns how long the record for id has left to live: -1 for a
+// record that never expires, 0 for none.
+func (m *Memory) TTL(id string) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.record(id)
+	switch {
+	case !ok:
+		return 0
+	case e.expires.IsZero():
+		return -1
+	}
+	return e.expires.Sub(m.now())
+}
+
+// record returns the live record for id; the caller holds mu.
+func (m *Memory) record(id string) (entry, bool) {
+	e, ok := m.records[id]
+	if ok && !e.expires.IsZero() && !m.now().Before(e.expires) {
+		delete(m.records, id)
+		return entry{}, false
+	}
+	return e, ok
+}
+
+func (m *Memory) Create(_ context.Context, rec job.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending[rec.RequestID] = rec.CreatedAt
+	if _, ok := m.record(rec.RequestID); ok {
+		return ErrExists
+	}
+	m.records[rec.RequestID] = entry{rec: rec}
+	return nil
+}
+
+func (m *Memory) Put(_ context.Context, rec job.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !rec.Status.Final() {
+		m.records[rec.RequestID] = entry{rec: rec}
+		return nil
+	}
+	written := true
+	if cur, ok := m.record(rec.RequestID); ok {
+		st := cur.rec.Status
+		written = st != job.Cancelled && !(st == job.Finished && rec.Status == job.Failed)
+	}
+	if written {
+		m.records[rec.RequestID] = entry{rec: rec, expires: m.now().Add(m.ttl)}
+	}
+	m.settle(rec.RequestID)
+	if !written {
+		return ErrFinal
+	}
+	return nil
+}
+
+// settle takes a job that reached its final state out of the index, ends
+// its lease and progress, and tells whoever waits on it; the caller holds mu.
+func (m *Memory) settle(id string) {
+	delete(m.pending, id)
+	delete(m.attempts, id)
+	delete(m.leases, id)
+	delete(m.progress, id)
+	m.publish(id, false)
+}
+
+// publish hands id to the subscribers of one kind, dropping it for a
+// subscriber that is behind, as Redis pub/sub may; the caller holds mu.
+func (m *Memory) publish(id string, cancellation bool) {
+	for ch, kind := range m.subscribers {
+		if kind == cancellation {
+			select {
+			case ch <- id:
+			default:
+			}
+		}
+	}
+}
+
+func (m *Memory) Get(_ context.Context, id string) (job.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.record(id)
+	if !ok {
+		return job.Record{}, ErrNotFound
+	}
+	rec := e.rec
+	if f, ok := m.progress[id]; ok && rec.Status == job.InProgress {
+		rec.Progress = &f
+	}
+	return rec, nil
+}
+
+func (m *Memory) Cancel(_ context.Context, id string) (job.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.record(id)
+	switch {
+	case !ok:
+		return job.Record{}, ErrNotFound
+	case e.rec.Status.Final():
+		return e.rec, ErrFinal
+	}
+	cancelled := e.rec.Cancelled(m.now().UTC())
+	m.records[id] = entry{rec: cancelled, expires: m.now().Add(m.ttl)}
+	m.publish(id, true)
+	m.settle(id)
+	return cancelled, nil
+}
+
+func (m *Memory) Delete(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.records, id)
+	m.settle(id)
+	return nil
+}
+
+func (m *Memory) Lease(_ context.Context, id, _ string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leases[id] = m.now().Add(ttl)
+	return nil
+}
+
+func (m *Memory) SetProgress(_ context.Context, id string, fraction float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.progress[id] = fraction
+	m.publish(id, false)
+	return nil
+}
+
+func (m *Memory) Claim(_ context.Context, key string, c Claim) (Claim, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if held, ok := m.claims[key]; ok && m.now().Before(held.expires) {
+		return held.claim, false, nil
+	}
+	m.claims[key] = claimEntry{claim: c, expires: m.now().Add(m.ttl)}
+	return c, true, nil
+}
+
+func (m *Memory) Unclaim(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.claims, key)
+	return nil
+}
+
+func (m *Memory) Stale(_ context.Context, before time.Time, limit int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	for id, seen := range m.pending {
+		if seen.UnixMilli() <= before.UnixMilli() {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { // as a sorted set orders them
+		return cmp.Or(m.pending[a].Compare(m.pending[b]), cmp.Compare(a, b))
+	})
+	return ids[:min(limit, len(ids))], nil
+}
+
+func (m *Memory) Touch(_ context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.pending[id]; ok {
+		m.pending[id] = at
+	}
+	return nil
+}
+
+func (m *Memory) Forget(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.settle(id)
+	return nil
+}
+
+func (m *Memory) Leased(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.leases[id]
+	return ok && m.now().Before(until), nil
+}
+
+func (m *Memory) Attempt(_ context.Context, id string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts[id]++
+	return m.attempts[id], nil
+}
+
+func (m *Memory) Pending(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.pending)), nil
+}
+
+func (m *Memory) Lead(_ context.Context, owner string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lock.owner != owner && m.now().Before(m.lock.until) {
+		return false, nil
+	}
+	m.lock.owner, m.lock.until = owner, m.now().Add(ttl)
+	return true, nil
+}
+
+func (m *Memory) Resign(_ context.Context, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lock.owner == owner {
+		m.lock.owner, m.lock.until = "", time.Time{}
+	}
+	return nil
+}
+
+func (m *Memory) Ping(context.Context) error { return nil }
+
+func (m *Memory) Changes(ctx context.Context) <-chan string { return m.subscribe(ctx, false) }
+
+func (m *Memory) Cancellations(ctx context.Context) <-chan string { return m.subscribe(ctx, true) }
+
+// subscribe registers a channel until ctx ends; it is closed then.
+func (m *Memory) subscribe(ctx context.Context, cancellations bool) <-chan string {
+	ch := make(chan string, 256)
+	m.mu.Lock()
+	m.subscribers[ch] = cancellations
+	m.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		m.mu.Lock()
+		delete(m.subscribers, ch)
+		close(ch)
+		m.mu.Unlock()
+	}()
+	return ch
+}
