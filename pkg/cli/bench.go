@@ -102,22 +102,11 @@ func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, 
 	claim := func() bool { return maxJobs == 0 || started.Add(1) <= int64(maxJobs) }
 
 	begin := time.Now()
-	stopProgress := make(chan struct{})
-	defer close(stopProgress)
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopProgress:
-				return
-			case <-tick.C:
-				mu.Lock()
-				fmt.Fprintf(progress, "\r%5.0fs  finished %d  errors %d  ", time.Since(begin).Seconds(), res.jobs, res.errors)
-				mu.Unlock()
-			}
-		}
-	}()
+	defer everySecond(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(progress, "\r%5.0fs  finished %d  errors %d  ", time.Since(begin).Seconds(), res.jobs, res.errors)
+	})()
 	if rate > 0 {
 		arrivals := time.NewTicker(time.Duration(float64(time.Second) / rate))
 		defer arrivals.Stop()
@@ -152,6 +141,24 @@ func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, 
 	res.elapsed = time.Since(begin)
 	fmt.Fprintln(progress)
 	return res
+}
+
+// everySecond calls f once a second until the returned stop is called.
+func everySecond(f func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func printBench(w io.Writer, r benchResult) {

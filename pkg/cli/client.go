@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sumprimes/sumprimes/pkg/client"
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
 // apiURL is where the user tools find the API: --api-url, else
@@ -97,29 +99,22 @@ func submitCommand(stdout io.Writer) *cobra.Command {
 }
 
 func getCommand(stdout io.Writer) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "get ID",
-		Short: "Print a request's record as JSON",
-		Args:  oneID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rec, err := newClient(cmd).Get(cmd.Context(), args[0])
-			if err != nil {
-				return clientError(err)
-			}
-			return printJSON(stdout, rec)
-		},
-	}
-	addClientFlags(cmd)
-	return cmd
+	return recordCommand(stdout, "get ID", "Print a request's record as JSON", (*client.Client).Get)
 }
 
 func cancelCommand(stdout io.Writer) *cobra.Command {
+	return recordCommand(stdout, "cancel ID", "Cancel a request in progress and print its record", (*client.Client).Cancel)
+}
+
+// recordCommand prints as JSON the record that call returns for the ID
+// argument.
+func recordCommand(stdout io.Writer, use, short string, call func(*client.Client, context.Context, string) (job.Record, error)) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a request in progress and print its record",
+		Use:   use,
+		Short: short,
 		Args:  oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rec, err := newClient(cmd).Cancel(cmd.Context(), args[0])
+			rec, err := call(newClient(cmd), cmd.Context(), args[0])
 			if err != nil {
 				return clientError(err)
 			}

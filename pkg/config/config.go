@@ -326,139 +326,189 @@ func splitList(in []string) []string {
 	return out
 }
 
-// Validate reports every invalid key at once, each error naming its key.
+// Validate reports every invalid key at once, each error naming its key;
+// each section checks its own keys.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, EnvVar(key), fmt.Sprintf(format, args...)))
-	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-		bad("http.addr", "want host:port, got %q", c.HTTP.Addr)
-	}
-	if c.HTTP.ShutdownTimeout <= 0 {
-		bad("http.shutdown_timeout", "must be positive, got %s", c.HTTP.ShutdownTimeout)
-	}
-	if c.HTTP.DrainDelay < 0 {
-		bad("http.drain_delay", "must not be negative, got %s", c.HTTP.DrainDelay)
-	}
-	if c.HTTP.MaxWait < time.Second {
-		bad("http.max_wait", "must be at least 1s, got %s", c.HTTP.MaxWait)
-	}
-	if c.HTTP.RequestTimeout <= 0 {
-		bad("http.request_timeout", "must be positive, got %s", c.HTTP.RequestTimeout)
-	}
-	if len(c.Kafka.Brokers) == 0 {
-		bad("kafka.brokers", "at least one broker address is required")
-	}
-	for _, b := range c.Kafka.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			bad("kafka.brokers", "want host:port, got %q", b)
-		}
-	}
-	if c.Kafka.Topic == "" {
-		bad("kafka.topic", "must not be empty")
-	}
-	if c.Kafka.Partitions < 1 {
-		bad("kafka.partitions", "must be at least 1, got %d", c.Kafka.Partitions)
-	}
-	if c.Kafka.ReplicationFactor < 1 {
-		bad("kafka.replication_factor", "must be at least 1, got %d", c.Kafka.ReplicationFactor)
-	}
-	if c.Kafka.DLQTopic == "" || c.Kafka.DLQTopic == c.Kafka.Topic {
-		bad("kafka.dlq_topic", "must be set and differ from kafka.topic, got %q", c.Kafka.DLQTopic)
-	}
-	if c.Kafka.Group == "" {
-		bad("kafka.group", "must not be empty")
-	}
-	if c.Kafka.BatchTimeout <= 0 || c.Kafka.BatchTimeout > time.Second {
-		bad("kafka.batch_timeout", "must be in (0, 1s], got %s", c.Kafka.BatchTimeout)
-	}
-	if len(c.Redis.Addrs) == 0 {
-		bad("redis.addr", "at least one address is required")
-	}
-	for _, a := range c.Redis.Addrs {
+	var p problems
+	c.HTTP.validate(&p)
+	c.Kafka.validate(&p)
+	c.Redis.validate(&p)
+	c.Result.validate(&p)
+	c.Worker.validate(&p)
+	c.Limits.validate(&p)
+	c.RateLimit.validate(&p)
+	c.Janitor.validate(&p)
+	c.Callbacks.validate(&p)
+	c.Metrics.validate(&p)
+	c.Log.validate(&p)
+	return errors.Join(p...)
+}
+
+// problems collects what Validate finds.
+type problems []error
+
+// bad reports key as invalid, naming its environment variable too.
+func (p *problems) bad(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s (%s): %s", key, EnvVar(key), fmt.Sprintf(format, args...)))
+}
+
+// hostPorts reports each of addrs that is not host:port.
+func (p *problems) hostPorts(key string, addrs []string) {
+	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad("redis.addr", "want host:port, got %q", a)
+			p.bad(key, "want host:port, got %q", a)
 		}
 	}
-	if c.Redis.DB < 0 {
-		bad("redis.db", "must not be negative, got %d", c.Redis.DB)
-	}
-	if c.Result.TTL < time.Second {
-		bad("result.ttl", "must be at least 1s, got %s", c.Result.TTL)
-	}
-	if c.Worker.Concurrency < 1 {
-		bad("worker.concurrency", "must be at least 1, got %d", c.Worker.Concurrency)
-	}
-	if c.Worker.DrainTimeout < 0 {
-		bad("worker.drain_timeout", "must not be negative, got %s", c.Worker.DrainTimeout)
-	}
-	if c.Worker.LeaseTTL < time.Second {
-		bad("worker.lease_ttl", "must be at least 1s, got %s", c.Worker.LeaseTTL)
-	}
-	if c.Worker.Threads < 0 {
-		bad("worker.threads", "must not be negative, got %d", c.Worker.Threads)
-	}
-	if c.Limits.MaxB < 1 || c.Limits.MaxB > primes.MaxN {
-		bad("limits.max_b", "must be in [1, %d], got %d", primes.MaxN, c.Limits.MaxB)
-	}
-	if c.Limits.MaxBacklog < 0 {
-		bad("limits.max_backlog", "must not be negative, got %d", c.Limits.MaxBacklog)
-	}
-	if c.Limits.MaxCost <= 0 {
-		bad("limits.max_cost", "must be positive, got %s", c.Limits.MaxCost)
-	}
-	if c.RateLimit.SubmitRate <= 0 {
-		bad("ratelimit.submit_rate", "must be positive, got %g", c.RateLimit.SubmitRate)
-	}
-	if c.RateLimit.PollRate <= 0 {
-		bad("ratelimit.poll_rate", "must be positive, got %g", c.RateLimit.PollRate)
-	}
-	if c.RateLimit.SubmitBurst < 1 {
-		bad("ratelimit.submit_burst", "must be at least 1, got %d", c.RateLimit.SubmitBurst)
-	}
-	if c.RateLimit.PollBurst < 1 {
-		bad("ratelimit.poll_burst", "must be at least 1, got %d", c.RateLimit.PollBurst)
-	}
-	for _, p := range c.RateLimit.TrustedProxies {
-		if _, err := parseCIDR(p); err != nil {
-			bad("ratelimit.trusted_proxies", "want CIDRs or addresses, got %q", p)
+}
+
+// cidrs reports each of list that is neither a CIDR nor an address.
+func (p *problems) cidrs(key string, list []string) {
+	for _, s := range list {
+		if _, err := parseCIDR(s); err != nil {
+			p.bad(key, "want CIDRs or addresses, got %q", s)
 		}
 	}
-	if c.Janitor.Interval < 10*time.Millisecond {
-		bad("janitor.interval", "must be at least 10ms, got %s", c.Janitor.Interval)
+}
+
+func (c HTTP) validate(p *problems) {
+	p.hostPorts("http.addr", []string{c.Addr})
+	if c.ShutdownTimeout <= 0 {
+		p.bad("http.shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
-	if c.Janitor.StaleAfter <= 0 {
-		bad("janitor.stale_after", "must be positive, got %s", c.Janitor.StaleAfter)
+	if c.DrainDelay < 0 {
+		p.bad("http.drain_delay", "must not be negative, got %s", c.DrainDelay)
 	}
-	if c.Janitor.MaxAttempts < 1 {
-		bad("janitor.max_attempts", "must be at least 1, got %d", c.Janitor.MaxAttempts)
+	if c.MaxWait < time.Second {
+		p.bad("http.max_wait", "must be at least 1s, got %s", c.MaxWait)
 	}
-	for _, n := range c.Callbacks.AllowedNetworks {
-		if _, err := parseCIDR(n); err != nil {
-			bad("callbacks.allowed_networks", "want CIDRs or addresses, got %q", n)
+	if c.RequestTimeout <= 0 {
+		p.bad("http.request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+}
+
+func (c Kafka) validate(p *problems) {
+	if len(c.Brokers) == 0 {
+		p.bad("kafka.brokers", "at least one broker address is required")
+	}
+	p.hostPorts("kafka.brokers", c.Brokers)
+	if c.Topic == "" {
+		p.bad("kafka.topic", "must not be empty")
+	}
+	if c.Partitions < 1 {
+		p.bad("kafka.partitions", "must be at least 1, got %d", c.Partitions)
+	}
+	if c.ReplicationFactor < 1 {
+		p.bad("kafka.replication_factor", "must be at least 1, got %d", c.ReplicationFactor)
+	}
+	if c.DLQTopic == "" || c.DLQTopic == c.Topic {
+		p.bad("kafka.dlq_topic", "must be set and differ from kafka.topic, got %q", c.DLQTopic)
+	}
+	if c.Group == "" {
+		p.bad("kafka.group", "must not be empty")
+	}
+	if c.BatchTimeout <= 0 || c.BatchTimeout > time.Second {
+		p.bad("kafka.batch_timeout", "must be in (0, 1s], got %s", c.BatchTimeout)
+	}
+}
+
+func (c Redis) validate(p *problems) {
+	if len(c.Addrs) == 0 {
+		p.bad("redis.addr", "at least one address is required")
+	}
+	p.hostPorts("redis.addr", c.Addrs)
+	if c.DB < 0 {
+		p.bad("redis.db", "must not be negative, got %d", c.DB)
+	}
+}
+
+func (c Result) validate(p *problems) {
+	if c.TTL < time.Second {
+		p.bad("result.ttl", "must be at least 1s, got %s", c.TTL)
+	}
+}
+
+func (c Worker) validate(p *problems) {
+	if c.Concurrency < 1 {
+		p.bad("worker.concurrency", "must be at least 1, got %d", c.Concurrency)
+	}
+	if c.DrainTimeout < 0 {
+		p.bad("worker.drain_timeout", "must not be negative, got %s", c.DrainTimeout)
+	}
+	if c.LeaseTTL < time.Second {
+		p.bad("worker.lease_ttl", "must be at least 1s, got %s", c.LeaseTTL)
+	}
+	if c.Threads < 0 {
+		p.bad("worker.threads", "must not be negative, got %d", c.Threads)
+	}
+}
+
+func (c Limits) validate(p *problems) {
+	if c.MaxB < 1 || c.MaxB > primes.MaxN {
+		p.bad("limits.max_b", "must be in [1, %d], got %d", primes.MaxN, c.MaxB)
+	}
+	if c.MaxBacklog < 0 {
+		p.bad("limits.max_backlog", "must not be negative, got %d", c.MaxBacklog)
+	}
+	if c.MaxCost <= 0 {
+		p.bad("limits.max_cost", "must be positive, got %s", c.MaxCost)
+	}
+}
+
+func (c RateLimit) validate(p *problems) {
+	if c.SubmitRate <= 0 {
+		p.bad("ratelimit.submit_rate", "must be positive, got %g", c.SubmitRate)
+	}
+	if c.PollRate <= 0 {
+		p.bad("ratelimit.poll_rate", "must be positive, got %g", c.PollRate)
+	}
+	if c.SubmitBurst < 1 {
+		p.bad("ratelimit.submit_burst", "must be at least 1, got %d", c.SubmitBurst)
+	}
+	if c.PollBurst < 1 {
+		p.bad("ratelimit.poll_burst", "must be at least 1, got %d", c.PollBurst)
+	}
+	p.cidrs("ratelimit.trusted_proxies", c.TrustedProxies)
+}
+
+func (c Janitor) validate(p *problems) {
+	if c.Interval < 10*time.Millisecond {
+		p.bad("janitor.interval", "must be at least 10ms, got %s", c.Interval)
+	}
+	if c.StaleAfter <= 0 {
+		p.bad("janitor.stale_after", "must be positive, got %s", c.StaleAfter)
+	}
+	if c.MaxAttempts < 1 {
+		p.bad("janitor.max_attempts", "must be at least 1, got %d", c.MaxAttempts)
+	}
+}
+
+func (c Callbacks) validate(p *problems) {
+	p.cidrs("callbacks.allowed_networks", c.AllowedNetworks)
+	if c.Attempts < 1 {
+		p.bad("callbacks.attempts", "must be at least 1, got %d", c.Attempts)
+	}
+	if c.Timeout <= 0 {
+		p.bad("callbacks.timeout", "must be positive, got %s", c.Timeout)
+	}
+}
+
+func (c Metrics) validate(p *problems) {
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			p.bad("metrics.addr", "want host:port or empty (off), got %q", c.Addr)
 		}
 	}
-	if c.Callbacks.Attempts < 1 {
-		bad("callbacks.attempts", "must be at least 1, got %d", c.Callbacks.Attempts)
-	}
-	if c.Callbacks.Timeout <= 0 {
-		bad("callbacks.timeout", "must be positive, got %s", c.Callbacks.Timeout)
-	}
-	if c.Metrics.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
-			bad("metrics.addr", "want host:port or empty (off), got %q", c.Metrics.Addr)
-		}
-	}
-	switch strings.ToLower(c.Log.Level) {
+}
+
+func (c Log) validate(p *problems) {
+	switch strings.ToLower(c.Level) {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+		p.bad("log.level", "want debug, info, warn or error, got %q", c.Level)
 	}
-	switch c.Log.Format {
+	switch c.Format {
 	case "text", "json":
 	default:
-		bad("log.format", "want text or json, got %q", c.Log.Format)
+		p.bad("log.format", "want text or json, got %q", c.Format)
 	}
-	return errors.Join(errs...)
 }
