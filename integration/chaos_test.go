@@ -92,7 +92,7 @@ func TestChaos(t *testing.T) {
 	for id, b := range accepted {
 		want, _ := primes.SumRange(context.Background(), 1, b, primes.Options{Threads: 1})
 		for time.Now().Before(deadline) {
-			r := get(t, url+"/sumPrime/"+id)
+			r := get(t, url+"/sumPrime/"+id+"?wait=10s") // answers when the job changes
 			if r.status == http.StatusOK {
 				rec := r.record(t)
 				if rec.Status == job.Finished {
@@ -107,7 +107,9 @@ func TestChaos(t *testing.T) {
 					break
 				}
 			}
-			time.Sleep(100 * time.Millisecond)
+			if r.status != http.StatusOK {
+				time.Sleep(100 * time.Millisecond) // the store is coming back: try again shortly
+			}
 		}
 	}
 	done := 0
