@@ -85,16 +85,15 @@ type Counts struct {
 
 // Janitor makes passes over the pending index while it holds the lock.
 type Janitor struct {
-	cfg   Config
-	owner string
-	now   func() time.Time
+	cfg Config
+	now func() time.Time
 
 	passes, republished, failed, pruned, running, waiting, deadLetters atomic.Int64
 }
 
 // New returns a Janitor for cfg.
 func New(cfg Config) *Janitor {
-	return &Janitor{cfg: cfg, owner: cfg.Owner, now: time.Now}
+	return &Janitor{cfg: cfg, now: time.Now}
 }
 
 // note counts one finding or action, for Counts and for /metrics.
@@ -129,7 +128,7 @@ func (j *Janitor) Run(ctx context.Context) error {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := j.cfg.Store.Resign(ctx, j.owner); err != nil {
+		if err := j.cfg.Store.Resign(ctx, j.cfg.Owner); err != nil {
 			j.cfg.Log.Warn("could not free the janitor lock", "error", err)
 		}
 	}()
@@ -148,7 +147,7 @@ func (j *Janitor) Run(ctx context.Context) error {
 func (j *Janitor) tick(ctx context.Context) error {
 	// The lock outlives three intervals, so a janitor that dies is replaced
 	// within that time, and one that is merely slow keeps it.
-	leading, err := j.cfg.Store.Lead(ctx, j.owner, 3*j.cfg.Interval)
+	leading, err := j.cfg.Store.Lead(ctx, j.cfg.Owner, 3*j.cfg.Interval)
 	if err != nil || !leading {
 		return err
 	}
@@ -163,29 +162,27 @@ func (j *Janitor) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var lag *queue.Lag // fetched once, when first needed
+	if len(ids) == 0 {
+		return nil
+	}
+	lag, err := j.cfg.Queue.Lag(ctx)
+	if err != nil {
+		return err
+	}
 	before := j.Counts()
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if lag == nil {
-			l, err := j.cfg.Queue.Lag(ctx)
-			if err != nil {
-				return err
-			}
-			lag = &l
-		}
-		if err := j.inspect(ctx, id, now, *lag); err != nil {
+		if err := j.inspect(ctx, id, now, lag); err != nil {
 			j.cfg.Log.Warn("janitor could not handle a job", "requestId", id, "error", err)
 		}
 	}
-	if after := j.Counts(); len(ids) > 0 {
-		j.cfg.Log.Info("janitor pass", "stale", len(ids),
-			"republished", after.Republished-before.Republished, "failed", after.Failed-before.Failed,
-			"pruned", after.Pruned-before.Pruned, "running", after.Running-before.Running,
-			"waiting", after.Waiting-before.Waiting)
-	}
+	after := j.Counts()
+	j.cfg.Log.Info("janitor pass", "stale", len(ids),
+		"republished", after.Republished-before.Republished, "failed", after.Failed-before.Failed,
+		"pruned", after.Pruned-before.Pruned, "running", after.Running-before.Running,
+		"waiting", after.Waiting-before.Waiting)
 	return nil
 }
 

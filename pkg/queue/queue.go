@@ -1,8 +1,9 @@
 // Package queue carries jobs from the API to the workers over Kafka.
 //
-// Publisher and Consumer are the boundary: the API and the workers know jobs,
-// not Kafka. One message is one job, keyed by its request id, its value the
-// job as JSON.
+// Kafka (publishing, lag) and Consumer (one consumer-group member) are the
+// boundary: the API, the workers and the janitor know jobs, not Kafka, and
+// each declares the part it uses. One message is one job, keyed by its
+// request id, its value the job as JSON.
 package queue
 
 import (
@@ -20,16 +21,6 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
-
-// Publisher puts jobs on the queue.
-type Publisher interface {
-	// Publish returns nil only once every in-sync replica has the job, so
-	// a nil error is the promise behind a 202.
-	Publish(ctx context.Context, j job.Job) error
-	// Ping reports whether the broker answers and the topic exists.
-	Ping(ctx context.Context) error
-	Close() error
-}
 
 // Consumer hands out jobs to one consumer-group member.
 type Consumer interface {
@@ -96,8 +87,6 @@ type Kafka struct {
 	dlq       *kafka.Writer
 	log       *slog.Logger
 }
-
-var _ Publisher = (*Kafka)(nil)
 
 // New returns a Kafka queue for cfg. It connects lazily.
 func New(cfg Config, log *slog.Logger) *Kafka {
@@ -199,6 +188,8 @@ func (k *Kafka) Ping(ctx context.Context) error {
 	return fmt.Errorf("queue: topic %s missing from metadata", k.cfg.Topic)
 }
 
+// Publish returns nil only once every in-sync replica has the job, so a nil
+// error is the promise behind a 202.
 func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
 	value, err := json.Marshal(j)
 	if err != nil {
