@@ -24,6 +24,9 @@ func decodeSubmit(body []byte) (submitRequest, *Problem) {
 	if dec.More() {
 		return submitRequest{}, badField("", "body must hold a single JSON object")
 	}
+	if name := repeatedKey(body); name != "" {
+		return submitRequest{}, badField(name, fmt.Sprintf("field %q appears more than once", name))
+	}
 	for name := range fields {
 		if name != "a" && name != "b" && name != "callbackUrl" {
 			return submitRequest{}, badField(name, fmt.Sprintf("unknown field %q: only a, b and callbackUrl are accepted", name))
@@ -82,4 +85,30 @@ func positiveInt(name string, fields map[string]json.RawMessage) (uint64, *Probl
 		return 0, badField(name, fmt.Sprintf("%s must be at least 1, got %d", name, v))
 	}
 	return v, nil
+}
+
+// repeatedKey returns the first key that the JSON object in body holds
+// twice, or "" when none is: decoding would keep the last silently.
+func repeatedKey(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return name
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return ""
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -16,8 +17,11 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// RequestID names the job the problem is about, when there is one.
+	RequestID string `json:"requestId,omitempty"`
 
-	retryAfter int // seconds; sent as the Retry-After header when > 0
+	retryAfter int    // seconds; sent as the Retry-After header when > 0
+	location   string // sent as the Location header when set
 }
 
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
@@ -47,8 +51,30 @@ func storeUnavailable() *Problem {
 	return unavailable("the result store is unavailable; try again shortly")
 }
 
-func unavailable(detail string) *Problem {
-	p := problem(http.StatusServiceUnavailable, "unavailable", detail)
+// notAccepted answers a submit whose job will never run: the client may
+// submit again, with the same Idempotency-Key if it sent one.
+func notAccepted() *Problem {
+	return unavailableAs("not-accepted", "the job queue did not confirm the job: it was not accepted and will not run; submit it again")
+}
+
+// bodyProblem answers a request body that could not be read: too large
+// (echo's limit), too slow (the read deadline), or cut short.
+func bodyProblem(err error) error {
+	var he *echo.HTTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &ne) && ne.Timeout():
+		return problem(http.StatusRequestTimeout, "request-timeout", "the request body did not arrive in time")
+	}
+	return problem(http.StatusBadRequest, "truncated-body", "the request body was cut short: it ended before its declared length")
+}
+
+func unavailable(detail string) *Problem { return unavailableAs("unavailable", detail) }
+
+func unavailableAs(slug, detail string) *Problem {
+	p := problem(http.StatusServiceUnavailable, slug, detail)
 	p.retryAfter = 5
 	return p
 }
@@ -81,6 +107,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if p.retryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
+	if p.location != "" {
+		c.Response().Header().Set(echo.HeaderLocation, p.location)
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.Status)

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,7 @@ var _ Store = store.Store(nil)
 
 // Server serves the HTTP API.
 type Server struct {
+	cfg      Config
 	draining atomic.Bool // set at shutdown: readiness fails from then on
 	echo     *echo.Echo
 	store    Store
@@ -113,6 +115,13 @@ type Config struct {
 	Changes <-chan string
 	// MaxWait caps ?wait= on GET.
 	MaxWait time.Duration
+
+	// ReadTimeout bounds reading a whole request, IdleTimeout the wait for
+	// the next one on a kept-alive connection.
+	ReadTimeout, IdleTimeout time.Duration
+	// DrainDelay is how long Serve keeps serving, not ready, once asked to
+	// stop; ShutdownTimeout how long in-flight requests then get.
+	DrainDelay, ShutdownTimeout time.Duration
 	// Callbacks checks callback URLs at submit and delivers the CANCELLED
 	// records; nil means callbacks are off.
 	Callbacks *callback.Sender
@@ -121,6 +130,7 @@ type Config struct {
 // New returns a Server with its routes registered.
 func New(cfg Config) *Server {
 	s := &Server{
+		cfg:     cfg,
 		echo:    echo.New(),
 		store:   cfg.Store,
 		queue:   cfg.Queue,
@@ -145,15 +155,20 @@ func New(cfg Config) *Server {
 	e.Use(middleware.Recover())
 	e.Use(measure)
 	e.Use(middleware.BodyLimit(bodyLimit))
+	// HEAD is served wherever GET is: net/http sends the headers alone.
+	get := func(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		e.GET(path, h, m...)
+		e.HEAD(path, h, m...)
+	}
 	e.POST("/sumPrime", s.submit, s.limited("submit", cfg.SubmitLimit))
-	e.GET("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
+	get("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
 	e.DELETE("/sumPrime/:id", s.cancel, s.limited("submit", cfg.SubmitLimit))
-	e.GET("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
-	e.GET("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
-	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
-	e.GET("/metrics", echo.WrapHandler(metrics.Handler()))
-	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(metrics.Health)))
-	e.GET("/readyz", echo.WrapHandler(metrics.Ready(s.timeout, s.ready)))
+	get("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
+	get("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
+	get("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
+	get("/metrics", echo.WrapHandler(metrics.Handler()))
+	get("/healthz", echo.WrapHandler(http.HandlerFunc(metrics.Health)))
+	get("/readyz", echo.WrapHandler(metrics.Ready(s.timeout, s.ready)))
 	return s
 }
 
@@ -161,6 +176,9 @@ func New(cfg Config) *Server {
 func (s *Server) Routes() []string {
 	var out []string
 	for _, r := range s.echo.Routes() {
+		if r.Method == http.MethodHead {
+			continue // mirrors GET
+		}
 		out = append(out, r.Method+" "+strings.ReplaceAll(r.Path, ":id", "{id}"))
 	}
 	return out
@@ -169,24 +187,39 @@ func (s *Server) Routes() []string {
 // ServeHTTP makes the Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// Serve answers requests on ln until ctx is cancelled. Shutdown order:
-// readiness fails at once, so load balancers stop sending; requests are
-// still served for drainDelay, the time they take to notice; then the
-// listener closes and in-flight requests get up to grace to finish.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, drainDelay, grace time.Duration) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+// Serve answers requests on ln until ctx is cancelled. Every read has a
+// deadline: ReadTimeout for a whole request (long-polls and event streams
+// lift it once their request is read, see holdOpen), IdleTimeout between
+// requests on a kept-alive connection. Shutdown order: readiness fails at
+// once, so load balancers stop sending; requests are still served for
+// DrainDelay, the time they take to notice; then the listener closes and
+// in-flight requests get up to ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: min(5*time.Second, s.cfg.ReadTimeout),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+	}
+	background, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	if s.backlog != nil {
+		wg.Go(func() { s.backlog.run(background, s.log) })
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(problemListener{ln}) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	if drainDelay > 0 {
-		time.Sleep(drainDelay)
+	if s.cfg.DrainDelay > 0 {
+		time.Sleep(s.cfg.DrainDelay)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
@@ -197,16 +230,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drainDelay, grace t
 	return nil
 }
 
+// holdOpen lifts the request's read deadline, for a response that may
+// rightly last longer than ReadTimeout (a long-poll, an event stream) once
+// its request has been read whole.
+func holdOpen(c echo.Context) {
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Time{})
+}
+
 // submit accepts a job: it writes the IN_PROGRESS record, then publishes the
 // job and waits for the broker's acknowledgement. A 202 therefore means the
-// job is durably in Kafka; if publishing fails the record is deleted again.
+// job is durably in Kafka; a 503 not-accepted means it will never run.
 func (s *Server) submit(c echo.Context) error {
 	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt != echo.MIMEApplicationJSON {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as Content-Type: application/json")
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		return err // the body limit surfaces here as *echo.HTTPError
+		return bodyProblem(err)
 	}
 	req, p := decodeSubmit(body)
 	if p != nil {
@@ -220,71 +260,117 @@ func (s *Server) submit(c echo.Context) error {
 		}
 		return err
 	}
-
 	if req.CallbackURL != "" {
 		if err := s.callbacks.Check(req.CallbackURL); err != nil {
 			return badField("callbackUrl", err.Error())
 		}
 	}
-	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC())
+	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC(), "")
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
-	if s.backlog != nil && s.backlog.full(ctx, s.log) {
+	if s.backlog != nil && s.backlog.full() {
 		p := unavailable("the workers are behind; submit again later")
 		p.retryAfter = 10
 		return p
 	}
-
-	var claimKey string
-	if values := c.Request().Header.Values("Idempotency-Key"); len(values) > 0 {
-		key, p := parseIdempotencyKey(values[0])
-		if p != nil {
-			return p
-		}
-		claimKey = s.client(c) + ":" + key
-		want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d-%s", req.A, req.B, req.CallbackURL)}
-		held, ok, err := s.store.Claim(ctx, claimKey, want)
-		if err != nil {
-			s.log.Error("claim idempotency key", "error", err)
-			return storeUnavailable()
-		}
-		if !ok {
-			return s.replay(c, ctx, held, want)
-		}
+	claimKey, err := s.claim(c, ctx, req, j)
+	if err != nil || claimKey == replayed {
+		return err
 	}
-
-	if err := s.accept(ctx, j); err != nil {
-		if claimKey != "" {
-			s.unclaim(ctx, claimKey)
+	rec, err := s.accept(ctx, j)
+	if err != nil {
+		var p *Problem
+		if claimKey != "" && (!errors.As(err, &p) || p.Type != problemType+"outcome-unknown") {
+			s.unclaim(ctx, claimKey) // not accepted: the key may be used again
 		}
 		return err
 	}
 	metrics.JobsSubmitted.Inc()
 	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B, "engine", plan.Engine)
-	h := c.Response().Header()
-	h.Set(echo.HeaderLocation, "/sumPrime/"+j.RequestID)
-	h.Set("Retry-After", strconv.Itoa(retryAfter(plan.Estimate)))
-	return writeJSON(c, http.StatusAccepted, job.Pending(j))
+	return s.writeAccepted(c, rec)
 }
 
-// accept writes the IN_PROGRESS record, then publishes the job and waits
-// for the broker's acknowledgement; if publishing fails it deletes the
-// record again, so that nothing is left half-done.
-func (s *Server) accept(ctx context.Context, j job.Job) error {
+// replayed is the claim key claim returns when it has answered the request
+// itself, from an earlier request with the same Idempotency-Key.
+const replayed = "\x00replayed"
+
+// claim takes the request's Idempotency-Key, if it has one, and returns its
+// scoped key; a key already taken is answered here (see replay).
+func (s *Server) claim(c echo.Context, ctx context.Context, req submitRequest, j job.Job) (string, error) {
+	values := c.Request().Header.Values("Idempotency-Key")
+	if len(values) == 0 {
+		return "", nil
+	}
+	key, p := parseIdempotencyKey(values[0])
+	if p != nil {
+		return "", p
+	}
+	claimKey := s.client(c) + ":" + key
+	want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d-%s", req.A, req.B, req.CallbackURL)}
+	held, ok, err := s.store.Claim(ctx, claimKey, want)
+	switch {
+	case err != nil:
+		s.log.Error("claim idempotency key", "error", err)
+		return "", storeUnavailable()
+	case !ok:
+		return replayed, s.replay(c, ctx, held, want)
+	}
+	return claimKey, nil
+}
+
+// accept writes the IN_PROGRESS record under the store's generation, then
+// publishes the job and waits for the broker's acknowledgement, returning
+// the record to answer with.
+func (s *Server) accept(ctx context.Context, j job.Job) (job.Record, error) {
+	gen, err := s.store.Generation(ctx)
+	if err != nil {
+		s.log.Error("read store generation", "error", err)
+		return job.Record{}, storeUnavailable()
+	}
+	j.Generation = gen
 	if err := s.store.Create(ctx, job.Pending(j)); err != nil {
 		s.log.Error("store record", "requestId", j.RequestID, "error", err)
-		return storeUnavailable()
+		return job.Record{}, storeUnavailable()
 	}
 	if err := s.queue.Publish(ctx, j); err != nil {
 		s.log.Error("publish job", "requestId", j.RequestID, "error", err)
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		if err := s.store.Delete(cleanup, j.RequestID); err != nil {
-			s.log.Error("delete unpublished record", "requestId", j.RequestID, "error", err)
-		}
-		return unavailable("the job queue is unavailable; the job was not accepted, try again shortly")
+		return s.unconfirmed(ctx, j.RequestID)
 	}
-	return nil
+	return job.Pending(j), nil
+}
+
+// unconfirmed settles a job whose publish the broker did not confirm. The
+// message may still have reached Kafka, so the record becomes a tombstone
+// that no worker computes, and only then is the client told the job was not
+// accepted. If a worker finished it first, it was accepted after all; if the
+// tombstone cannot be written, the outcome is unknown and the client is
+// told to look.
+func (s *Server) unconfirmed(ctx context.Context, id string) (job.Record, error) {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	rec, err := s.store.Reject(cleanup, id)
+	switch {
+	case err == nil:
+		return job.Record{}, notAccepted()
+	case errors.Is(err, store.ErrFinal):
+		return rec, nil
+	}
+	s.log.Error("reject unconfirmed job", "requestId", id, "error", err)
+	p := problem(http.StatusServiceUnavailable, "outcome-unknown",
+		"the job queue did not confirm the job and it could not be withdrawn: it may still run; GET /sumPrime/"+id+" tells")
+	p.retryAfter, p.location, p.RequestID = 5, "/sumPrime/"+id, id
+	return job.Record{}, p
+}
+
+// writeAccepted answers an accepted job: 202 while it runs, 200 once final.
+func (s *Server) writeAccepted(c echo.Context, rec job.Record) error {
+	c.Response().Header().Set(echo.HeaderLocation, "/sumPrime/"+rec.RequestID)
+	if rec.Status.Final() {
+		return writeJSON(c, http.StatusOK, rec)
+	}
+	left := rec.Planned().Estimate - s.now().Sub(rec.CreatedAt)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter(left)))
+	return writeJSON(c, http.StatusAccepted, rec)
 }
 
 func (s *Server) unclaim(ctx context.Context, key string) {
@@ -315,12 +401,7 @@ func (s *Server) replay(c echo.Context, ctx context.Context, held, want store.Cl
 		s.log.Error("read record", "requestId", held.RequestID, "error", err)
 		return storeUnavailable()
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/sumPrime/"+rec.RequestID)
-	if rec.Status.Final() {
-		return writeJSON(c, http.StatusOK, rec)
-	}
-	c.Response().Header().Set("Retry-After", "1")
-	return writeJSON(c, http.StatusAccepted, rec)
+	return s.writeAccepted(c, rec)
 }
 
 // parseIdempotencyKey reads the header's value: a structured-field string
@@ -355,6 +436,7 @@ func (s *Server) get(c echo.Context) error {
 	}
 	var changed <-chan struct{}
 	if wait > 0 {
+		holdOpen(c)
 		var stop func()
 		changed, stop = s.hub.watch(id)
 		defer stop()

@@ -26,7 +26,8 @@ import (
 // store's conformance suite) with an outage on demand.
 type faultyStore struct {
 	*store.Memory
-	down atomic.Bool
+	down       atomic.Bool
+	rejectDown atomic.Bool // Reject alone fails
 }
 
 func newStore() *faultyStore { return &faultyStore{Memory: store.NewMemory(3*time.Minute, nil)} }
@@ -65,6 +66,13 @@ func (s *faultyStore) Claim(ctx context.Context, key string, c store.Claim) (sto
 
 func (s *faultyStore) Ping(context.Context) error { return s.fault() }
 
+func (s *faultyStore) Reject(ctx context.Context, id string) (job.Record, error) {
+	if s.rejectDown.Load() {
+		return job.Record{}, errors.New("store down")
+	}
+	return s.Memory.Reject(ctx, id)
+}
+
 // records counts the records still listed as pending.
 func (s *faultyStore) pending() int64 {
 	n, _ := s.Memory.Pending(context.Background())
@@ -75,14 +83,22 @@ func (s *faultyStore) pending() int64 {
 type fakeQueue struct {
 	mu        sync.Mutex
 	published []job.Job
+	tried     []job.Job
 	down      bool
+	// meanwhile, when set, runs during a publish that fails, as a worker
+	// that got the message anyway would.
+	meanwhile func(job.Job)
 }
 
 func (q *fakeQueue) Publish(_ context.Context, j job.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.tried = append(q.tried, j)
 	if q.down {
-		return errors.New("broker down")
+		if q.meanwhile != nil {
+			q.meanwhile(j)
+		}
+		return errors.New("broker down: publish unconfirmed")
 	}
 	q.published = append(q.published, j)
 	return nil
@@ -111,6 +127,10 @@ func setup(t *testing.T) *testBundle {
 		Limits:  job.Limits{MaxB: 10_000_000_000_000, MaxCost: 12 * time.Second},
 		Timeout: 5e9,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+
+		MaxWait:     5 * time.Second,
+		ReadTimeout: time.Second, IdleTimeout: time.Second,
+		DrainDelay: time.Second, ShutdownTimeout: time.Second,
 	})
 	return b
 }
@@ -139,11 +159,12 @@ func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 }
 
 type problemBody struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Field  string `json:"field"`
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Field     string `json:"field"`
+	RequestID string `json:"requestId"`
 }
 
 func TestSubmit(t *testing.T) {
@@ -255,38 +276,96 @@ func TestSubmit(t *testing.T) {
 		}
 	})
 
-	t.Run("AnswersUnavailableAndKeepsNoRecordWhenPublishingFails", func(t *testing.T) {
+	t.Run("WithdrawsAJobWhosePublishIsUnconfirmed", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.queue.down = true
 		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`)
-		if rec.Code != http.StatusServiceUnavailable {
-			t.Fatalf("status = %d, want 503", rec.Code)
+		if p := decode[problemBody](t, rec); rec.Code != http.StatusServiceUnavailable || p.Type != "urn:sumprimes:problem:not-accepted" {
+			t.Fatalf("answer = %d %+v, want 503 not-accepted", rec.Code, p)
 		}
 		if rec.Header().Get("Retry-After") == "" {
 			t.Error("Retry-After header missing on 503")
 		}
 		if b.store.pending() != 0 {
-			t.Errorf("%d records pending, want the unpublished record deleted", b.store.pending())
+			t.Errorf("%d records pending, want the unconfirmed job withdrawn", b.store.pending())
+		}
+		// The message may have reached Kafka all the same: no worker may
+		// finish it, and no one sees it.
+		j := b.queue.tried[0]
+		if err := b.store.Put(context.Background(), j.Finished("1060", time.Now())); !errors.Is(err, store.ErrFinal) {
+			t.Errorf("a worker's result over the withdrawn job = %v, want ErrFinal", err)
+		}
+		if got := b.do(t, http.MethodGet, "/sumPrime/"+j.RequestID, "", ""); got.Code != http.StatusNotFound {
+			t.Errorf("GET of the withdrawn job = %d, want 404", got.Code)
+		}
+	})
+
+	t.Run("AnswersWithTheResultWhenAWorkerFinishedTheUnconfirmedJob", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.queue.down = true
+		b.queue.meanwhile = func(j job.Job) { _ = b.store.Put(context.Background(), j.Finished("1060", time.Now())) }
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`)
+		if got := decode[job.Record](t, rec); rec.Code != http.StatusOK || got.Status != job.Finished || *got.Payload != "1060" {
+			t.Fatalf("answer = %d %s, want 200 with the FINISHED record: it was accepted after all", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("SaysTheOutcomeIsUnknownWhenTheJobCannotBeWithdrawn", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.queue.down = true
+		b.store.rejectDown.Store(true)
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`, "Idempotency-Key", `"k"`)
+		p := decode[problemBody](t, rec)
+		if rec.Code != http.StatusServiceUnavailable || p.Type != "urn:sumprimes:problem:outcome-unknown" || p.RequestID == "" ||
+			rec.Header().Get("Location") != "/sumPrime/"+p.RequestID {
+			t.Fatalf("answer = %d %+v (Location %q), want 503 outcome-unknown naming the job", rec.Code, p, rec.Header().Get("Location"))
+		}
+		b.queue.down = false // the same key again finds the same job, not a second one
+		if again := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"b":100}`, "Idempotency-Key", `"k"`); decode[job.Record](t, again).RequestID != p.RequestID {
+			t.Fatalf("retry = %d %s, want the job of the first attempt", again.Code, again.Body)
+		}
+	})
+
+	t.Run("RefusesRepeatedFieldsNamingThem", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"a":2,"b":5}`)
+		if p := decode[problemBody](t, rec); rec.Code != http.StatusBadRequest || p.Field != "a" {
+			t.Fatalf("answer = %d %+v, want 400 naming a", rec.Code, p)
 		}
 	})
 
 	t.Run("RefusesSubmitsWhileTheBacklogIsOverItsBound", func(t *testing.T) {
 		t.Parallel()
 		backlog := int64(11)
+		read := make(chan struct{}, 1)
 		srv := api.New(api.Config{
 			Store: newStore(), Queue: &fakeQueue{},
 			Limits: job.Limits{MaxB: 1e13, MaxCost: time.Minute}, Timeout: time.Second,
-			Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Backlog:    func(context.Context) (int64, error) { return backlog, nil },
-			MaxBacklog: 10,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Backlog: func(context.Context) (int64, error) {
+				select {
+				case read <- struct{}{}:
+				default:
+				}
+				return backlog, nil
+			},
+			MaxBacklog:  10,
+			ReadTimeout: time.Second, IdleTimeout: time.Second, ShutdownTimeout: time.Second,
 		})
-		req := httptest.NewRequest(http.MethodPost, "/sumPrime", strings.NewReader(`{"a":1,"b":100}`))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
-		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-			t.Fatalf("status = %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		addr := serve(t, &testBundle{server: srv})
+		<-read
+		<-read // a second read: the gauge has kept the first
+		resp, err := http.Post("http://"+addr+"/sumPrime", "application/json", strings.NewReader(`{"a":1,"b":100}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("status = %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 	})
 
@@ -466,7 +545,7 @@ func TestServe(t *testing.T) {
 		url := "http://" + ln.Addr().String()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- b.server.Serve(ctx, ln, time.Second, time.Second) }()
+		go func() { done <- b.server.Serve(ctx, ln) }()
 		readyz := func() int {
 			resp, err := http.Get(url + "/readyz")
 			if err != nil {

@@ -68,13 +68,14 @@ func (h *hub) watch(id string) (<-chan struct{}, func()) {
 	}
 }
 
-// parseID reads the {id} path parameter.
+// parseID reads the {id} path parameter: a UUID in its canonical form,
+// lower-case hex in 8-4-4-4-12 groups, and no other spelling of it.
 func parseID(c echo.Context) (string, *Problem) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		return "", badField("id", "request id must be a UUID such as 3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60")
+	raw := c.Param("id")
+	if id, err := uuid.Parse(raw); err != nil || id.String() != raw {
+		return "", badField("id", "request id must be a UUID in canonical form such as 3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60")
 	}
-	return id.String(), nil
+	return raw, nil
 }
 
 // parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30");
@@ -157,6 +158,10 @@ func (s *Server) events(c echo.Context) error {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if c.Request().Method == http.MethodHead {
+		return nil // the headers say it all
+	}
+	holdOpen(c)
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	var last []byte

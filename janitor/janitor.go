@@ -244,31 +244,28 @@ func (j *Janitor) drain(ctx context.Context, c queue.Consumer) {
 }
 
 func (j *Janitor) settleDeadLetter(ctx context.Context, m queue.Message) error {
-	id := m.RequestID()
-	if id == "" {
-		return nil // names no request: nothing to record
+	if m.Job.RequestID == "" {
+		return nil // not a job: it speaks for none, whatever its key
 	}
-	lost := m.Job
-	lost.RequestID = id
-	rec, err := j.cfg.Store.Get(ctx, id)
+	rec, err := j.cfg.Store.Get(ctx, m.Job.RequestID)
 	switch {
-	case err == nil && rec.Status.Final():
-		return nil
-	case err == nil:
-		lost = rec.Job
-	case !errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
+		return nil // never accepted, withdrawn, or long expired: nothing owed
+	case err != nil:
 		return err
+	case rec.Status.Final() || !rec.Same(m.Job):
+		return nil // done already, or not the job it names
 	}
 	reason := m.Reason
 	if reason == "" {
 		reason = "the job was dead-lettered"
 	}
 	j.note(&j.deadLetters, "dead_letter")
-	return j.fail(ctx, lost.Failed(reason, j.now().UTC()))
+	return j.fail(ctx, rec.Job.Failed(reason, j.now().UTC()))
 }
 
 // fail stores a FAILED record and calls its client back, unless the job
-// became final meanwhile (a late result wins).
+// became final meanwhile (the first final state stands).
 func (j *Janitor) fail(ctx context.Context, failed job.Record) error {
 	written, err := store.Finish(ctx, j.cfg.Store, failed)
 	if written {

@@ -208,20 +208,30 @@ func TestJanitor(t *testing.T) {
 	t.Run("DrainsDeadLettersIntoFailedRecords", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
-		b.lost(t, id)
-		c := &oneShot{msgs: make(chan queue.Message, 1), committed: make(chan int64, 1)}
-		c.msgs <- queue.Message{Key: id, Offset: 7, Reason: "poison"}
+		id, other := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", "6b1f4d5e-2a3c-4b7d-8e9f-0a1b2c3d4e5f"
+		j := b.lost(t, id)
+		b.lost(t, other)
+		forged := j
+		forged.RequestID, forged.B = other, 5
+		c := &oneShot{msgs: make(chan queue.Message, 3), committed: make(chan int64, 3)}
+		c.msgs <- queue.Message{Key: other, Offset: 5, Reason: "not a job"} // garbage keyed by a real id
+		c.msgs <- queue.Message{Job: forged, Key: other, Offset: 6, Reason: "forged"}
+		c.msgs <- queue.Message{Job: j, Key: id, Offset: 7, Reason: "poison"}
 		ctx, cancel := context.WithCancel(b.ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); b.janitor.drain(ctx, c) }()
-		if off := <-c.committed; off != 7 {
-			t.Fatalf("committed %d, want 7", off)
+		for want := int64(5); want <= 7; want++ {
+			if off := <-c.committed; off != want {
+				t.Fatalf("committed %d, want %d", off, want)
+			}
 		}
 		cancel()
 		<-done
 		if rec, _ := b.store.Get(b.ctx, id); rec.Status != job.Failed || rec.Error != "poison" || rec.B != 100 {
 			t.Fatalf("record = %+v, want FAILED with the dead letter's reason", rec)
+		}
+		if rec, _ := b.store.Get(b.ctx, other); rec.Status != job.InProgress {
+			t.Fatalf("record = %+v, want it untouched by messages that only name it", rec)
 		}
 	})
 }

@@ -14,6 +14,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"runtime"
@@ -42,6 +43,7 @@ var _ Store = store.Store(nil)
 // Worker runs consumer-group members until its context ends.
 type Worker struct {
 	owner        string // names this process in leases
+	limits       job.Limits
 	leaseTTL     time.Duration
 	store        Store
 	newConsumer  func() queue.Consumer
@@ -65,6 +67,9 @@ type Config struct {
 	Store Store
 	// Owner names this process in the leases it takes.
 	Owner string
+	// Limits are the API's: a message past them is dead-lettered, never
+	// computed.
+	Limits job.Limits
 	// NewConsumer returns a fresh consumer-group member; it is called once
 	// per member.
 	NewConsumer func() queue.Consumer
@@ -96,6 +101,7 @@ func New(cfg Config) *Worker {
 	}
 	return &Worker{
 		owner:        cfg.Owner,
+		limits:       cfg.Limits,
 		leaseTTL:     cfg.LeaseTTL,
 		store:        cfg.Store,
 		newConsumer:  cfg.NewConsumer,
@@ -162,7 +168,7 @@ func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
 	}()
 	queue.Each(ctx, c, log, func(m queue.Message, err error) {
 		if err != nil {
-			w.reject(work, c, m, err.Error(), log)
+			w.reject(work, c, m, err.Error(), false, log)
 			return
 		}
 		w.handle(work, c, m, log.With("requestId", m.Job.RequestID))
@@ -189,18 +195,75 @@ func (w *Worker) watchCancellations(ctx context.Context) {
 	}
 }
 
-// handle computes a job, stores its result and commits it. A job whose
-// record is final already (cancelled while queued, or finished by an
-// earlier delivery) is committed without computing.
+// handle checks a message, then computes its job, stores the result and
+// commits. Nothing in a message is trusted: its range must pass the limits
+// the API applies, and it is computed only as the job the API accepted
+// (its record IN_PROGRESS, with the same range) or one whose record a wipe
+// of the store lost. A job cancelled, rejected, finished or never accepted
+// is committed without computing; a message that fails the limits or
+// contradicts its record is dead-lettered.
 func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
 	j := m.Job
-	start := w.now()
-	if rec, err := w.store.Get(work, j.RequestID); err == nil && rec.Status.Final() {
-		metrics.JobsRedelivered.Inc()
-		log.Info("skipping a job that is already final", "status", rec.Status)
+	plan, invalid := w.limits.Check(j.A, j.B)
+	var v verdict
+	var why string
+	ok := backoff.Retry(work, log, "read the job's record", func(ctx context.Context) (err error) {
+		v, why, err = w.admit(ctx, j)
+		return err
+	})
+	switch {
+	case !ok:
+		return // shutting down: it will be delivered again
+	case invalid != nil:
+		w.reject(work, c, m, invalid.Error(), v == compute, log)
+	case v == poison:
+		w.reject(work, c, m, why, false, log)
+	case v == skip:
+		log.Info("skipping the job: "+why, "a", j.A, "b", j.B)
 		w.commit(work, c, m, log)
-		return
+	default:
+		w.compute(work, c, m, plan, log)
 	}
+}
+
+// verdict is what admit decides for a message.
+type verdict int
+
+const (
+	compute verdict = iota // the accepted job, or one a wipe lost the record of
+	skip                   // nothing is owed: commit past it
+	poison                 // not the job it names: dead-letter it
+)
+
+// admit reads j's record and decides; an error means the store could not
+// say, and admit should be asked again.
+func (w *Worker) admit(ctx context.Context, j job.Job) (verdict, string, error) {
+	rec, err := w.store.Get(ctx, j.RequestID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		gen, err := w.store.Generation(ctx)
+		switch {
+		case err != nil:
+			return 0, "", err
+		case j.Generation == "" || j.Generation == gen:
+			metrics.JobsSkipped.WithLabelValues("no_record").Inc()
+			return skip, "it has no record: the API never accepted it, withdrew it, or its result expired", nil
+		}
+		return compute, "", nil // accepted before the store was wiped: still owed
+	case err != nil:
+		return 0, "", err
+	case !rec.Same(j):
+		return poison, fmt.Sprintf("the message asks for [%d, %d] but request %s is [%d, %d]", j.A, j.B, rec.RequestID, rec.A, rec.B), nil
+	case rec.Status.Final():
+		metrics.JobsRedelivered.Inc()
+		return skip, "it is " + string(rec.Status) + " already", nil
+	}
+	return compute, "", nil
+}
+
+// compute runs an admitted job; a client's cancellation stops it.
+func (w *Worker) compute(work context.Context, c queue.Consumer, m queue.Message, plan primes.Plan, log *slog.Logger) {
+	j, start := m.Job, w.now()
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
 	w.mu.Lock()
@@ -212,8 +275,7 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 		w.mu.Unlock()
 	}()
 
-	tracker := w.hold(ctx, j.RequestID, log)
-	plan := j.Planned()
+	tracker := w.hold(ctx, j, cancel, log)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
 	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads, Progress: tracker.report})
 	tracker.stop()
@@ -228,7 +290,7 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 	case err != nil:
 		// The engines fail only on a range they cannot take, the same way
 		// every time: retrying would only block the partition.
-		w.reject(work, c, m, err.Error(), log)
+		w.reject(work, c, m, err.Error(), true, log)
 		return
 	}
 	rec := j.Finished(sum.String(), w.now().UTC())
@@ -266,14 +328,23 @@ func (t *tracker) stop() {
 // progressEvery spaces progress writes: a few per second at most.
 const progressEvery = 250 * time.Millisecond
 
-func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) *tracker {
+func (w *Worker) hold(ctx context.Context, j job.Job, cancel context.CancelCauseFunc, log *slog.Logger) *tracker {
 	t := &tracker{done: make(chan struct{}), stopped: make(chan struct{})}
-	renew := func() {
+	id := j.RequestID
+	lease := func() {
 		if err := w.store.Lease(ctx, id, w.owner, w.leaseTTL); err != nil && ctx.Err() == nil {
 			log.Warn("lease not renewed", "error", err)
 		}
 	}
-	renew()
+	// Each renewal also reads the record again: a cancellation whose
+	// announcement was missed (pub/sub does not queue) still stops the job.
+	renew := func() {
+		lease()
+		if v, _, err := w.admit(ctx, j); err == nil && v != compute {
+			cancel(errCancelled)
+		}
+	}
+	lease()
 	go func() {
 		defer close(t.stopped)
 		tick := time.NewTicker(progressEvery)
@@ -302,18 +373,17 @@ func (w *Worker) hold(ctx context.Context, id string, log *slog.Logger) *tracker
 	return t
 }
 
-// reject sends a message that can never succeed to the dead-letter topic,
-// records its job as FAILED when it knows which job it was, and commits
-// past it.
-func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, reason string, log *slog.Logger) {
+// reject sends a message that can never succeed to the dead-letter topic
+// and commits past it. With fail, the message is the accepted job itself,
+// and its record becomes FAILED with the reason; otherwise no record is
+// touched: a message cannot fail a job it merely names.
+func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, reason string, fail bool, log *slog.Logger) {
 	log.Error("sending message to the dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	if !backoff.Retry(ctx, log, "dead-letter", func(ctx context.Context) error { return c.DeadLetter(ctx, m, reason) }) {
 		return
 	}
-	if id := m.RequestID(); id != "" {
-		j := m.Job
-		j.RequestID = id
-		rec := j.Failed(reason, w.now().UTC())
+	if fail {
+		rec := m.Job.Failed(reason, w.now().UTC())
 		if !w.save(ctx, rec, log) {
 			return
 		}

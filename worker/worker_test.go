@@ -1,11 +1,13 @@
 package worker_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -147,34 +149,42 @@ type testBundle struct {
 	done     chan struct{}
 }
 
-func setup(t *testing.T, storeFailures int) *testBundle {
-	return setupWith(t, storeFailures, nil, time.Minute)
+// options shape a test's worker; the zero value is a healthy store, a
+// drain deadline of a minute and no cancellation channel.
+type options struct {
+	storeFailures int           // Puts that fail first
+	gate          chan struct{} // when set, each Put waits for it to close
+	drain         time.Duration // the drain deadline; 0 means a minute
+	cancellations chan string   // announcements of cancelled jobs
+	leaseTTL      time.Duration // 0 means 15 s
+	limits        *job.Limits   // nil means the API's defaults
 }
 
-// setupWith starts a worker whose store fails its first storeFailures
-// writes and waits for gate, and which drains for drain at shutdown.
-func setupWith(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration) *testBundle {
-	return setupFull(t, storeFailures, gate, drain, nil)
-}
+var defaultLimits = job.Limits{MaxB: 10_000_000_000_000, MaxCost: 12 * time.Second}
 
-func setupFull(t *testing.T, storeFailures int, gate chan struct{}, drain time.Duration, cancellations chan string) *testBundle {
+func setup(t *testing.T, o options) *testBundle {
 	t.Helper()
 	ev := newEvents()
 	b := &testBundle{
 		consumer: &fakeConsumer{msgs: make(chan fetched, 16), taken: make(chan struct{}, 16), events: ev},
-		store:    &faultyStore{Memory: store.NewMemory(time.Minute, nil), failures: storeFailures, gate: gate, events: ev},
+		store:    &faultyStore{Memory: store.NewMemory(time.Minute, nil), failures: o.storeFailures, gate: o.gate, events: ev},
 		events:   ev,
 		done:     make(chan struct{}),
+	}
+	limits := defaultLimits
+	if o.limits != nil {
+		limits = *o.limits
 	}
 	w := worker.New(worker.Config{
 		Store:         b.store,
 		NewConsumer:   func() queue.Consumer { return b.consumer },
 		Owner:         "worker-test",
-		LeaseTTL:      15 * time.Second,
+		Limits:        limits,
+		LeaseTTL:      cmp.Or(o.leaseTTL, 15*time.Second),
 		Concurrency:   1,
 		Threads:       1,
-		DrainTimeout:  drain,
-		Cancellations: cancellations,
+		DrainTimeout:  cmp.Or(o.drain, time.Minute),
+		Cancellations: o.cancellations,
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,6 +199,24 @@ func (b *testBundle) stop() {
 	<-b.done
 }
 
+// accept does what the API does before publishing: it writes the job's
+// IN_PROGRESS record under the store's generation.
+func (b *testBundle) accept(t *testing.T, j job.Job) job.Job {
+	t.Helper()
+	j.Generation, _ = b.store.Generation(context.Background())
+	if err := b.store.Create(context.Background(), job.Pending(j)); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// submit accepts j and puts it on the queue at offset.
+func (b *testBundle) submit(t *testing.T, offset int64, j job.Job) {
+	t.Helper()
+	b.send(offset, b.accept(t, j))
+}
+
+// send puts a message on the queue as it is, accepted or not.
 func (b *testBundle) send(offset int64, j job.Job) {
 	b.consumer.msgs <- fetched{msg: queue.Message{Job: j, Offset: offset}}
 }
@@ -208,8 +236,8 @@ func TestWorker(t *testing.T) {
 
 	t.Run("StoresTheExactSumThenCommits", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 0)
-		b.send(7, job.Job{RequestID: "j1", A: 1, B: 1_000_000})
+		b := setup(t, options{})
+		b.submit(t, 7, job.Job{RequestID: "j1", A: 1, B: 1_000_000})
 		b.waitFor(t, "commit 7")
 		rec := b.store.get("j1")
 		if rec.Status != job.Finished || *rec.Payload != "37550402023" || rec.FinishedAt == nil {
@@ -222,8 +250,8 @@ func TestWorker(t *testing.T) {
 
 	t.Run("RetriesTheStoreWithoutCommittingMeanwhile", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 3)
-		b.send(1, job.Job{RequestID: "j1", A: 1, B: 10})
+		b := setup(t, options{storeFailures: 3})
+		b.submit(t, 1, job.Job{RequestID: "j1", A: 1, B: 10})
 		b.waitFor(t, "commit 1")
 		want := []string{"put failed", "put failed", "put failed", "put j1 FINISHED", "commit 1"}
 		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -231,32 +259,11 @@ func TestWorker(t *testing.T) {
 		}
 	})
 
-	t.Run("DeadLettersMessagesThatAreNotJobsAndMovesOn", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, 0)
-		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: "not-an-id"}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
-		b.send(4, job.Job{RequestID: "j2", A: 2, B: 2})
-		b.waitFor(t, "commit 4")
-		if got := b.events.snapshot(); fmt.Sprint(got[:2]) != "[dlq 3 commit 3]" {
-			t.Fatalf("events = %v, want the bad message dead-lettered, then committed", got)
-		}
-	})
-
-	t.Run("RecordsAnUndecodableJobAsFailedWhenItsKeyNamesIt", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, 0)
-		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
-		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: id}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
-		b.waitFor(t, "commit 3")
-		if rec := b.store.get(id); rec.Status != job.Failed || rec.Error == "" {
-			t.Fatalf("record = %+v, want FAILED with the reason", rec)
-		}
-	})
-
 	t.Run("DeadLettersJobsTheEngineCannotTakeAndRecordsThemFailed", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 0)
-		b.send(1, job.Job{RequestID: "big", A: 1, B: primes.MaxN + 1})
+		unlimited := job.Limits{MaxB: math.MaxUint64, MaxCost: time.Duration(math.MaxInt64)}
+		b := setup(t, options{limits: &unlimited})
+		b.submit(t, 1, job.Job{RequestID: "big", A: 1, B: primes.MaxN + 1})
 		b.waitFor(t, "commit 1")
 		if rec := b.store.get("big"); rec.Status != job.Failed || rec.Error == "" || rec.Payload != nil {
 			t.Fatalf("record = %+v, want FAILED with an error", rec)
@@ -269,8 +276,8 @@ func TestWorker(t *testing.T) {
 	t.Run("FinishesJobsInFlightAtShutdownWithinTheDrainDeadline", func(t *testing.T) {
 		t.Parallel()
 		gate := make(chan struct{})
-		b := setupWith(t, 0, gate, time.Minute)
-		b.send(5, job.Job{RequestID: "j5", A: 1, B: 100})
+		b := setup(t, options{gate: gate})
+		b.submit(t, 5, job.Job{RequestID: "j5", A: 1, B: 100})
 		<-b.consumer.taken
 		b.cancel() // shutdown begins while the result is being stored
 		close(gate)
@@ -283,9 +290,9 @@ func TestWorker(t *testing.T) {
 	t.Run("StopsAJobItsClientCancelsAndMovesOn", func(t *testing.T) {
 		t.Parallel()
 		cancellations := make(chan string)
-		b := setupFull(t, 0, nil, time.Minute, cancellations)
-		b.send(8, job.Job{RequestID: "long", A: 1, B: 1e13}) // minutes of work
-		b.waitFor(t, "lease long")                           // computing
+		b := setup(t, options{cancellations: cancellations})
+		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e13}) // minutes of work
+		b.waitFor(t, "lease long")                                // computing
 		cancellations <- "long"
 		b.waitFor(t, "commit 8")
 		for _, e := range b.events.snapshot() {
@@ -295,11 +302,105 @@ func TestWorker(t *testing.T) {
 		}
 	})
 
+	t.Run("AbandonsInFlightWorkUncommittedAfterTheDrainDeadline", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{drain: 10 * time.Millisecond})
+		b.submit(t, 9, job.Job{RequestID: "long", A: 1, B: 1e12}) // far longer than this test
+		<-b.consumer.taken
+		b.stop()
+		got := withoutLeases(b.events.snapshot())
+		if len(got) != 1 || got[0] != "close" {
+			t.Fatalf("events = %v, want only close: no record and no commit for abandoned work", got)
+		}
+	})
+}
+
+// TestWorkerTrustsNoMessage: what reaches the topic without the API, or
+// after the API withdrew it, is never computed as if it were a job.
+func TestWorkerTrustsNoMessage(t *testing.T) {
+	t.Parallel()
+
+	t.Run("DeadLettersMessagesThatAreNotJobsAndMovesOn", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: "not-an-id"}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
+		b.submit(t, 4, job.Job{RequestID: "j2", A: 2, B: 2})
+		b.waitFor(t, "commit 4")
+		if got := b.events.snapshot(); fmt.Sprint(got[:2]) != "[dlq 3 commit 3]" {
+			t.Fatalf("events = %v, want the bad message dead-lettered, then committed", got)
+		}
+	})
+
+	t.Run("NeverFailsAJobForAGarbageMessageKeyedByItsID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		id := "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
+		b.accept(t, job.Job{RequestID: id, A: 1, B: 10})
+		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: id}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
+		b.waitFor(t, "commit 3")
+		if rec := b.store.get(id); rec.Status != job.InProgress {
+			t.Fatalf("record = %+v, want it IN_PROGRESS still: garbage does not speak for the job", rec)
+		}
+	})
+
+	t.Run("DeadLettersMessagesPastTheLimitsWithoutComputing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		b.send(1, job.Job{RequestID: "huge", A: 1, B: 10_000_000_000_000_000}) // straight onto the topic
+		b.send(2, job.Job{RequestID: "over", A: 1, B: 10_000_000_000_001})     // cheap, but past max_b
+		b.waitFor(t, "commit 2")
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 commit 1 dlq 2 commit 2]" {
+			t.Fatalf("events = %v, want both dead-lettered, nothing computed or stored", got)
+		}
+	})
+
+	t.Run("SkipsJobsTheAPINeverAcceptedOrWithdrew", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		gen, _ := b.store.Generation(context.Background())
+		b.send(1, job.Job{RequestID: "forged", A: 1, B: 10, Generation: gen})
+		withdrawn := b.accept(t, job.Job{RequestID: "withdrawn", A: 1, B: 10})
+		_, _ = b.store.Reject(context.Background(), "withdrawn") // the API answered 503 not-accepted
+		b.send(2, withdrawn)
+		b.waitFor(t, "commit 2")
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 1 commit 2]" {
+			t.Fatalf("events = %v, want both committed without computing", got)
+		}
+	})
+
+	t.Run("ComputesAJobWhoseRecordAWipeOfTheStoreLost", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		j := b.accept(t, job.Job{RequestID: "owed", A: 1, B: 10})
+		b.store.Wipe()
+		b.send(1, j)
+		b.waitFor(t, "commit 1")
+		if rec := b.store.get("owed"); rec.Status != job.Finished || *rec.Payload != "17" {
+			t.Fatalf("record = %+v, want FINISHED 17", rec)
+		}
+	})
+
+	t.Run("DeadLettersAMessageThatContradictsItsRecord", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		j := b.accept(t, job.Job{RequestID: "j1", A: 1, B: 10})
+		forged := j
+		forged.B = 1_000_000
+		b.send(1, forged)
+		b.waitFor(t, "commit 1")
+		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 commit 1]" {
+			t.Fatalf("events = %v, want it dead-lettered", got)
+		}
+		if rec := b.store.get("j1"); rec.Status != job.InProgress || rec.B != 10 {
+			t.Fatalf("record = %+v, want the accepted job untouched", rec)
+		}
+	})
+
 	t.Run("SkipsJobsWhoseRecordIsAlreadyFinal", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, 0)
-		j := job.Job{RequestID: "gone", A: 1, B: 1e13}
-		_ = b.store.Memory.Put(context.Background(), job.Pending(j).Cancelled(time.Now()))
+		b := setup(t, options{})
+		j := b.accept(t, job.Job{RequestID: "gone", A: 1, B: 1e13})
+		_, _ = b.store.Cancel(context.Background(), "gone")
 		b.send(2, j)
 		b.waitFor(t, "commit 2")
 		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 2]" {
@@ -307,15 +408,15 @@ func TestWorker(t *testing.T) {
 		}
 	})
 
-	t.Run("AbandonsInFlightWorkUncommittedAfterTheDrainDeadline", func(t *testing.T) {
+	t.Run("StopsACancelledJobEvenWhenTheAnnouncementIsMissed", func(t *testing.T) {
 		t.Parallel()
-		b := setupWith(t, 0, nil, 10*time.Millisecond)
-		b.send(9, job.Job{RequestID: "long", A: 1, B: 1e12}) // far longer than this test
-		<-b.consumer.taken
-		b.stop()
-		got := withoutLeases(b.events.snapshot())
-		if len(got) != 1 || got[0] != "close" {
-			t.Fatalf("events = %v, want only close: no record and no commit for abandoned work", got)
+		b := setup(t, options{leaseTTL: time.Second}) // no cancellation channel at all
+		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e13})
+		b.waitFor(t, "lease long")
+		_, _ = b.store.Cancel(context.Background(), "long")
+		b.waitFor(t, "commit 8") // the next lease renewal reads the record
+		if rec := b.store.get("long"); rec.Status != job.Cancelled {
+			t.Fatalf("record = %+v, want CANCELLED to stand", rec)
 		}
 	})
 }

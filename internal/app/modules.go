@@ -115,13 +115,17 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		limiter = ratelimit.NewRedis(a.redis, cfg.Redis.KeyPrefix+"rl:")
 	}
 	srv := api.New(api.Config{
-		Store:   a.store,
-		Changes: a.store.Changes(ctx),
-		MaxWait: cfg.HTTP.MaxWait,
-		Queue:   a.queue,
-		Limits:  job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
-		Timeout: cfg.HTTP.RequestTimeout,
-		Log:     log,
+		Store:           a.store,
+		Changes:         a.store.Changes(ctx),
+		MaxWait:         cfg.HTTP.MaxWait,
+		ReadTimeout:     cfg.HTTP.ReadTimeout,
+		IdleTimeout:     cfg.HTTP.IdleTimeout,
+		DrainDelay:      cfg.HTTP.DrainDelay,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout,
+		Queue:           a.queue,
+		Limits:          job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
+		Timeout:         cfg.HTTP.RequestTimeout,
+		Log:             log,
 
 		Limiter:        limiter,
 		SubmitLimit:    ratelimit.Limit{Rate: rl.SubmitRate, Burst: rl.SubmitBurst},
@@ -137,9 +141,7 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		MaxBacklog: cfg.Limits.MaxBacklog,
 	})
 	log.Info("api listening", "addr", ln.Addr().String())
-	return service{run: func(ctx context.Context) error {
-		return srv.Serve(ctx, ln, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout)
-	}}, nil
+	return service{run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }}, nil
 }
 
 func initWorker(a *app, ctx context.Context) (service, error) {
@@ -147,6 +149,7 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 	w := worker.New(worker.Config{
 		Store:         a.store,
 		Owner:         a.owner,
+		Limits:        job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
 		Cancellations: a.store.Cancellations(ctx),
 		Callbacks:     a.callbacks,
 		NewConsumer:   a.queue.Consumer,

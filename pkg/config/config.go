@@ -117,6 +117,10 @@ type HTTP struct {
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 	// MaxWait caps a long-poll's ?wait=.
 	MaxWait time.Duration `mapstructure:"max_wait"`
+	// ReadTimeout bounds reading one whole request (its body is at most
+	// 1 KB); IdleTimeout closes a kept-alive connection that sends nothing.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 }
 
 // Kafka configures the job queue.
@@ -194,6 +198,8 @@ var defaults = map[string]any{
 	"http.drain_delay":           "0s",
 	"http.request_timeout":       "5s",
 	"http.max_wait":              "60s",
+	"http.read_timeout":          "10s",
+	"http.idle_timeout":          "60s",
 	"kafka.brokers":              []string{"127.0.0.1:9092"},
 	"kafka.topic":                "sumprimes.jobs",
 	"kafka.partitions":           12,
@@ -383,6 +389,12 @@ func (c HTTP) validate(p *problems) {
 	}
 	if c.RequestTimeout <= 0 {
 		p.bad("http.request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	if c.ReadTimeout <= 0 {
+		p.bad("http.read_timeout", "must be positive, got %s", c.ReadTimeout)
+	}
+	if c.IdleTimeout <= 0 {
+		p.bad("http.idle_timeout", "must be positive, got %s", c.IdleTimeout)
 	}
 }
 

@@ -15,16 +15,20 @@ import (
 type Status string
 
 // The statuses a record moves through: IN_PROGRESS, then FINISHED, FAILED
-// or CANCELLED.
+// or CANCELLED; the first final status stands for good.
 const (
 	InProgress Status = "IN_PROGRESS"
 	Finished   Status = "FINISHED"
 	Failed     Status = "FAILED"
 	Cancelled  Status = "CANCELLED"
+	// Rejected marks a job whose publish the API could not confirm and
+	// whose client was told it was not accepted: it must never run. The
+	// store keeps it as a tombstone and shows it to no one.
+	Rejected Status = "REJECTED"
 )
 
 // Final reports whether no further change is expected.
-func (s Status) Final() bool { return s == Finished || s == Failed || s == Cancelled }
+func (s Status) Final() bool { return s != InProgress && s != "" }
 
 // Job is the message on the queue: what to compute, for which request, and
 // how. The record a client polls embeds it, so the two never disagree.
@@ -37,6 +41,11 @@ type Job struct {
 	// Plan is the planner's choice, made once when the job is accepted and
 	// carried from there to the worker and the record.
 	Plan Plan `json:"plan,omitzero"`
+	// Generation is the result store's generation when the job was
+	// accepted: a worker that finds no record computes the job only if the
+	// store has been wiped since (a new generation), never for a job the
+	// API did not accept.
+	Generation string `json:"generation,omitempty"`
 }
 
 // Plan is the engine chosen for a job and how long it should take on one
@@ -47,10 +56,14 @@ type Plan struct {
 }
 
 // New returns the job for [a, b] under plan, with a fresh request id.
-func New(a, b uint64, plan primes.Plan, callbackURL string, at time.Time) Job {
+func New(a, b uint64, plan primes.Plan, callbackURL string, at time.Time, generation string) Job {
 	return Job{RequestID: uuid.NewString(), A: a, B: b, CreatedAt: at, CallbackURL: callbackURL,
-		Plan: Plan{Engine: plan.Engine, Estimate: plan.Estimate}}
+		Plan: Plan{Engine: plan.Engine, Estimate: plan.Estimate}, Generation: generation}
 }
+
+// Same reports whether o asks for the same computation as j: a message
+// that names j's request but not its range is not j.
+func (j Job) Same(o Job) bool { return j.RequestID == o.RequestID && j.A == o.A && j.B == o.B }
 
 // Planned returns the plan the job carries, or plans it now for a job
 // published without one.
@@ -90,6 +103,12 @@ func (j Job) Failed(reason string, at time.Time) Record {
 // Cancelled returns rec as cancelled by its client.
 func (rec Record) Cancelled(at time.Time) Record {
 	rec.Status, rec.FinishedAt, rec.Progress = Cancelled, &at, nil
+	return rec
+}
+
+// Rejected returns rec's tombstone: not accepted after all.
+func (rec Record) Rejected(at time.Time) Record {
+	rec.Status, rec.FinishedAt, rec.Progress = Rejected, &at, nil
 	return rec
 }
 

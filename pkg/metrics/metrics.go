@@ -50,6 +50,11 @@ var (
 	JobsRedelivered = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_jobs_redelivered_total", Help: "Jobs delivered to a worker again after their record was final.",
 	})
+	// JobsSkipped counts messages a worker committed without computing,
+	// by reason (no_record: a job the API never accepted or withdrew).
+	JobsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sumprimes_jobs_skipped_total", Help: "Job messages committed without computing, by reason.",
+	}, []string{"reason"})
 	// ComputeSeconds times the computations, by engine.
 	ComputeSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "sumprimes_compute_seconds", Help: "Time to compute a job's sum, by engine.",

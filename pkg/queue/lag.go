@@ -93,6 +93,9 @@ func (k *Kafka) partitions(ctx context.Context) ([]int, error) {
 		}
 		var parts []int
 		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return nil, fmt.Errorf("queue: topic %s partition %d: %w", t.Name, p.ID, p.Error)
+			}
 			parts = append(parts, p.ID)
 		}
 		slices.Sort(parts)

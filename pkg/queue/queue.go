@@ -165,27 +165,29 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 	}
 }
 
-// Ping asks the broker for the topic's metadata.
+// Ping proves the broker answers now: the topic's metadata, which kafka-go
+// may answer from its cache, then the log-end offset of its first
+// partition, which only that partition's leader can give.
 func (k *Kafka) Ping(ctx context.Context) error {
-	meta, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.cfg.Topic}})
+	parts, err := k.partitions(ctx)
 	if err != nil {
-		return fmt.Errorf("queue: metadata: %w", err)
+		return err
 	}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return fmt.Errorf("queue: topic %s: %w", t.Name, t.Error)
-		}
-		if len(t.Partitions) == 0 {
-			return fmt.Errorf("queue: topic %s has no partitions", t.Name)
-		}
-		for _, p := range t.Partitions {
-			if p.Error != nil {
-				return fmt.Errorf("queue: topic %s partition %d: %w", t.Name, p.ID, p.Error)
-			}
-		}
-		return nil
+	if len(parts) == 0 {
+		return fmt.Errorf("queue: topic %s has no partitions", k.cfg.Topic)
 	}
-	return fmt.Errorf("queue: topic %s missing from metadata", k.cfg.Topic)
+	resp, err := k.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{k.cfg.Topic: {kafka.LastOffsetOf(parts[0])}},
+	})
+	if err != nil {
+		return fmt.Errorf("queue: broker: %w", err)
+	}
+	for _, p := range resp.Topics[k.cfg.Topic] {
+		if p.Error != nil {
+			return fmt.Errorf("queue: topic %s partition %d: %w", k.cfg.Topic, p.Partition, p.Error)
+		}
+	}
+	return nil
 }
 
 // Publish returns nil only once every in-sync replica has the job, so a nil

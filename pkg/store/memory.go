@@ -7,20 +7,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
 var _ Store = (*Memory)(nil)
 
 // Memory is a Store in this process, for tests that need no Redis. It keeps
-// Redis's rules (storetest holds both to them): a FINISHED record is never
-// replaced by a FAILED one, a CANCELLED one never at all, pending records
+// Redis's rules (storetest holds both to them): the first final record
+// stands, a rejected job's tombstone is seen by no one, pending records
 // never expire and final ones do after the TTL, on Memory's clock.
 type Memory struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu       sync.Mutex
+	mu         sync.Mutex
+	generation string
 	records  map[string]entry // job records; final ones expire
 	progress map[string]float64
 	pending  map[string]time.Time // the index: when each was last seen alive
@@ -101,11 +104,8 @@ func (m *Memory) Put(_ context.Context, rec job.Record) error {
 		m.records[rec.RequestID] = entry{rec: rec}
 		return nil
 	}
-	written := true
-	if cur, ok := m.record(rec.RequestID); ok {
-		st := cur.rec.Status
-		written = st != job.Cancelled && !(st == job.Finished && rec.Status == job.Failed)
-	}
+	cur, ok := m.record(rec.RequestID)
+	written := !ok || cur.rec.Status == job.InProgress
 	if written {
 		m.records[rec.RequestID] = entry{rec: rec, expires: m.now().Add(m.ttl)}
 	}
@@ -143,7 +143,7 @@ func (m *Memory) Get(_ context.Context, id string) (job.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.record(id)
-	if !ok {
+	if !ok || e.rec.Status == job.Rejected {
 		return job.Record{}, ErrNotFound
 	}
 	rec := e.rec
@@ -154,20 +154,53 @@ func (m *Memory) Get(_ context.Context, id string) (job.Record, error) {
 }
 
 func (m *Memory) Cancel(_ context.Context, id string) (job.Record, error) {
+	return m.end(id, job.Record.Cancelled)
+}
+
+func (m *Memory) Reject(_ context.Context, id string) (job.Record, error) {
+	return m.end(id, job.Record.Rejected)
+}
+
+// end replaces an IN_PROGRESS record with final(record, now), tells any
+// worker computing it to stop, and settles it.
+func (m *Memory) end(id string, final func(job.Record, time.Time) job.Record) (job.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.record(id)
 	switch {
-	case !ok:
+	case !ok || e.rec.Status == job.Rejected:
 		return job.Record{}, ErrNotFound
 	case e.rec.Status.Final():
 		return e.rec, ErrFinal
 	}
-	cancelled := e.rec.Cancelled(m.now().UTC())
-	m.records[id] = entry{rec: cancelled, expires: m.now().Add(m.ttl)}
+	ended := final(e.rec, m.now().UTC())
+	m.records[id] = entry{rec: ended, expires: m.now().Add(m.ttl)}
 	m.publish(id, true)
 	m.settle(id)
-	return cancelled, nil
+	return ended, nil
+}
+
+func (m *Memory) Generation(context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.generation == "" {
+		m.generation = uuid.NewString()
+	}
+	return m.generation, nil
+}
+
+// Wipe forgets everything, as a Redis that lost its data would.
+func (m *Memory) Wipe() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.generation = ""
+	clear(m.records)
+	clear(m.progress)
+	clear(m.pending)
+	clear(m.attempts)
+	clear(m.leases)
+	clear(m.claims)
+	m.lock.owner = ""
 }
 
 func (m *Memory) Delete(_ context.Context, id string) error {

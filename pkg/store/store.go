@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -37,17 +38,27 @@ type Records interface {
 	// Create writes a new IN_PROGRESS record and lists it as pending,
 	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
-	// Put writes rec, replacing any record with the same id, except that a
-	// FINISHED record is never replaced by a FAILED one (a late result
-	// always wins) and a CANCELLED one is never replaced at all: Put then
-	// returns ErrFinal. Writing the same record twice is harmless, so
-	// redelivered jobs may call it again.
+	// Put writes rec over an IN_PROGRESS record, or where there is none
+	// (a record lost to a wipe). A final record is never replaced: the
+	// first FINISHED, FAILED or CANCELLED stands byte for byte, and Put
+	// returns ErrFinal, so a redelivered or raced job may call it again.
 	Put(ctx context.Context, rec job.Record) error
-	// Get returns the record for id, or ErrNotFound.
+	// Get returns the record for id, or ErrNotFound (also for a rejected
+	// job's tombstone).
 	Get(ctx context.Context, id string) (job.Record, error)
 	// Cancel makes an IN_PROGRESS record CANCELLED and announces it to the
 	// workers; a final record is returned with ErrFinal.
 	Cancel(ctx context.Context, id string) (job.Record, error)
+	// Reject makes an IN_PROGRESS record a REJECTED tombstone, for a job
+	// whose client is told it was not accepted: no worker computes it and
+	// no one sees it (Get answers ErrNotFound), and a worker computing it
+	// already is told to stop. A record that is final already (a worker
+	// was faster) is returned with ErrFinal: the job was accepted after all.
+	Reject(ctx context.Context, id string) (job.Record, error)
+	// Generation names the store's contents: it stays the same until the
+	// store is wiped, and is new afterwards. A job without a record is
+	// computed only if it was accepted under another generation.
+	Generation(ctx context.Context) (string, error)
 	// Delete removes the record for id; a missing record is not an error.
 	Delete(ctx context.Context, id string) error
 }
@@ -250,24 +261,21 @@ func (r *Redis) settle(ctx context.Context, id string) error {
 	return translate(err)
 }
 
-// putFinal writes a final record unless the key holds a CANCELLED one, or
-// a FINISHED one and the new record is FAILED: one step, so that a worker
-// finishing or a client cancelling meanwhile cannot lose.
+// putFinal writes a final record over an IN_PROGRESS one or none, never
+// over a final one: one step, so that whichever final state comes first,
+// a result, a failure, a cancellation or a rejection, stands.
 var putFinal = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur then
-  local st = cjson.decode(cur).status
-  if st == 'CANCELLED' or (st == 'FINISHED' and ARGV[3] == 'FAILED') then
-    return 0
-  end
+if cur and cjson.decode(cur).status ~= 'IN_PROGRESS' then
+  return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
-// cancelPending replaces the record with ARGV[1] only while it is still
-// IN_PROGRESS; it answers 0 (no record), 1 (already final) or 2 (cancelled).
-var cancelPending = redis.NewScript(`
+// endPending replaces the record with ARGV[1] only while it is still
+// IN_PROGRESS; it answers 0 (no record), 1 (already final) or 2 (replaced).
+var endPending = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if cjson.decode(cur).status ~= 'IN_PROGRESS' then return 1 end
@@ -276,6 +284,17 @@ return 2
 `)
 
 func (r *Redis) Cancel(ctx context.Context, id string) (job.Record, error) {
+	return r.end(ctx, id, job.Record.Cancelled)
+}
+
+func (r *Redis) Reject(ctx context.Context, id string) (job.Record, error) {
+	return r.end(ctx, id, job.Record.Rejected)
+}
+
+// end replaces an IN_PROGRESS record with final(record, now), tells any
+// worker computing it to stop, and settles it; a record final already is
+// returned with ErrFinal.
+func (r *Redis) end(ctx context.Context, id string, final func(job.Record, time.Time) job.Record) (job.Record, error) {
 	for {
 		rec, err := r.Get(ctx, id)
 		if err != nil {
@@ -284,12 +303,12 @@ func (r *Redis) Cancel(ctx context.Context, id string) (job.Record, error) {
 		if rec.Status.Final() {
 			return rec, ErrFinal
 		}
-		cancelled := rec.Cancelled(time.Now().UTC())
-		data, err := json.Marshal(cancelled)
+		ended := final(rec, time.Now().UTC())
+		data, err := json.Marshal(ended)
 		if err != nil {
 			return job.Record{}, fmt.Errorf("store: encode %s: %w", id, err)
 		}
-		n, err := cancelPending.Run(ctx, r.client, []string{r.Key(id)}, data, r.ttl.Milliseconds()).Int()
+		n, err := endPending.Run(ctx, r.client, []string{r.Key(id)}, data, r.ttl.Milliseconds()).Int()
 		switch {
 		case err != nil:
 			return job.Record{}, translate(err)
@@ -301,8 +320,21 @@ func (r *Redis) Cancel(ctx context.Context, id string) (job.Record, error) {
 		if err := r.client.Publish(ctx, r.cancelledChannel(), id).Err(); err != nil {
 			return job.Record{}, translate(err)
 		}
-		return cancelled, r.settle(ctx, id)
+		return ended, r.settle(ctx, id)
 	}
+}
+
+// Generation reads the generation key, making one when there is none (a
+// new store, or a wiped one).
+func (r *Redis) Generation(ctx context.Context) (string, error) {
+	key := r.prefix + "generation"
+	pipe := r.client.Pipeline()
+	pipe.SetNX(ctx, key, uuid.NewString(), 0)
+	get := pipe.Get(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", translate(err)
+	}
+	return get.Val(), nil
 }
 
 func (r *Redis) SetProgress(ctx context.Context, id string, fraction float64) error {
@@ -325,6 +357,9 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 	var rec job.Record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return job.Record{}, fmt.Errorf("store: decode %s: %w", id, err)
+	}
+	if rec.Status == job.Rejected {
+		return job.Record{}, ErrNotFound
 	}
 	if f, err := progressCmd.Float64(); err == nil && rec.Status == job.InProgress {
 		rec.Progress = &f

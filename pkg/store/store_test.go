@@ -16,13 +16,19 @@ func TestRedis(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) storetest.Harness {
 		rdb := testenv.Redis(t)
-		s := store.NewRedis(rdb, "sumprimes-test:"+testenv.Unique()+":", storetest.TTL)
+		prefix := "sumprimes-test:" + testenv.Unique() + ":"
+		s := store.NewRedis(rdb, prefix, storetest.TTL)
 		return storetest.Harness{Store: s, RecordTTL: func(id string) time.Duration {
 			ttl := rdb.PTTL(context.Background(), s.Key(id)).Val()
 			if ttl < 0 {
 				return -1
 			}
 			return ttl
+		}, Wipe: func() {
+			ctx := context.Background()
+			for it := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator(); it.Next(ctx); {
+				rdb.Del(ctx, it.Val())
+			}
 		}}
 	})
 
@@ -41,7 +47,7 @@ func TestMemory(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) storetest.Harness {
 		s := store.NewMemory(storetest.TTL, nil)
-		return storetest.Harness{Store: s, RecordTTL: s.TTL}
+		return storetest.Harness{Store: s, RecordTTL: s.TTL, Wipe: s.Wipe}
 	})
 
 	t.Run("ExpiresFinalRecordsOnItsClock", func(t *testing.T) {

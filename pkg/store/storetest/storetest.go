@@ -23,6 +23,9 @@ type Harness struct {
 	// RecordTTL returns how long the record for id has left to live, or
 	// -1 when it never expires.
 	RecordTTL func(id string) time.Duration
+	// Wipe loses everything the store holds, as a server restarted
+	// without its data would.
+	Wipe func()
 }
 
 // Exercise runs the suite against the stores newHarness makes, each rule
@@ -44,9 +47,12 @@ var rules = []struct {
 	{"ReturnsWhatWasCreated", returnsWhatWasCreated},
 	{"RefusesToCreateAnIDTwice", refusesToCreateAnIDTwice},
 	{"TranslatesAMissingRecordToErrNotFound", translatesAMissingRecordToErrNotFound},
-	{"PutReplacesAndIsIdempotent", putReplacesAndIsIdempotent},
+	{"PutWritesTheFirstFinalRecordOnly", putWritesTheFirstFinalRecordOnly},
+	{"WritesAFinalRecordWhereNoneIsLeft", writesAFinalRecordWhereNoneIsLeft},
 	{"NeverReplacesFinishedWithFailed", neverReplacesFinishedWithFailed},
-	{"LetsALateFinishedReplaceFailed", letsALateFinishedReplaceFailed},
+	{"NeverReplacesFailedWithALateFinished", neverReplacesFailedWithALateFinished},
+	{"RejectsOnlyJobsInProgressAndHidesTheTombstone", rejectsOnlyJobsInProgressAndHidesTheTombstone},
+	{"KeepsItsGenerationUntilWiped", keepsItsGenerationUntilWiped},
 	{"KeepsPendingRecordsAndExpiresFinalOnesAfterTheTTL", keepsPendingRecordsAndExpiresFinalOnesAfterTheTTL},
 	{"ListsPendingJobsUntilTheyAreFinal", listsPendingJobsUntilTheyAreFinal},
 	{"ListsStaleJobsOldestFirstUpToTheLimit", listsStaleJobsOldestFirstUpToTheLimit},
@@ -95,17 +101,32 @@ func translatesAMissingRecordToErrNotFound(t *testing.T, h Harness) {
 	}
 }
 
-func putReplacesAndIsIdempotent(t *testing.T, h Harness) {
+func putWritesTheFirstFinalRecordOnly(t *testing.T, h Harness) {
 	s := h.Store
 	j := newJob("id-1")
 	_ = s.Create(ctx, job.Pending(j))
-	for range 2 {
-		if err := s.Put(ctx, j.Finished("17", now)); err != nil {
-			t.Fatal(err)
-		}
+	first := j.Finished("17", now)
+	if err := s.Put(ctx, first); err != nil {
+		t.Fatal(err)
 	}
-	if got, _ := s.Get(ctx, "id-1"); got.Status != job.Finished || got.Payload == nil || *got.Payload != "17" {
-		t.Fatalf("Get = %+v, want FINISHED 17", got)
+	later := j.Finished("17", now.Add(time.Minute)) // a slow duplicate, same sum, later time
+	if written, err := store.Finish(ctx, s, later); written || err != nil {
+		t.Fatalf("second FINISHED: written %v, %v; want not written, no error", written, err)
+	}
+	got, _ := s.Get(ctx, "id-1")
+	if got.Status != job.Finished || *got.Payload != "17" || !got.FinishedAt.Equal(*first.FinishedAt) {
+		t.Fatalf("Get = %+v, want the first FINISHED record unchanged", got)
+	}
+}
+
+func writesAFinalRecordWhereNoneIsLeft(t *testing.T, h Harness) {
+	s := h.Store
+	j := newJob("id-1") // its record lost to a wipe: the result is written all the same
+	if written, err := store.Finish(ctx, s, j.Finished("17", now)); !written || err != nil {
+		t.Fatalf("Finish = %v, %v; want written", written, err)
+	}
+	if got, _ := s.Get(ctx, "id-1"); got.Status != job.Finished {
+		t.Fatalf("status = %s, want FINISHED", got.Status)
 	}
 }
 
@@ -124,16 +145,65 @@ func neverReplacesFinishedWithFailed(t *testing.T, h Harness) {
 	}
 }
 
-func letsALateFinishedReplaceFailed(t *testing.T, h Harness) {
+func neverReplacesFailedWithALateFinished(t *testing.T, h Harness) {
 	s := h.Store
 	j := newJob("id-2")
 	_ = s.Put(ctx, job.Pending(j))
 	_ = s.Put(ctx, j.Failed("gave up", now))
-	if written, err := store.Finish(ctx, s, j.Finished("5", now)); !written || err != nil {
-		t.Fatalf("Finish = %v, %v; want written", written, err)
+	if written, err := store.Finish(ctx, s, j.Finished("5", now)); written || err != nil {
+		t.Fatalf("Finish = %v, %v; want not written", written, err)
 	}
-	if got, _ := s.Get(ctx, "id-2"); got.Status != job.Finished {
-		t.Fatalf("status = %s, want a late FINISHED to win", got.Status)
+	if got, _ := s.Get(ctx, "id-2"); got.Status != job.Failed {
+		t.Fatalf("status = %s, want the first final state, FAILED, to stand", got.Status)
+	}
+}
+
+func rejectsOnlyJobsInProgressAndHidesTheTombstone(t *testing.T, h Harness) {
+	s := h.Store
+	subscribed, stop := context.WithCancel(ctx)
+	defer stop()
+	cancellations := s.Cancellations(subscribed)
+	j := newJob("id-1")
+	_ = s.Create(ctx, job.Pending(j))
+	if rec, err := s.Reject(ctx, "id-1"); err != nil || rec.Status != job.Rejected {
+		t.Fatalf("Reject = %+v, %v; want the tombstone", rec, err)
+	}
+	if id := <-cancellations; id != "id-1" {
+		t.Fatalf("cancellation of %q, want id-1: a worker computing it must stop", id)
+	}
+	if _, err := s.Get(ctx, "id-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a tombstone = %v, want ErrNotFound", err)
+	}
+	if written, err := store.Finish(ctx, s, j.Finished("17", now)); written || err != nil {
+		t.Fatalf("Finish over a tombstone = %v, %v; want not written", written, err)
+	}
+	if _, err := s.Cancel(ctx, "id-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Cancel of a tombstone = %v, want ErrNotFound", err)
+	}
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Fatalf("pending = %d, want the tombstone out of the index", n)
+	}
+	done := newJob("id-2")
+	_ = s.Put(ctx, done.Finished("5", now))
+	if rec, err := s.Reject(ctx, "id-2"); !errors.Is(err, store.ErrFinal) || rec.Status != job.Finished {
+		t.Fatalf("Reject of a finished job = %+v, %v; want it back with ErrFinal", rec, err)
+	}
+	if _, err := s.Reject(ctx, "never"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Reject of an unknown id = %v, want ErrNotFound", err)
+	}
+}
+
+func keepsItsGenerationUntilWiped(t *testing.T, h Harness) {
+	first, err := h.Store.Generation(ctx)
+	if err != nil || first == "" {
+		t.Fatalf("Generation = %q, %v", first, err)
+	}
+	if again, _ := h.Store.Generation(ctx); again != first {
+		t.Fatalf("Generation changed from %q to %q with nothing wiped", first, again)
+	}
+	h.Wipe()
+	if after, _ := h.Store.Generation(ctx); after == first || after == "" {
+		t.Fatalf("Generation after a wipe = %q, want a new one (was %q)", after, first)
 	}
 }
 
@@ -145,12 +215,15 @@ func keepsPendingRecordsAndExpiresFinalOnesAfterTheTTL(t *testing.T, h Harness) 
 	if ttl := h.RecordTTL("id-1"); ttl != -1 {
 		t.Fatalf("pending record TTL = %s, want none (-1)", ttl)
 	}
-	for _, rec := range []job.Record{j.Failed("x", now), j.Finished("17", now)} {
-		if err := h.Store.Put(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-		if ttl := h.RecordTTL("id-1"); ttl < TTL-10*time.Second || ttl > TTL {
-			t.Fatalf("%s record TTL = %s, want about %s", rec.Status, ttl, TTL)
+	if err := h.Store.Put(ctx, j.Finished("17", now)); err != nil {
+		t.Fatal(err)
+	}
+	other := newJob("id-2")
+	_ = h.Store.Create(ctx, job.Pending(other))
+	_ = h.Store.Put(ctx, other.Failed("x", now))
+	for _, id := range []string{"id-1", "id-2"} {
+		if ttl := h.RecordTTL(id); ttl < TTL-10*time.Second || ttl > TTL {
+			t.Fatalf("final record %s TTL = %s, want about %s", id, ttl, TTL)
 		}
 	}
 }
