@@ -53,8 +53,10 @@ func storeUnavailable() *Problem {
 
 // notAccepted answers a submit whose job will never run: the client may
 // submit again, with the same Idempotency-Key if it sent one.
-func notAccepted() *Problem {
-	return unavailableAs("not-accepted", "the job queue did not confirm the job: it was not accepted and will not run; submit it again")
+func notAccepted(id string) *Problem {
+	p := unavailableAs("not-accepted", "the job queue did not confirm the job: it was not accepted and will not run; submit it again")
+	p.RequestID = id
+	return p
 }
 
 // bodyProblem answers a request body that could not be read: too large

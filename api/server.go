@@ -351,7 +351,7 @@ func (s *Server) unconfirmed(ctx context.Context, id string) (job.Record, error)
 	rec, err := s.store.Reject(cleanup, id)
 	switch {
 	case err == nil:
-		return job.Record{}, notAccepted()
+		return job.Record{}, notAccepted(id)
 	case errors.Is(err, store.ErrFinal):
 		return rec, nil
 	}

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,15 +15,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 )
 
 // TestChaos is `make chaos`: a few thousand jobs submitted while a worker
-// process is killed with SIGKILL, the Redis server restarts and the Kafka
-// broker restarts. Every job that got a 202 must end FINISHED with the
-// right sum. It needs the services started by scripts/ (they restart them).
+// process is killed with SIGKILL, the Redis server restarts, the Kafka
+// broker restarts, the broker freezes, and poison lands on every partition.
+// Every job that got a 202 must end FINISHED with the right sum, and no job
+// answered 503 not-accepted may ever be computed. It needs the services
+// started by scripts/ (they restart and freeze them).
 func TestChaos(t *testing.T) {
 	const jobs = 2000
 	cfg := testenv.Config(t)
@@ -33,13 +39,8 @@ func TestChaos(t *testing.T) {
 	workers := []*process{startProcess(t, cfg, "worker"), startProcess(t, cfg, "worker")}
 	startProcess(t, cfg, "janitor")
 
-	var (
-		mu       sync.Mutex
-		accepted = map[string]uint64{} // id → b, for [1, b]
-		sent     atomic.Int64
-		refused  atomic.Int64
-	)
-	chaos := []struct {
+	l := &load{url: url}
+	faults := []struct {
 		at   int64
 		what string
 		do   func()
@@ -50,78 +51,144 @@ func TestChaos(t *testing.T) {
 		}},
 		{jobs * 2 / 5, "restart Redis", func() { script(t, "redis.sh", "restart") }},
 		{jobs * 3 / 5, "restart the Kafka broker", func() { script(t, "kafka.sh", "restart") }},
+		{jobs * 7 / 10, "freeze the Kafka broker for 5 s", func() {
+			script(t, "kafka.sh", "freeze")
+			time.Sleep(5 * time.Second) // the length of the fault
+			script(t, "kafka.sh", "thaw")
+		}},
+		{jobs * 4 / 5, "poison on every partition", func() { poison(t, cfg, l.someAccepted()) }},
 	}
-	var wg sync.WaitGroup
+	done := l.run(t, jobs, 8)
+	for _, f := range faults {
+		testenv.Eventually(t, 5*time.Minute, "submissions to reach "+fmt.Sprint(f.at), func() bool { return l.sent.Load() >= f.at })
+		t.Logf("after %d submissions: %s", l.sent.Load(), f.what)
+		f.do()
+	}
+	<-done
+
+	finished, wrong := l.collect(t)
+	computed := 0
+	for _, id := range l.withdrawn {
+		if r := get(t, url+"/sumPrime/"+id); r.status != http.StatusNotFound {
+			computed++
+			t.Errorf("job %s was answered 503 not-accepted, but is %d %s", id, r.status, r.body)
+		}
+	}
+	doneByWorkers := 0
+	for _, w := range workers {
+		doneByWorkers += w.jobsDone()
+	}
+	lost := len(l.accepted) - finished
+	summary := fmt.Sprintf("accepted=%d finished=%d lost=%d redelivered=%d refused=%d withdrawn=%d computed_after_503=%d wrong=%d",
+		len(l.accepted), finished, lost, max(0, doneByWorkers-finished), l.refused.Load(), len(l.withdrawn), computed, wrong)
+	fmt.Println(summary)
+	if lost != 0 || wrong != 0 || computed != 0 || len(l.accepted) == 0 {
+		t.Fatalf("chaos: %s", summary)
+	}
+}
+
+// load submits jobs [1, b] from several clients at once and remembers what
+// became of each submit.
+type load struct {
+	url       string
+	mu        sync.Mutex
+	accepted  map[string]uint64 // id → b
+	withdrawn []string          // ids answered 503 not-accepted
+	sent      atomic.Int64
+	refused   atomic.Int64
+}
+
+// run submits jobs from clients goroutines; the channel closes when all
+// have been sent.
+func (l *load) run(t *testing.T, jobs, clients int) <-chan struct{} {
+	l.accepted = map[string]uint64{}
 	next := make(chan int, jobs)
 	for i := range jobs {
 		next <- i
 	}
 	close(next)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
 			for i := range next {
-				b := uint64(1000 + i%3000)
-				resp, err := http.Post(url+"/sumPrime", "application/json", strings.NewReader(fmt.Sprintf(`{"a":1,"b":%d}`, b)))
-				sent.Add(1)
-				if err != nil {
-					refused.Add(1)
-					continue
-				}
-				r := read(t, resp)
-				if r.status != http.StatusAccepted {
-					refused.Add(1)
-					continue
-				}
-				mu.Lock()
-				accepted[r.record(t).RequestID] = b
-				mu.Unlock()
+				l.submit(t, uint64(1000+i%3000))
 			}
-		}()
+		})
 	}
-	for _, c := range chaos {
-		testenv.Eventually(t, 5*time.Minute, "submissions to reach "+fmt.Sprint(c.at), func() bool { return sent.Load() >= c.at })
-		t.Logf("after %d submissions: %s", sent.Load(), c.what)
-		c.do()
-	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
 
-	finished, wrong := 0, 0
+func (l *load) submit(t *testing.T, b uint64) {
+	resp, err := http.Post(l.url+"/sumPrime", "application/json", strings.NewReader(fmt.Sprintf(`{"a":1,"b":%d}`, b)))
+	l.sent.Add(1)
+	if err != nil {
+		l.refused.Add(1)
+		return
+	}
+	r := read(t, resp)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.status == http.StatusAccepted {
+		l.accepted[r.record(t).RequestID] = b
+		return
+	}
+	l.refused.Add(1)
+	var p struct{ Type, RequestID string }
+	if json.Unmarshal(r.body, &p) == nil && p.Type == "urn:sumprimes:problem:not-accepted" {
+		l.withdrawn = append(l.withdrawn, p.RequestID)
+	}
+}
+
+// someAccepted returns the id of an accepted job.
+func (l *load) someAccepted() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id := range l.accepted {
+		return id
+	}
+	return uuid.NewString()
+}
+
+// collect waits for every accepted job to be final and counts those
+// FINISHED, and those of them with a wrong sum.
+func (l *load) collect(t *testing.T) (finished, wrong int) {
 	deadline := time.Now().Add(5 * time.Minute)
-	for id, b := range accepted {
+	for id, b := range l.accepted {
 		want, _ := primes.SumRange(context.Background(), 1, b, primes.Options{Threads: 1})
 		for time.Now().Before(deadline) {
-			r := get(t, url+"/sumPrime/"+id+"?wait=10s") // answers when the job changes
-			if r.status == http.StatusOK {
-				rec := r.record(t)
-				if rec.Status == job.Finished {
-					finished++
-					if *rec.Payload != want.String() {
-						wrong++
-					}
-					break
-				}
-				if rec.Status == job.Failed {
-					t.Errorf("job %s FAILED: %s", id, rec.Error)
-					break
-				}
-			}
+			r := get(t, l.url+"/sumPrime/"+id+"?wait=10s") // answers when the job changes
 			if r.status != http.StatusOK {
 				time.Sleep(100 * time.Millisecond) // the store is coming back: try again shortly
+				continue
+			}
+			rec := r.record(t)
+			if rec.Status == job.Failed {
+				t.Errorf("job %s FAILED: %s", id, rec.Error)
+				break
+			}
+			if rec.Status == job.Finished {
+				finished++
+				if *rec.Payload != want.String() {
+					wrong++
+				}
+				break
 			}
 		}
 	}
-	done := 0
-	for _, w := range workers {
-		done += w.jobsDone()
-	}
-	lost := len(accepted) - finished
-	summary := fmt.Sprintf("accepted=%d finished=%d lost=%d redelivered=%d refused=%d wrong=%d",
-		len(accepted), finished, lost, max(0, done-finished), refused.Load(), wrong)
-	fmt.Println(summary)
-	if lost != 0 || wrong != 0 || len(accepted) == 0 {
-		t.Fatalf("chaos: %s", summary)
+	return finished, wrong
+}
+
+// poison writes, past the API, to every partition of the job topic: a job
+// far past the limits, garbage keyed by an accepted job's id, and a message
+// naming that job with another range.
+func poison(t *testing.T, cfg config.Config, accepted string) {
+	for p := range cfg.Kafka.Partitions {
+		huge := uuid.NewString()
+		writeRaw(t, cfg, p, huge, fmt.Sprintf(`{"requestId":%q,"a":1,"b":10000000000000000}`, huge))
+		writeRaw(t, cfg, p, accepted, "not a job")
+		writeRaw(t, cfg, p, accepted, fmt.Sprintf(`{"requestId":%q,"a":1,"b":7}`, accepted))
 	}
 }
 

@@ -16,7 +16,7 @@ done
 export SUMPRIMES_TEST_KAFKA_BROKERS=127.0.0.1:9092 SUMPRIMES_TEST_REDIS_ADDR=127.0.0.1:6379
 mkdir -p .cache
 status=0
-go test -tags chaos -count=1 -timeout 15m -run TestChaos -v ./integration >.cache/chaos.log 2>&1 || status=$?
+go test -tags chaos -count=1 -timeout 15m -run 'TestChaos|TestFrozenBroker' -v ./integration >.cache/chaos.log 2>&1 || status=$?
 grep -E '^(accepted=|--- |ok|FAIL|PASS)|chaos_test.go' .cache/chaos.log || true
 [ "$status" -eq 0 ] || { echo "chaos.sh: failed; full output in .cache/chaos.log" >&2; tail -n 60 .cache/chaos.log >&2; }
 exit "$status"

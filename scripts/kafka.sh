@@ -7,6 +7,8 @@
 #   scripts/kafka.sh stop     stop the broker this script started, drop its data
 #   scripts/kafka.sh status   exit 0 when something answers on the port
 #   scripts/kafka.sh owned    exit 0 when the running broker is this script's
+#   scripts/kafka.sh freeze   SIGSTOP the broker: it accepts connections, answers nothing
+#   scripts/kafka.sh thaw     SIGCONT it again
 #
 # KAFKA_PORT (default 9092; the controller takes the next port) and
 # KAFKA_VERSION (default from scripts/kafka/pom.xml) may be set.
@@ -118,12 +120,20 @@ stop() {
 	say "stopped"
 }
 
+# signal SIG: send SIG to the broker this script started.
+signal() {
+	[ -f "$run/pid" ] || { say "no broker started by this script on port $port"; exit 1; }
+	kill -"$1" "$(cat "$run/pid")"
+}
+
 case ${1:-} in
 start) start ;;
+freeze) signal STOP && say "frozen" ;;
+thaw) signal CONT && say "thawed" ;;
 restart) restart ;;
 stop) stop ;;
 status) listening "$port" ;;
 owned) [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null ;;
 fetch) fetch ;;
-*) echo "usage: $0 start|restart|stop|status|owned|fetch" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop|status|owned|freeze|thaw|fetch" >&2; exit 2 ;;
 esac
