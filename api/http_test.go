@@ -102,6 +102,11 @@ func TestConnections(t *testing.T) {
 			t.Fatalf("long-poll = %d, want 200", resp.StatusCode)
 		}
 	})
+}
+
+// TestHTTPDetails: the small things HTTP clients and attackers probe.
+func TestHTTPDetails(t *testing.T) {
+	t.Parallel()
 
 	t.Run("AnswersHeadersTooLargeWithAProblem", func(t *testing.T) {
 		t.Parallel()

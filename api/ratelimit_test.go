@@ -137,6 +137,12 @@ func TestRateLimits(t *testing.T) {
 			t.Fatalf("budgets = %v; want four, with API keys hashed", l.keys())
 		}
 	})
+}
+
+// TestRateLimitsBehindProxies: whose address a request comes from, and when the
+// limiter itself fails.
+func TestRateLimitsBehindProxies(t *testing.T) {
+	t.Parallel()
 
 	t.Run("IgnoresXForwardedForFromUntrustedPeers", func(t *testing.T) {
 		t.Parallel()

@@ -209,6 +209,11 @@ func TestSubmit(t *testing.T) {
 			seen[id] = true
 		}
 	})
+}
+
+// TestSubmitRejectsBadInput: every bad field is a 400 problem naming it.
+func TestSubmitRejectsBadInput(t *testing.T) {
+	t.Parallel()
 
 	t.Run("RejectsBadInputWithAProblemNamingTheField", func(t *testing.T) {
 		t.Parallel()
@@ -256,6 +261,11 @@ func TestSubmit(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestSubmitRefusesMalformedRequests: bodies and headers that are not a submit.
+func TestSubmitRefusesMalformedRequests(t *testing.T) {
+	t.Parallel()
 
 	t.Run("RejectsANonJSONContentType", func(t *testing.T) {
 		t.Parallel()
@@ -275,6 +285,21 @@ func TestSubmit(t *testing.T) {
 			t.Errorf("Content-Type = %q, want application/problem+json", ct)
 		}
 	})
+
+	t.Run("RefusesRepeatedFieldsNamingThem", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"a":2,"b":5}`)
+		if p := decode[problemBody](t, rec); rec.Code != http.StatusBadRequest || p.Field != "a" {
+			t.Fatalf("answer = %d %+v, want 400 naming a", rec.Code, p)
+		}
+	})
+}
+
+// TestSubmitWhenDependenciesFail: what a submit promises when the broker does
+// not confirm the publish.
+func TestSubmitWhenDependenciesFail(t *testing.T) {
+	t.Parallel()
 
 	t.Run("WithdrawsAJobWhosePublishIsUnconfirmed", func(t *testing.T) {
 		t.Parallel()
@@ -328,15 +353,12 @@ func TestSubmit(t *testing.T) {
 			t.Fatalf("retry = %d %s, want the job of the first attempt", again.Code, again.Body)
 		}
 	})
+}
 
-	t.Run("RefusesRepeatedFieldsNamingThem", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a":1,"a":2,"b":5}`)
-		if p := decode[problemBody](t, rec); rec.Code != http.StatusBadRequest || p.Field != "a" {
-			t.Fatalf("answer = %d %+v, want 400 naming a", rec.Code, p)
-		}
-	})
+// TestSubmitWhenBehindOrDown: nothing is accepted while the workers are behind
+// or the store is down.
+func TestSubmitWhenBehindOrDown(t *testing.T) {
+	t.Parallel()
 
 	t.Run("RefusesSubmitsWhileTheBacklogIsOverItsBound", func(t *testing.T) {
 		t.Parallel()

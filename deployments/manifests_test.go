@@ -151,6 +151,11 @@ func TestManifests(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestManifestsScaling: the workers' shutdown, scaling and configuration.
+func TestManifestsScaling(t *testing.T) {
+	m := load(t)
 
 	t.Run("GiveWorkersLongerThanTheirDrainDeadline", func(t *testing.T) {
 		grace := m.deployments["worker"].Spec.Template.Spec.TerminationGracePeriodSeconds

@@ -286,6 +286,12 @@ func TestWorker(t *testing.T) {
 			t.Fatalf("events = %v, want the job stored and committed before close", got)
 		}
 	})
+}
+
+// TestWorkerStops: a job ends early when its client cancels it or the worker
+// shuts down.
+func TestWorkerStops(t *testing.T) {
+	t.Parallel()
 
 	t.Run("StopsAJobItsClientCancelsAndMovesOn", func(t *testing.T) {
 		t.Parallel()
@@ -353,6 +359,12 @@ func TestWorkerTrustsNoMessage(t *testing.T) {
 			t.Fatalf("events = %v, want both dead-lettered, nothing computed or stored", got)
 		}
 	})
+}
+
+// TestWorkerComputesOnlyAcceptedJobs: a job is computed while its record says
+// the API accepted it and no one ended it, or a wipe lost that record.
+func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
+	t.Parallel()
 
 	t.Run("SkipsJobsTheAPINeverAcceptedOrWithdrew", func(t *testing.T) {
 		t.Parallel()

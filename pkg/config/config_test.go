@@ -79,7 +79,11 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("http.addr = %q, %v", cfg.HTTP.Addr, err)
 		}
 	})
+}
 
+// TestLoadRefuses: a bad configuration is refused whole, each key at fault
+// named.
+func TestLoadRefuses(t *testing.T) {
 	t.Run("NamesEveryInvalidKey", func(t *testing.T) {
 		t.Setenv("SUMPRIMES_KAFKA_PARTITIONS", "0")
 		t.Setenv("SUMPRIMES_RESULT_TTL", "0s")

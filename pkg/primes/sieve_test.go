@@ -106,6 +106,12 @@ func TestSumRange(t *testing.T) {
 			t.Fatalf("reference disagrees with itself: %s vs %s", got, want)
 		}
 	})
+}
+
+// TestSumRangeAgreesAcrossTiers: the sieve's threads, segments, chunks and
+// tiers all give the same exact sums.
+func TestSumRangeAgreesAcrossTiers(t *testing.T) {
+	t.Parallel()
 
 	t.Run("GivesTheSameSumForAnyThreadCount", func(t *testing.T) {
 		t.Parallel()
@@ -149,6 +155,12 @@ func TestSumRange(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSumRangeEdgesOfTheDomain: exact past 2^64, refused outside the domain,
+// and cancellable.
+func TestSumRangeEdgesOfTheDomain(t *testing.T) {
+	t.Parallel()
 
 	t.Run("StaysExactPast2To64NearMaxN", func(t *testing.T) {
 		t.Parallel()

@@ -104,6 +104,11 @@ func TestKafka(t *testing.T) {
 			t.Fatalf("fetched %q, want the uncommitted job \"second\"", m2.Job.RequestID)
 		}
 	})
+}
+
+// TestKafkaBadMessages: what is not a job is flagged and can be dead-lettered.
+func TestKafkaBadMessages(t *testing.T) {
+	t.Parallel()
 
 	t.Run("FlagsMessagesThatAreNotJobs", func(t *testing.T) {
 		t.Parallel()
@@ -153,6 +158,11 @@ func TestKafka(t *testing.T) {
 			t.Fatalf("dead letter = %q %q %v", dead.Key, dead.Value, headers)
 		}
 	})
+}
+
+// TestKafkaLag: the lag the janitor and the backlog bound read.
+func TestKafkaLag(t *testing.T) {
+	t.Parallel()
 
 	t.Run("MeasuresLagPerPartitionAndKnowsWhereEachJobGoes", func(t *testing.T) {
 		t.Parallel()
@@ -205,6 +215,12 @@ func TestKafka(t *testing.T) {
 			t.Fatalf("lag of partition %d after one commit = %d, want %d", first.Partition, lag.ByPartition[first.Partition], where[first.Partition]-1)
 		}
 	})
+}
+
+// TestKafkaNamesAndMissingTopics: what a message says of its request, and a
+// topic that is not there.
+func TestKafkaNamesAndMissingTopics(t *testing.T) {
+	t.Parallel()
 
 	t.Run("NamesTheRequestOfAMessageThatIsNotAJob", func(t *testing.T) {
 		t.Parallel()

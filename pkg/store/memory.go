@@ -24,13 +24,13 @@ type Memory struct {
 
 	mu         sync.Mutex
 	generation string
-	records  map[string]entry // job records; final ones expire
-	progress map[string]float64
-	pending  map[string]time.Time // the index: when each was last seen alive
-	attempts map[string]int
-	leases   map[string]time.Time // lease expiry by id
-	claims   map[string]claimEntry
-	lock     struct {
+	records    map[string]entry // job records; final ones expire
+	progress   map[string]float64
+	pending    map[string]time.Time // the index: when each was last seen alive
+	attempts   map[string]int
+	leases     map[string]time.Time // lease expiry by id
+	claims     map[string]claimEntry
+	lock       struct {
 		owner string
 		until time.Time
 	}
