@@ -277,6 +277,9 @@ func Load(src Source) (Config, error) {
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	// A variable set to nothing means an empty value (SUMPRIMES_METRICS_ADDR=
+	// turns the ops listener off), not the default.
+	v.AllowEmptyEnv(true)
 	if src.File != "" {
 		v.SetConfigFile(src.File)
 		if err := v.ReadInConfig(); err != nil {

@@ -73,6 +73,17 @@ func TestLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("TakesAnEmptyVariableAsAnEmptyValue", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_METRICS_ADDR", "")
+		cfg, err := config.Load(config.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Metrics.Addr != "" {
+			t.Fatalf("metrics.addr = %q, want empty (off)", cfg.Metrics.Addr)
+		}
+	})
+
 	t.Run("LetsARoleReplaceADefault", func(t *testing.T) {
 		cfg, err := config.Load(config.Source{Defaults: map[string]any{"http.addr": "127.0.0.1:8080"}})
 		if err != nil || cfg.HTTP.Addr != "127.0.0.1:8080" {
