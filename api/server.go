@@ -273,8 +273,8 @@ func (s *Server) submit(c echo.Context) error {
 		p.retryAfter = 10
 		return p
 	}
-	claimKey, err := s.claim(c, ctx, req, j)
-	if err != nil || claimKey == replayed {
+	claimKey, answered, err := s.claim(c, ctx, req, j)
+	if answered || err != nil {
 		return err
 	}
 	rec, err := s.accept(ctx, j)
@@ -290,32 +290,29 @@ func (s *Server) submit(c echo.Context) error {
 	return s.writeAccepted(c, rec)
 }
 
-// replayed is the claim key claim returns when it has answered the request
-// itself, from an earlier request with the same Idempotency-Key.
-const replayed = "\x00replayed"
-
 // claim takes the request's Idempotency-Key, if it has one, and returns its
-// scoped key; a key already taken is answered here (see replay).
-func (s *Server) claim(c echo.Context, ctx context.Context, req submitRequest, j job.Job) (string, error) {
+// scoped key. A key already taken is answered here, from the request that
+// took it (see replay): answered is then true.
+func (s *Server) claim(c echo.Context, ctx context.Context, req submitRequest, j job.Job) (key string, answered bool, err error) {
 	values := c.Request().Header.Values("Idempotency-Key")
 	if len(values) == 0 {
-		return "", nil
+		return "", false, nil
 	}
 	key, p := parseIdempotencyKey(values[0])
 	if p != nil {
-		return "", p
+		return "", false, p
 	}
-	claimKey := s.client(c) + ":" + key
+	key = s.client(c) + ":" + key
 	want := store.Claim{RequestID: j.RequestID, Fingerprint: fmt.Sprintf("%d-%d-%s", req.A, req.B, req.CallbackURL)}
-	held, ok, err := s.store.Claim(ctx, claimKey, want)
+	held, ok, err := s.store.Claim(ctx, key, want)
 	switch {
 	case err != nil:
 		s.log.Error("claim idempotency key", "error", err)
-		return "", storeUnavailable()
+		return "", false, storeUnavailable()
 	case !ok:
-		return replayed, s.replay(c, ctx, held, want)
+		return "", true, s.replay(c, ctx, held, want)
 	}
-	return claimKey, nil
+	return key, false, nil
 }
 
 // accept writes the IN_PROGRESS record under the store's generation, then

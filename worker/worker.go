@@ -218,11 +218,16 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 		w.reject(work, c, m, invalid.Error(), v == compute, log)
 	case v == poison:
 		w.reject(work, c, m, why, false, log)
-	case v == skip:
+	case v == compute:
+		w.compute(work, c, m, plan, log)
+	default:
+		if v == final {
+			metrics.JobsRedelivered.Inc()
+		} else {
+			metrics.JobsSkipped.WithLabelValues("no_record").Inc()
+		}
 		log.Info("skipping the job: "+why, "a", j.A, "b", j.B)
 		w.commit(work, c, m, log)
-	default:
-		w.compute(work, c, m, plan, log)
 	}
 }
 
@@ -230,9 +235,10 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 type verdict int
 
 const (
-	compute verdict = iota // the accepted job, or one a wipe lost the record of
-	skip                   // nothing is owed: commit past it
-	poison                 // not the job it names: dead-letter it
+	compute  verdict = iota // the accepted job, or one a wipe lost the record of
+	final                   // its record is final already: commit past it
+	unowed                  // no record, and none lost: commit past it
+	poison                  // not the job it names: dead-letter it
 )
 
 // admit reads j's record and decides; an error means the store could not
@@ -246,8 +252,7 @@ func (w *Worker) admit(ctx context.Context, j job.Job) (verdict, string, error) 
 		case err != nil:
 			return 0, "", err
 		case j.Generation == "" || j.Generation == gen:
-			metrics.JobsSkipped.WithLabelValues("no_record").Inc()
-			return skip, "it has no record: the API never accepted it, withdrew it, or its result expired", nil
+			return unowed, "it has no record: the API never accepted it, withdrew it, or its result expired", nil
 		}
 		return compute, "", nil // accepted before the store was wiped: still owed
 	case err != nil:
@@ -255,8 +260,7 @@ func (w *Worker) admit(ctx context.Context, j job.Job) (verdict, string, error) 
 	case !rec.Same(j):
 		return poison, fmt.Sprintf("the message asks for [%d, %d] but request %s is [%d, %d]", j.A, j.B, rec.RequestID, rec.A, rec.B), nil
 	case rec.Status.Final():
-		metrics.JobsRedelivered.Inc()
-		return skip, "it is " + string(rec.Status) + " already", nil
+		return final, "it is " + string(rec.Status) + " already", nil
 	}
 	return compute, "", nil
 }
