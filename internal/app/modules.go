@@ -77,6 +77,12 @@ func (a *app) waitTopic(ctx context.Context) bool {
 	}
 }
 
+// limits are what a client may ask for: the API refuses and the worker
+// dead-letters anything past them, so both read them here.
+func (a *app) limits() job.Limits {
+	return job.Limits{MaxB: a.cfg.Limits.MaxB, MaxCost: a.cfg.Limits.MaxCost}
+}
+
 func initCallbacks(a *app, _ context.Context) (service, error) {
 	c := a.cfg.Callbacks
 	a.callbacks = callback.New(callback.Config{
@@ -123,7 +129,7 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		DrainDelay:      cfg.HTTP.DrainDelay,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout,
 		Queue:           a.queue,
-		Limits:          job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
+		Limits:          a.limits(),
 		Timeout:         cfg.HTTP.RequestTimeout,
 		Log:             log,
 
@@ -149,7 +155,7 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 	w := worker.New(worker.Config{
 		Store:         a.store,
 		Owner:         a.owner,
-		Limits:        job.Limits{MaxB: cfg.Limits.MaxB, MaxCost: cfg.Limits.MaxCost},
+		Limits:        a.limits(),
 		Cancellations: a.store.Cancellations(ctx),
 		Callbacks:     a.callbacks,
 		NewConsumer:   a.queue.Consumer,
