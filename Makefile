@@ -27,13 +27,15 @@ bench:
 bench-primes:
 	scripts/bench-primes.sh
 
-## services-up / services-down: the real Kafka and Redis that `make test` uses, for running tests by hand
+## services-up / services-down: the real Kafka, Redis and Redis Cluster that `make test` uses, for running tests by hand
 services-up:
 	scripts/redis.sh start
+	scripts/redis-cluster.sh start
 	scripts/kafka.sh start
 
 services-down:
 	scripts/kafka.sh stop
+	scripts/redis-cluster.sh stop
 	scripts/redis.sh stop
 
 clean:

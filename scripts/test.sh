@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 export SUMPRIMES_TEST_KAFKA_BROKERS=${SUMPRIMES_TEST_KAFKA_BROKERS:-127.0.0.1:9092}
 export SUMPRIMES_TEST_REDIS_ADDR=${SUMPRIMES_TEST_REDIS_ADDR:-127.0.0.1:6379}
+cluster=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 # three masters, for the store and pipeline on a Cluster
+export SUMPRIMES_TEST_REDIS_CLUSTER=${SUMPRIMES_TEST_REDIS_CLUSTER:-$cluster}
 # Services elsewhere (other addresses in the environment) are the caller's.
 [ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ensure redis
+[ "$SUMPRIMES_TEST_REDIS_CLUSTER" = "$cluster" ] && ensure redis-cluster
 [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
 # docker-compose.yml must stay valid; checking it needs no Docker engine.

@@ -52,6 +52,25 @@ func Redis(t testing.TB) redis.UniversalClient {
 	return c
 }
 
+// RedisClusterAddrs returns the test Redis Cluster's nodes, from
+// SUMPRIMES_TEST_REDIS_CLUSTER (comma-separated; default the three masters
+// scripts/redis-cluster.sh starts on 127.0.0.1:7001-7003).
+func RedisClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	addrs := strings.Split(env("SUMPRIMES_TEST_REDIS_CLUSTER", "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"), ",")
+	require(t, "Redis Cluster", addrs[0])
+	return addrs
+}
+
+// RedisCluster returns a cluster client on the test Redis Cluster, closed
+// when the test ends.
+func RedisCluster(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	c := store.NewClient(store.Config{Addrs: RedisClusterAddrs(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Config returns the service configuration pointed at the test services,
 // with a topic, consumer group and key prefix of the test's own, so tests
 // can run in parallel without seeing each other's jobs.

@@ -157,7 +157,9 @@ var _ Store = (*Redis)(nil)
 // Redis is a Store with one JSON string key per request, a sorted set of
 // pending ids (scored by when each was last seen alive) and one lease key
 // per running job. It works on a single node, Sentinel or Cluster alike:
-// each command and script touches a single key.
+// each command and script touches a single key (pipelines send several
+// commands, each routed to its key's node), which the conformance suite
+// checks on a real Cluster.
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
@@ -255,7 +257,8 @@ func (r *Redis) settle(ctx context.Context, id string) error {
 	pipe := r.client.Pipeline()
 	pipe.ZRem(ctx, r.pendingKey(), id)
 	pipe.HDel(ctx, r.attemptsKey(), id)
-	pipe.Del(ctx, r.leaseKey(id), r.progressKey(id))
+	pipe.Del(ctx, r.leaseKey(id)) // one key a command: on a Cluster they sit in different slots
+	pipe.Del(ctx, r.progressKey(id))
 	pipe.Publish(ctx, r.eventsChannel(), id)
 	_, err := pipe.Exec(ctx)
 	return translate(err)

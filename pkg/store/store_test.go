@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -14,23 +16,7 @@ import (
 
 func TestRedis(t *testing.T) {
 	t.Parallel()
-	storetest.Exercise(t, func(t *testing.T) storetest.Harness {
-		rdb := testenv.Redis(t)
-		prefix := "sumprimes-test:" + testenv.Unique() + ":"
-		s := store.NewRedis(rdb, prefix, storetest.TTL)
-		return storetest.Harness{Store: s, RecordTTL: func(id string) time.Duration {
-			ttl := rdb.PTTL(context.Background(), s.Key(id)).Val()
-			if ttl < 0 {
-				return -1
-			}
-			return ttl
-		}, Wipe: func() {
-			ctx := context.Background()
-			for it := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator(); it.Next(ctx); {
-				rdb.Del(ctx, it.Val())
-			}
-		}}
-	})
+	storetest.Exercise(t, func(t *testing.T) storetest.Harness { return redisHarness(t, testenv.Redis(t)) })
 
 	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
 		t.Parallel()
@@ -41,6 +27,49 @@ func TestRedis(t *testing.T) {
 			t.Fatalf("Ping = %v, want a connection error", err)
 		}
 	})
+}
+
+// TestRedisCluster holds the store to the same rules on a real three-master
+// Redis Cluster, where a command or script that touches keys in two slots
+// fails with CROSSSLOT.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, func(t *testing.T) storetest.Harness { return redisHarness(t, testenv.RedisCluster(t)) })
+}
+
+// redisHarness is a Redis store on rdb under a key prefix of the test's own.
+func redisHarness(t *testing.T, rdb redis.UniversalClient) storetest.Harness {
+	prefix := "sumprimes-test:" + testenv.Unique() + ":"
+	s := store.NewRedis(rdb, prefix, storetest.TTL)
+	return storetest.Harness{Store: s, RecordTTL: func(id string) time.Duration {
+		ttl := rdb.PTTL(context.Background(), s.Key(id)).Val()
+		if ttl < 0 {
+			return -1
+		}
+		return ttl
+	}, Wipe: func() { wipe(t, rdb, prefix) }}
+}
+
+// wipe deletes every key under prefix, on every node of a cluster.
+func wipe(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, node redis.UniversalClient) error {
+		for it := node.Scan(ctx, 0, prefix+"*", 100).Iterator(); it.Next(ctx); {
+			if err := node.Del(ctx, it.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if cluster, ok := rdb.(*redis.ClusterClient); ok {
+		err = cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return del(ctx, node) })
+	} else {
+		err = del(ctx, rdb)
+	}
+	if err != nil {
+		t.Fatalf("wipe: %v", err)
+	}
 }
 
 func TestMemory(t *testing.T) {
