@@ -235,10 +235,10 @@ func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message,
 type verdict int
 
 const (
-	compute  verdict = iota // the accepted job, or one a wipe lost the record of
-	final                   // its record is final already: commit past it
-	unowed                  // no record, and none lost: commit past it
-	poison                  // not the job it names: dead-letter it
+	compute verdict = iota // the accepted job, or one a wipe lost the record of
+	final                  // its record is final already: commit past it
+	unowed                 // no record, and none lost: commit past it
+	poison                 // not the job it names: dead-letter it
 )
 
 // admit reads j's record and decides; an error means the store could not
