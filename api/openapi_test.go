@@ -97,6 +97,7 @@ func specServer(t *testing.T) (*testBundle, *countingLimiter, http.Handler) {
 		Store: b.store, Queue: b.queue, Timeout: time.Second,
 		Limits:      job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
 		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:        []api.Key{{Name: "alice", Secret: aliceKey}},
 		Limiter:     l,
 		SubmitLimit: ratelimit.Limit{Rate: 1, Burst: 1}, PollLimit: ratelimit.Limit{Rate: 1, Burst: 1},
 	})
@@ -108,7 +109,7 @@ func jsonBody(body string) map[string]string {
 }
 
 func withRecord(b *testBundle, status job.Status) {
-	j := job.Job{RequestID: someID, A: 1, B: 10, CreatedAt: time.Now()}
+	j := job.Job{RequestID: someID, A: 1, B: 10, CreatedAt: time.Now(), Owner: "alice"}
 	rec := job.Pending(j)
 	if status == job.Finished {
 		rec = j.Finished("17", time.Now())
@@ -138,18 +139,24 @@ func specCases() []specCase {
 		return func(b *testBundle, _ *countingLimiter) { withRecord(b, status) }
 	}
 	storeDown := func(b *testBundle, _ *countingLimiter) { b.store.down.Store(true) }
+	unauthenticated := func(method, path string) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+		return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+			return method, path, "", map[string]string{"Authorization": "Bearer not-a-key"}
+		}
+	}
 	limited := func(_ *testBundle, l *countingLimiter) { l.allow = 0 }
 	id := "/sumPrime/" + someID
 	return []specCase{
 		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},
 		{"POST /sumPrime", 200, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			withRecord(b, job.Finished)
-			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
+			_, _, _ = b.store.Claim(context.Background(), "name:alice:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 400, "", post(`{"a":0,"b":10}`)},
+		{"POST /sumPrime", 401, "", post(`{"a":1,"b":10}`, "Authorization", "")},
 		{"POST /sumPrime", 409, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
+			_, _, _ = b.store.Claim(context.Background(), "name:alice:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 413, "", post(`{"a":1,"b":10,"x":"` + strings.Repeat("x", 2000) + `"}`)},
@@ -157,12 +164,12 @@ func specCases() []specCase {
 			return http.MethodPost, "/sumPrime", `{"a":1,"b":10}`, map[string]string{"Content-Type": "text/plain"}
 		}},
 		{"POST /sumPrime", 422, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			_, _, _ = b.store.Claim(context.Background(), "ip:192.0.2.1:k", store.Claim{RequestID: someID, Fingerprint: "1-11-"})
+			_, _, _ = b.store.Claim(context.Background(), "name:alice:k", store.Claim{RequestID: someID, Fingerprint: "1-11-"})
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 429, "X-API-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			limited(b, l)
-			return post(`{"a":1,"b":10}`, "X-API-Key", "alice")(b, l)
+			return post(`{"a":1,"b":10}`, "X-API-Key", aliceKey)(b, l)
 		}},
 		{"POST /sumPrime", 503, "", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			b.queue.down = true
@@ -172,17 +179,20 @@ func specCases() []specCase {
 		{"GET /sumPrime/{id}", 200, "wait", req(http.MethodGet, id+"?wait=1s", found(job.Finished))},
 		{"GET /sumPrime/{id}", 400, "wait", req(http.MethodGet, id+"?wait=soon", nil)},
 		{"GET /sumPrime/{id}", 400, "id", req(http.MethodGet, "/sumPrime/nope", nil)},
+		{"GET /sumPrime/{id}", 401, "", unauthenticated(http.MethodGet, id)},
 		{"GET /sumPrime/{id}", 404, "", req(http.MethodGet, id, nil)},
 		{"GET /sumPrime/{id}", 429, "X-API-Key", req(http.MethodGet, id, limited)},
 		{"GET /sumPrime/{id}", 503, "", req(http.MethodGet, id, storeDown)},
 		{"DELETE /sumPrime/{id}", 200, "id", req(http.MethodDelete, id, found(job.InProgress))},
 		{"DELETE /sumPrime/{id}", 400, "", req(http.MethodDelete, "/sumPrime/nope", nil)},
+		{"DELETE /sumPrime/{id}", 401, "", unauthenticated(http.MethodDelete, id)},
 		{"DELETE /sumPrime/{id}", 404, "", req(http.MethodDelete, id, nil)},
 		{"DELETE /sumPrime/{id}", 409, "", req(http.MethodDelete, id, found(job.Finished))},
 		{"DELETE /sumPrime/{id}", 429, "X-API-Key", req(http.MethodDelete, id, limited)},
 		{"DELETE /sumPrime/{id}", 503, "", req(http.MethodDelete, id, storeDown)},
 		{"GET /sumPrime/{id}/events", 200, "id", req(http.MethodGet, id+"/events", found(job.Finished))},
 		{"GET /sumPrime/{id}/events", 400, "", req(http.MethodGet, "/sumPrime/nope/events", nil)},
+		{"GET /sumPrime/{id}/events", 401, "", unauthenticated(http.MethodGet, id+"/events")},
 		{"GET /sumPrime/{id}/events", 404, "", req(http.MethodGet, id+"/events", nil)},
 		{"GET /sumPrime/{id}/events", 429, "X-API-Key", req(http.MethodGet, id+"/events", limited)},
 		{"GET /sumPrime/{id}/events", 503, "", req(http.MethodGet, id+"/events", storeDown)},
@@ -225,6 +235,7 @@ func TestOpenAPISpec(t *testing.T) {
 			method, path, body, headers := c.prepare(b, l)
 			req := httptest.NewRequest(method, path, strings.NewReader(body))
 			req.RemoteAddr = "192.0.2.1:1000"
+			req.Header.Set("Authorization", "Bearer "+aliceKey) // unless the case says otherwise
 			for k, v := range headers {
 				req.Header.Set(k, v)
 			}

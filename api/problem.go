@@ -22,6 +22,7 @@ type Problem struct {
 
 	retryAfter int    // seconds; sent as the Retry-After header when > 0
 	location   string // sent as the Location header when set
+	challenge  string // sent as the WWW-Authenticate header when set
 }
 
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
@@ -112,6 +113,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if p.location != "" {
 		c.Response().Header().Set(echo.HeaderLocation, p.location)
+	}
+	if p.challenge != "" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, p.challenge)
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.Status)

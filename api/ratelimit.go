@@ -47,10 +47,14 @@ func (s *Server) limited(budget string, limit ratelimit.Limit) echo.MiddlewareFu
 	}
 }
 
-// client names who is asking: the API key when one is sent (hashed, so
-// keys are not stored in Redis), else the remote address as echo's IP
-// extractor sees it (X-Forwarded-For only from trusted proxies).
+// client names who is asking, for rate limits and idempotency keys: the
+// name it authenticated as; without API keys, the key header when one is
+// sent (hashed, so keys are not stored in Redis), else the remote address
+// as echo's IP extractor sees it (X-Forwarded-For only from trusted proxies).
 func (s *Server) client(c echo.Context) string {
+	if name := owner(c); name != "" {
+		return "name:" + name
+	}
 	if s.apiKeyHeader != "" {
 		if key := c.Request().Header.Get(s.apiKeyHeader); key != "" {
 			sum := sha256.Sum256([]byte(key))

@@ -75,6 +75,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	keys         keyring
 	limiter      ratelimit.Limiter
 	apiKeyHeader string
 	backlog      *backlogGauge
@@ -92,6 +93,12 @@ type Config struct {
 	// dependency becomes a 503 instead of a hung client.
 	Timeout time.Duration
 	Log     *slog.Logger
+
+	// Keys are the API keys clients must send; none leaves the API open.
+	Keys []Key
+	// CORSOrigins may call the API from a browser; none sends no CORS
+	// headers.
+	CORSOrigins []string
 
 	// Limiter enforces per-client budgets on submits and polls; nil turns
 	// rate limiting off.
@@ -139,6 +146,7 @@ func New(cfg Config) *Server {
 		log:     cfg.Log,
 		now:     time.Now,
 
+		keys:         newKeyring(cfg.Keys),
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
 		hub:          newHub(cfg.Changes),
@@ -155,15 +163,23 @@ func New(cfg Config) *Server {
 	e.Use(middleware.Recover())
 	e.Use(measure)
 	e.Use(middleware.BodyLimit(bodyLimit))
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  cfg.CORSOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
+			AllowHeaders:  []string{echo.HeaderContentType, echo.HeaderAuthorization, "X-API-Key", "Idempotency-Key"},
+			ExposeHeaders: []string{echo.HeaderLocation, "Retry-After", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
+		}))
+	}
 	// HEAD is served wherever GET is: net/http sends the headers alone.
 	get := func(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 		e.GET(path, h, m...)
 		e.HEAD(path, h, m...)
 	}
-	e.POST("/sumPrime", s.submit, s.limited("submit", cfg.SubmitLimit))
-	get("/sumPrime/:id", s.get, s.limited("poll", cfg.PollLimit))
-	e.DELETE("/sumPrime/:id", s.cancel, s.limited("submit", cfg.SubmitLimit))
-	get("/sumPrime/:id/events", s.events, s.limited("poll", cfg.PollLimit))
+	e.POST("/sumPrime", s.submit, s.authenticate, s.limited("submit", cfg.SubmitLimit))
+	get("/sumPrime/:id", s.get, s.authenticate, s.limited("poll", cfg.PollLimit))
+	e.DELETE("/sumPrime/:id", s.cancel, s.authenticate, s.limited("submit", cfg.SubmitLimit))
+	get("/sumPrime/:id/events", s.events, s.authenticate, s.limited("poll", cfg.PollLimit))
 	get("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	get("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
 	get("/metrics", echo.WrapHandler(metrics.Handler()))
@@ -266,6 +282,7 @@ func (s *Server) submit(c echo.Context) error {
 		}
 	}
 	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC(), "")
+	j.Owner = owner(c)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	if s.backlog != nil && s.backlog.full() {
@@ -441,7 +458,7 @@ func (s *Server) get(c echo.Context) error {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		rec, err := s.record(c.Request().Context(), id)
+		rec, err := s.record(c, id)
 		if err != nil {
 			return err
 		}

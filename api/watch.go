@@ -100,18 +100,23 @@ func parseWait(values []string, max time.Duration) (time.Duration, *Problem) {
 }
 
 // record reads job id, translating store errors into problems.
-func (s *Server) record(ctx context.Context, id string) (job.Record, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+// Another client's job is not found either: its id tells nothing.
+func (s *Server) record(c echo.Context, id string) (job.Record, error) {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	rec, err := s.store.Get(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return job.Record{}, problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
+	case errors.Is(err, store.ErrNotFound) || err == nil && len(s.keys) > 0 && rec.Owner != owner(c):
+		return job.Record{}, notFound(id)
 	case err != nil:
 		s.log.Error("read record", "requestId", id, "error", err)
 		return job.Record{}, storeUnavailable()
 	}
 	return rec, nil
+}
+
+func notFound(id string) *Problem {
+	return problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
 }
 
 // cancel answers DELETE /sumPrime/{id}: an IN_PROGRESS job becomes
@@ -121,12 +126,17 @@ func (s *Server) cancel(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	if len(s.keys) > 0 { // only its owner may cancel a job
+		if _, err := s.record(c, id); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	rec, err := s.store.Cancel(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return problem(http.StatusNotFound, "not-found", "no request "+id+": it never existed or its result has expired")
+		return notFound(id)
 	case errors.Is(err, store.ErrFinal):
 		return problem(http.StatusConflict, "already-final", fmt.Sprintf("request %s is %s already: nothing to cancel", id, rec.Status))
 	case err != nil:
@@ -149,7 +159,7 @@ func (s *Server) events(c echo.Context) error {
 	}
 	changed, stop := s.hub.watch(id)
 	defer stop()
-	rec, err := s.record(c.Request().Context(), id)
+	rec, err := s.record(c, id)
 	if err != nil {
 		return err
 	}
@@ -187,7 +197,7 @@ func (s *Server) events(c echo.Context) error {
 			w.Flush()
 		case <-changed:
 		}
-		if next, err := s.record(c.Request().Context(), id); err == nil {
+		if next, err := s.record(c, id); err == nil {
 			rec = next
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -272,5 +273,36 @@ func TestCallbacks(t *testing.T) {
 		if r := post(t, url, `{"a": 1, "b": 10, "callbackUrl": "`+hook+`"}`); r.status != http.StatusBadRequest {
 			t.Errorf("callbackUrl %s = %d, want 400", hook, r.status)
 		}
+	}
+}
+
+// TestAPIKeys runs the API with keys, through the Go client and the CLI:
+// each client reaches only its own jobs, and a missing key is a 401.
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.Auth.Keys = "alice:alice-key,bob:bob-key"
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
+	ctx := context.Background()
+	alice, bob, nobody := client.New(url, client.WithAPIKey("alice-key")), client.New(url, client.WithAPIKey("bob-key")), client.New(url)
+
+	rec, err := alice.Submit(ctx, 1, 1_000_000)
+	if err != nil || rec.Owner != "alice" {
+		t.Fatalf("alice's Submit = %+v, %v; want a job she owns", rec, err)
+	}
+	if final, err := alice.Wait(ctx, rec.RequestID, nil); err != nil || *final.Payload != "37550402023" {
+		t.Fatalf("alice's Wait = %+v, %v", final, err)
+	}
+	if _, err := bob.Get(ctx, rec.RequestID); client.StatusOf(err) != http.StatusNotFound {
+		t.Fatalf("bob's Get of alice's job = %v, want 404", err)
+	}
+	if _, err := nobody.Submit(ctx, 1, 10); client.StatusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("Submit without a key = %v, want 401", err)
+	}
+	cli := exec.Command(binary, "submit", "1", "1000000", "--wait", "--api-url", url)
+	cli.Env = append(os.Environ(), "SUMPRIMES_API_KEY=bob-key")
+	if out, err := cli.Output(); err != nil || string(out) != "37550402023\n" {
+		t.Fatalf("CLI with SUMPRIMES_API_KEY = %q, %v", out, err)
 	}
 }

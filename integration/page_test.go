@@ -10,9 +10,10 @@ import (
 )
 
 // TestWebPage drives the page at / in Debian's headless Chromium with
-// playwright-core (scripts/browser, installed by scripts/test.sh): submit
-// and see the exact sum, see an input error, cancel a long job. The
-// screenshot lands in .cache/screenshots/page.png.
+// playwright-core (scripts/browser, installed by scripts/test.sh), on an API
+// with keys: a missing key is shown, then with the key: submit and see the
+// exact sum, see an input error, cancel a long job. The screenshot lands in
+// .cache/screenshots/page.png.
 func TestWebPage(t *testing.T) {
 	t.Parallel()
 	script, _ := filepath.Abs("../scripts/browser/page.test.mjs")
@@ -34,6 +35,7 @@ func TestWebPage(t *testing.T) {
 		}
 	}
 	cfg := testenv.Config(t)
+	cfg.Auth.Keys = "web:page-key" // the page must send it, to the event stream too
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
 	shots, _ := filepath.Abs("../.cache/screenshots")
@@ -41,7 +43,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(shots, "page.png")
-	out, err := exec.Command("node", script, url+"/", shot).CombinedOutput()
+	out, err := exec.Command("node", script, url+"/", shot, "page-key").CombinedOutput()
 	if err != nil {
 		t.Fatalf("browser test: %v\n%s", err, out)
 	}

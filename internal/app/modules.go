@@ -115,6 +115,17 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 			return service{}, fmt.Errorf("http.addr: %w", err)
 		}
 	}
+	keys, err := cfg.Auth.APIKeys()
+	if err != nil {
+		return service{}, fmt.Errorf("auth: %w", err)
+	}
+	var apiKeys []api.Key
+	for _, k := range keys {
+		apiKeys = append(apiKeys, api.Key{Name: k.Name, Secret: k.Key})
+	}
+	if len(apiKeys) == 0 {
+		log.Warn("no API keys configured (auth.keys): anyone who can reach the API may submit, read and cancel any job")
+	}
 	var limiter ratelimit.Limiter
 	rl := cfg.RateLimit
 	if rl.Enabled {
@@ -139,7 +150,9 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		APIKeyHeader:   rl.APIKeyHeader,
 		TrustedProxies: rl.Proxies(),
 
-		Callbacks: a.callbacks,
+		Keys:        apiKeys,
+		CORSOrigins: cfg.HTTP.CORSOrigins,
+		Callbacks:   a.callbacks,
 		Backlog: func(ctx context.Context) (int64, error) {
 			lag, err := a.queue.Lag(ctx)
 			return lag.Total(), err

@@ -30,7 +30,7 @@ func apiURL(cmd *cobra.Command) string {
 
 func addClientFlags(cmd *cobra.Command) {
 	cmd.Flags().String("api-url", "", "API base URL (default $SUMPRIMES_API_URL or http://127.0.0.1:8080)")
-	cmd.Flags().String("api-key", "", "sent as X-API-Key (default $SUMPRIMES_API_KEY)")
+	cmd.Flags().String("api-key", "", "API key, sent as X-API-Key (default $SUMPRIMES_API_KEY)")
 }
 
 func newClient(cmd *cobra.Command) *client.Client {

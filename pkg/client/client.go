@@ -71,8 +71,9 @@ type Option func(*Client)
 // WithHTTPClient uses hc for requests (timeouts, transports, proxies).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
-// WithAPIKey sends key as X-API-Key, which the server's rate limits use to
-// tell clients apart.
+// WithAPIKey sends key as X-API-Key: a server with API keys authenticates
+// the client by it (and shows it only its own jobs); one without names the
+// client's rate-limit budget by it.
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
 // New returns a Client for the API at baseURL, e.g. http://127.0.0.1:8080.

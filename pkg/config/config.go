@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,50 @@ type Config struct {
 	Janitor   Janitor   `mapstructure:"janitor"`
 	Callbacks Callbacks `mapstructure:"callbacks"`
 	Metrics   Metrics   `mapstructure:"metrics"`
+	Auth      Auth      `mapstructure:"auth"`
+}
+
+// Auth configures the API keys clients authenticate with. With none, the
+// API is open (and says so in its log at start).
+type Auth struct {
+	// Keys are "name:key" pairs, comma-separated; several keys may share a
+	// name, so a key can be rotated without downtime.
+	Keys Secret `mapstructure:"keys"`
+	// KeysFile holds more pairs, one a line (a mounted Kubernetes Secret);
+	// blank lines and lines starting with # are skipped.
+	KeysFile string `mapstructure:"keys_file"`
+}
+
+// APIKey is one key and the name of the client that holds it.
+type APIKey struct {
+	Name, Key string
+}
+
+// APIKeys returns every configured key: those in Keys, then those in
+// KeysFile. Validate has checked that they parse.
+func (a Auth) APIKeys() ([]APIKey, error) {
+	lines := strings.Split(string(a.Keys), ",")
+	if a.KeysFile != "" {
+		data, err := os.ReadFile(a.KeysFile)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, strings.Split(string(data), "\n")...)
+	}
+	var keys []APIKey
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, key, ok := strings.Cut(line, ":")
+		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+		if !ok || name == "" || key == "" {
+			return nil, fmt.Errorf("entry %d is not name:key", i+1) // never the entry: it holds a key
+		}
+		keys = append(keys, APIKey{Name: name, Key: key})
+	}
+	return keys, nil
 }
 
 // Metrics configures where the worker and janitor roles serve /metrics,
@@ -117,6 +162,9 @@ type HTTP struct {
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 	// MaxWait caps a long-poll's ?wait=.
 	MaxWait time.Duration `mapstructure:"max_wait"`
+	// CORSOrigins may call the API from a browser; empty sends no CORS
+	// headers at all.
+	CORSOrigins []string `mapstructure:"cors_origins"`
 	// ReadTimeout bounds reading one whole request (its body is at most
 	// 1 KB); IdleTimeout closes a kept-alive connection that sends nothing.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"`
@@ -198,6 +246,7 @@ var defaults = map[string]any{
 	"http.drain_delay":           "0s",
 	"http.request_timeout":       "5s",
 	"http.max_wait":              "60s",
+	"http.cors_origins":          []string{},
 	"http.read_timeout":          "10s",
 	"http.idle_timeout":          "60s",
 	"kafka.brokers":              []string{"127.0.0.1:9092"},
@@ -238,6 +287,8 @@ var defaults = map[string]any{
 	"metrics.addr":               ":9090",
 	"log.level":                  "info",
 	"log.format":                 "text",
+	"auth.keys":                  "",
+	"auth.keys_file":             "",
 }
 
 // Keys returns every configuration key, sorted.
@@ -303,6 +354,7 @@ func Load(src Source) (Config, error) {
 	c.Kafka.Brokers = splitList(c.Kafka.Brokers)
 	c.Redis.Addrs = splitList(c.Redis.Addrs)
 	c.RateLimit.TrustedProxies = splitList(c.RateLimit.TrustedProxies)
+	c.HTTP.CORSOrigins = splitList(c.HTTP.CORSOrigins)
 	c.Callbacks.AllowedNetworks = splitList(c.Callbacks.AllowedNetworks)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -350,6 +402,7 @@ func (c Config) Validate() error {
 	c.Callbacks.validate(&p)
 	c.Metrics.validate(&p)
 	c.Log.validate(&p)
+	c.Auth.validate(&p)
 	return errors.Join(p...)
 }
 
@@ -512,6 +565,16 @@ func (c Metrics) validate(p *problems) {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			p.bad("metrics.addr", "want host:port or empty (off), got %q", c.Addr)
 		}
+	}
+}
+
+func (c Auth) validate(p *problems) {
+	if _, err := c.APIKeys(); err != nil {
+		key := "auth.keys"
+		if c.KeysFile != "" {
+			key = "auth.keys / auth.keys_file"
+		}
+		p.bad(key, "%v", err)
 	}
 }
 

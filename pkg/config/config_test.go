@@ -124,6 +124,35 @@ func TestLoadRefuses(t *testing.T) {
 		}
 	})
 
+	t.Run("ReadsAPIKeysFromTheEnvironmentAndAFile", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "keys")
+		if err := os.WriteFile(file, []byte("# rotated monthly\nalice:k2\n\nbob : k3\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SUMPRIMES_AUTH_KEYS", "alice:k1")
+		t.Setenv("SUMPRIMES_AUTH_KEYS_FILE", file)
+		cfg, err := config.Load(config.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := cfg.Auth.APIKeys()
+		want := []config.APIKey{{Name: "alice", Key: "k1"}, {Name: "alice", Key: "k2"}, {Name: "bob", Key: "k3"}}
+		if fmt.Sprint(keys) != fmt.Sprint(want) {
+			t.Fatalf("keys = %v, want %v", keys, want)
+		}
+		if out := fmt.Sprintf("%+v", cfg); strings.Contains(out, "k1") {
+			t.Errorf("the config shows a key: %s", out)
+		}
+	})
+
+	t.Run("RefusesAnAPIKeyEntryWithoutShowingIt", func(t *testing.T) {
+		t.Setenv("SUMPRIMES_AUTH_KEYS", "alice:k1,justasecret")
+		_, err := config.Load(config.Source{})
+		if err == nil || !strings.Contains(err.Error(), "auth.keys") || strings.Contains(err.Error(), "justasecret") {
+			t.Fatalf("Load = %v, want auth.keys named and the entry not shown", err)
+		}
+	})
+
 	t.Run("NeverPrintsTheRedisPassword", func(t *testing.T) {
 		t.Setenv("SUMPRIMES_REDIS_PASSWORD", "hunter2")
 		cfg, err := config.Load(config.Source{})

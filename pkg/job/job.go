@@ -38,6 +38,9 @@ type Job struct {
 	B           uint64    `json:"b"`
 	CreatedAt   time.Time `json:"createdAt"`
 	CallbackURL string    `json:"callbackUrl,omitempty"`
+	// Owner names the client that submitted the job, when the API has keys:
+	// no other client can see or cancel it.
+	Owner string `json:"owner,omitempty"`
 	// Plan is the planner's choice, made once when the job is accepted and
 	// carried from there to the worker and the record.
 	Plan Plan `json:"plan,omitzero"`

@@ -1,10 +1,11 @@
 // Drives the sumprimes web page in Debian's headless Chromium:
-//   node scripts/browser/page.test.mjs <base URL> <screenshot.png>
-// Submits a range and waits for the exact sum, shows an input error, and
-// cancels a long job. Exits non-zero on the first failure.
+//   node scripts/browser/page.test.mjs <base URL> <screenshot.png> [API key]
+// With a key: first submits without it and expects the 401 shown, then
+// fills it in. Submits a range and waits for the exact sum, shows an input
+// error, and cancels a long job. Exits non-zero on the first failure.
 import { chromium } from "playwright-core";
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, key] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error("usage: node page.test.mjs <base URL> <screenshot.png>");
   process.exit(2);
@@ -26,6 +27,13 @@ try {
     (w) => document.getElementById("status").textContent === w, want, { timeout: 60000 });
   await page.goto(url);
 
+  if (key) {
+    await page.fill("#a", "1");
+    await page.fill("#b", "10");
+    await page.click("#submit");
+    await page.waitForFunction(() => document.getElementById("error").textContent.includes("API key"), null, { timeout: 10000 });
+    await page.fill("#key", key);
+  }
   await page.fill("#a", "1");
   await page.fill("#b", "1000000000000");
   await page.click("#submit");
