@@ -31,11 +31,13 @@ bench-primes:
 services-up:
 	scripts/redis.sh start
 	scripts/redis-cluster.sh start
+	scripts/redis-tls.sh start
 	scripts/kafka.sh start
 
 services-down:
 	scripts/kafka.sh stop
 	scripts/redis-cluster.sh stop
+	scripts/redis-tls.sh stop
 	scripts/redis.sh stop
 
 clean:

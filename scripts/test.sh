@@ -13,6 +13,10 @@ export SUMPRIMES_TEST_REDIS_CLUSTER=${SUMPRIMES_TEST_REDIS_CLUSTER:-$cluster}
 # Services elsewhere (other addresses in the environment) are the caller's.
 [ "$SUMPRIMES_TEST_REDIS_ADDR" = 127.0.0.1:6379 ] && ensure redis
 [ "$SUMPRIMES_TEST_REDIS_CLUSTER" = "$cluster" ] && ensure redis-cluster
+# TLS only, password and certificates as scripts/redis-tls.sh and scripts/certs.sh make them.
+export SUMPRIMES_TEST_REDIS_TLS_ADDR=${SUMPRIMES_TEST_REDIS_TLS_ADDR:-127.0.0.1:6390}
+export SUMPRIMES_TEST_CERTS=${SUMPRIMES_TEST_CERTS:-$(scripts/certs.sh)}
+[ "$SUMPRIMES_TEST_REDIS_TLS_ADDR" = 127.0.0.1:6390 ] && ensure redis-tls
 [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
 # docker-compose.yml must stay valid; checking it needs no Docker engine.

@@ -6,10 +6,16 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/janitor"
 	"github.com/sumprimes/sumprimes/pkg/callback"
+	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/embedded"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/metrics"
@@ -32,11 +38,23 @@ func initEmbedded(a *app, _ context.Context) (service, error) {
 	return service{stop: stack.Close}, nil
 }
 
-func initRedis(a *app, _ context.Context) (service, error) {
+func initRedis(a *app, ctx context.Context) (service, error) {
 	r := a.cfg.Redis
-	a.redis = store.NewClient(store.Config{
+	tlsConfig, err := r.TLS.Config()
+	if err != nil {
+		return service{}, fmt.Errorf("redis.tls: %w", err)
+	}
+	cfg := store.Config{
 		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: string(r.Password), DB: r.DB,
-	})
+		SentinelPassword: string(r.SentinelPassword), TLS: tlsConfig,
+	}
+	a.redis = store.NewClient(cfg)
+	check, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := store.Check(check, cfg, a.redis); err != nil {
+		a.redis.Close()
+		return service{}, err
+	}
 	return service{stop: func() { a.redis.Close() }}, nil
 }
 
@@ -50,9 +68,17 @@ func initStore(a *app, _ context.Context) (service, error) {
 // (not ready until then), while the worker and janitor wait for topicReady.
 func initQueue(a *app, _ context.Context) (service, error) {
 	k := a.cfg.Kafka
+	tlsConfig, err := k.TLS.Config()
+	if err != nil {
+		return service{}, fmt.Errorf("kafka.tls: %w", err)
+	}
+	mechanism, err := saslMechanism(k.SASL)
+	if err != nil {
+		return service{}, fmt.Errorf("kafka.sasl: %w", err)
+	}
 	a.queue = queue.New(queue.Config{
 		Brokers: k.Brokers, Topic: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
-		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout,
+		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout, TLS: tlsConfig, SASL: mechanism,
 	}, a.log)
 	a.topicReady = make(chan struct{})
 	run := func(ctx context.Context) error {
@@ -64,6 +90,21 @@ func initQueue(a *app, _ context.Context) (service, error) {
 		return nil
 	}
 	return service{run: run, stop: func() { a.queue.Close() }}, nil
+}
+
+// saslMechanism is kafka-go's mechanism for the configured one; nil for none.
+func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
+	switch c.Mechanism {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Mechanism{Username: c.Username, Password: string(c.Password)}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, c.Username, string(c.Password))
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, c.Username, string(c.Password))
+	}
+	return nil, fmt.Errorf("unknown mechanism %q", c.Mechanism)
 }
 
 // waitTopic reports whether the topics exist; false means ctx ended first,

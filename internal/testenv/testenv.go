@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,44 @@ func RedisCluster(t testing.TB) redis.UniversalClient {
 	c := store.NewClient(store.Config{Addrs: RedisClusterAddrs(t)})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Certs returns the directory of the test certificates scripts/certs.sh
+// makes (SUMPRIMES_TEST_CERTS; default .cache/run/certs in the repository).
+func Certs(t testing.TB) string {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	dir := env("SUMPRIMES_TEST_CERTS", filepath.Join(filepath.Dir(here), "..", "..", ".cache", "run", "certs"))
+	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no test certificates in %s under CI=true (make test makes them)", dir)
+		}
+		t.Skipf("no test certificates in %s: run scripts/certs.sh", dir)
+	}
+	return dir
+}
+
+// TLSFiles returns the TLS settings of a client of the test servers: their
+// CA and, for mutual TLS, the client certificate.
+func TLSFiles(t testing.TB) config.TLS {
+	dir := Certs(t)
+	return config.TLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem"),
+		CertFile: filepath.Join(dir, "client.pem"), KeyFile: filepath.Join(dir, "client.key")}
+}
+
+// RedisTLS returns the client configuration of the TLS-only test Redis
+// (SUMPRIMES_TEST_REDIS_TLS_ADDR, default 127.0.0.1:6390, password
+// sumprimes-test) and the settings it was built from.
+func RedisTLS(t testing.TB) (store.Config, config.Redis) {
+	t.Helper()
+	addr := env("SUMPRIMES_TEST_REDIS_TLS_ADDR", "127.0.0.1:6390")
+	require(t, "Redis (TLS)", addr)
+	settings := config.Redis{Addrs: []string{addr}, Password: "sumprimes-test", TLS: TLSFiles(t)}
+	tlsConfig, err := settings.TLS.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Config{Addrs: settings.Addrs, Password: string(settings.Password), TLS: tlsConfig}, settings
 }
 
 // Config returns the service configuration pointed at the test services,

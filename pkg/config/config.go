@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -173,6 +175,8 @@ type HTTP struct {
 
 // Kafka configures the job queue.
 type Kafka struct {
+	TLS               TLS           `mapstructure:"tls"`
+	SASL              SASL          `mapstructure:"sasl"`
 	Brokers           []string      `mapstructure:"brokers"`
 	Topic             string        `mapstructure:"topic"`
 	Partitions        int           `mapstructure:"partitions"`
@@ -185,12 +189,63 @@ type Kafka struct {
 // Redis configures the result store. One address is a single node; several
 // are a Cluster; a MasterName makes them Sentinels.
 type Redis struct {
-	Addrs      []string `mapstructure:"addr"`
-	MasterName string   `mapstructure:"master_name"`
-	Username   string   `mapstructure:"username"`
-	Password   Secret   `mapstructure:"password"`
-	DB         int      `mapstructure:"db"`
-	KeyPrefix  string   `mapstructure:"key_prefix"`
+	Addrs            []string `mapstructure:"addr"`
+	MasterName       string   `mapstructure:"master_name"`
+	Username         string   `mapstructure:"username"`
+	Password         Secret   `mapstructure:"password"`
+	SentinelPassword Secret   `mapstructure:"sentinel_password"`
+	DB               int      `mapstructure:"db"`
+	KeyPrefix        string   `mapstructure:"key_prefix"`
+	TLS              TLS      `mapstructure:"tls"`
+}
+
+// TLS configures an encrypted connection: the server's certificate is
+// checked against CAFile (the system's roots when empty) and ServerName
+// (the address's host when empty); CertFile and KeyFile, together, make it
+// mutual.
+type TLS struct {
+	Enabled    bool   `mapstructure:"enabled"`
+	CAFile     string `mapstructure:"ca_file"`
+	CertFile   string `mapstructure:"cert_file"`
+	KeyFile    string `mapstructure:"key_file"`
+	ServerName string `mapstructure:"server_name"`
+}
+
+// Config loads the files into a tls.Config; nil when TLS is off.
+func (t TLS) Config() (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	if t.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
+}
+
+// SASL configures how the service signs in to Kafka: PLAIN,
+// SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL). Use it over TLS.
+type SASL struct {
+	Mechanism string `mapstructure:"mechanism"`
+	Username  string `mapstructure:"username"`
+	Password  Secret `mapstructure:"password"`
 }
 
 // Result configures how long results stay readable.
@@ -260,6 +315,20 @@ var defaults = map[string]any{
 	"redis.master_name":          "",
 	"redis.username":             "",
 	"redis.password":             "",
+	"redis.sentinel_password":    "",
+	"redis.tls.enabled":          false,
+	"redis.tls.ca_file":          "",
+	"redis.tls.cert_file":        "",
+	"redis.tls.key_file":         "",
+	"redis.tls.server_name":      "",
+	"kafka.tls.enabled":          false,
+	"kafka.tls.ca_file":          "",
+	"kafka.tls.cert_file":        "",
+	"kafka.tls.key_file":         "",
+	"kafka.tls.server_name":      "",
+	"kafka.sasl.mechanism":       "",
+	"kafka.sasl.username":        "",
+	"kafka.sasl.password":        "",
 	"redis.db":                   0,
 	"redis.key_prefix":           "sumprimes:",
 	"result.ttl":                 "3m",
@@ -455,6 +524,16 @@ func (c HTTP) validate(p *problems) {
 }
 
 func (c Kafka) validate(p *problems) {
+	c.TLS.validate(p, "kafka")
+	switch c.SASL.Mechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.SASL.Username == "" {
+			p.bad("kafka.sasl.username", "is required with kafka.sasl.mechanism %s", c.SASL.Mechanism)
+		}
+	default:
+		p.bad("kafka.sasl.mechanism", "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.SASL.Mechanism)
+	}
 	if len(c.Brokers) == 0 {
 		p.bad("kafka.brokers", "at least one broker address is required")
 	}
@@ -479,7 +558,15 @@ func (c Kafka) validate(p *problems) {
 	}
 }
 
+// validate reports the TLS files that do not load, under the section's keys.
+func (t TLS) validate(p *problems, section string) {
+	if _, err := t.Config(); err != nil {
+		p.bad(section+".tls", "%v", err)
+	}
+}
+
 func (c Redis) validate(p *problems) {
+	c.TLS.validate(p, "redis")
 	if len(c.Addrs) == 0 {
 		p.bad("redis.addr", "at least one address is required")
 	}

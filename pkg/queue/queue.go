@@ -8,6 +8,7 @@ package queue
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -53,6 +55,10 @@ type Config struct {
 	DLQTopic          string
 	// BatchTimeout is how long a publish may wait to share a batch.
 	BatchTimeout time.Duration
+	// TLS, when set, encrypts every connection; SASL, when set, signs
+	// each in: the producer, the consumers and the admin calls alike.
+	TLS  *tls.Config
+	SASL sasl.Mechanism
 }
 
 // Message is one fetched job with where it came from.
@@ -91,7 +97,7 @@ type Kafka struct {
 // New returns a Kafka queue for cfg. It connects lazily.
 func New(cfg Config, log *slog.Logger) *Kafka {
 	addr := kafka.TCP(cfg.Brokers...)
-	transport := &kafka.Transport{}
+	transport := &kafka.Transport{TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second}
 	return &Kafka{
 		cfg:       cfg,
 		log:       log,
@@ -223,6 +229,7 @@ func (k *Kafka) consumer(topic, group string) Consumer {
 	log := k.log
 	return &reader{dlq: k.dlq, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers: k.cfg.Brokers,
+		Dialer:  &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: k.cfg.TLS, SASLMechanism: k.cfg.SASL},
 		GroupID: group,
 		Topic:   topic,
 		// A new group must start at the beginning: jobs accepted before the

@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,20 +182,26 @@ type Config struct {
 	Username   string
 	Password   string
 	DB         int
+	// SentinelPassword signs in to the Sentinels themselves.
+	SentinelPassword string
+	// TLS, when set, encrypts every connection.
+	TLS *tls.Config
 }
 
 // NewClient connects to the Redis cfg describes. It is the one place the
 // service builds a Redis client.
 func NewClient(cfg Config) redis.UniversalClient {
 	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        cfg.Addrs,
-		MasterName:   cfg.MasterName,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		DB:           cfg.DB,
-		DialTimeout:  2 * time.Second,
-		ReadTimeout:  2 * time.Second,
-		WriteTimeout: 2 * time.Second,
+		Addrs:            cfg.Addrs,
+		MasterName:       cfg.MasterName,
+		Username:         cfg.Username,
+		Password:         cfg.Password,
+		SentinelPassword: cfg.SentinelPassword,
+		DB:               cfg.DB,
+		TLSConfig:        cfg.TLS,
+		DialTimeout:      2 * time.Second,
+		ReadTimeout:      2 * time.Second,
+		WriteTimeout:     2 * time.Second,
 	})
 }
 

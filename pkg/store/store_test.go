@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +37,81 @@ func TestRedis(t *testing.T) {
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) storetest.Harness { return redisHarness(t, testenv.RedisCluster(t)) })
+}
+
+// TestRedisTLS holds the store to the same rules over mutual TLS, with a
+// password, on a TLS-only server.
+func TestRedisTLS(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, func(t *testing.T) storetest.Harness {
+		cfg, _ := testenv.RedisTLS(t)
+		rdb := store.NewClient(cfg)
+		t.Cleanup(func() { rdb.Close() })
+		return redisHarness(t, rdb)
+	})
+}
+
+// TestCheck: what a retry cannot fix is reported at start, clearly and at
+// once; a server that is merely not up yet is not.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, cfg store.Config) error {
+		t.Helper()
+		client := store.NewClient(cfg)
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a bound, not a timing under test
+		defer cancel()
+		return store.Check(ctx, cfg, client)
+	}
+	misconfigured := func(t *testing.T, err error, names string) {
+		t.Helper()
+		if !errors.Is(err, store.ErrMisconfigured) || !strings.Contains(err.Error(), names) {
+			t.Fatalf("Check = %v, want ErrMisconfigured naming %s", err, names)
+		}
+	}
+
+	t.Run("AcceptsTheRightConfiguration", func(t *testing.T) {
+		t.Parallel()
+		cfg, _ := testenv.RedisTLS(t)
+		if err := check(t, cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("RefusesAWrongPassword", func(t *testing.T) {
+		t.Parallel()
+		cfg, _ := testenv.RedisTLS(t)
+		cfg.Password = "guess"
+		misconfigured(t, check(t, cfg), "redis.password")
+	})
+
+	t.Run("RefusesAServerCertificateFromAnUnknownCA", func(t *testing.T) {
+		t.Parallel()
+		cfg, settings := testenv.RedisTLS(t)
+		settings.TLS.CAFile = filepath.Join(testenv.Certs(t), "other-ca.pem")
+		cfg.TLS, _ = settings.TLS.Config()
+		misconfigured(t, check(t, cfg), "redis.tls.ca_file")
+	})
+
+	t.Run("RefusesAPlaintextClientOnTheTLSPort", func(t *testing.T) {
+		t.Parallel()
+		cfg, _ := testenv.RedisTLS(t)
+		cfg.TLS = nil
+		misconfigured(t, check(t, cfg), "redis.tls.enabled")
+	})
+
+	t.Run("RefusesATLSClientOnAPlaintextPort", func(t *testing.T) {
+		t.Parallel()
+		tlsCfg, _ := testenv.RedisTLS(t)
+		misconfigured(t, check(t, store.Config{Addrs: []string{testenv.RedisAddr(t)}, TLS: tlsCfg.TLS}), "redis.tls")
+	})
+
+	t.Run("ToleratesAServerThatIsNotUpYet", func(t *testing.T) {
+		t.Parallel()
+		if err := check(t, store.Config{Addrs: []string{"127.0.0.1:1"}}); err != nil {
+			t.Fatalf("Check = %v, want nil: readiness reports an unreachable server", err)
+		}
+	})
 }
 
 // redisHarness is a Redis store on rdb under a key prefix of the test's own.
