@@ -10,6 +10,11 @@
 #   scripts/kafka.sh freeze   SIGSTOP the broker: it accepts connections, answers nothing
 #   scripts/kafka.sh thaw     SIGCONT it again
 #
+# Beside the plaintext listener, a SASL_SSL one (the port after the
+# controller's, 9094 by default) serves user sumprimes, password
+# sumprimes-secret, over PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, with a
+# certificate from scripts/certs.sh.
+#
 # KAFKA_PORT (default 9092; the controller takes the next port) and
 # KAFKA_VERSION (default from scripts/kafka/pom.xml) may be set.
 set -euo pipefail
@@ -17,6 +22,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 port=${KAFKA_PORT:-9092}
 cport=$((port + 1))
+sport=$((port + 2))
 version=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)}
 libs=$root/.cache/kafka-$version/libs
 run=$root/.cache/run/kafka-$port
@@ -57,15 +63,27 @@ start() {
 	fi
 	fetch
 	rm -rf "$run" && mkdir -p "$run/data"
+	local certs
+	certs=$(scripts/certs.sh)
+	cat "$certs/server.key" "$certs/server.pem" >"$run/keystore.pem"
 	cat >"$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_sumprimes="sumprimes-secret";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$run/keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$certs/ca.pem
+ssl.client.auth=requested
 log.dirs=$run/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -76,6 +94,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
 	"${java[@]}" kafka.tools.StorageTool format --ignore-formatted \
+		--add-scram 'SCRAM-SHA-256=[name=sumprimes,password=sumprimes-secret]' \
+		--add-scram 'SCRAM-SHA-512=[name=sumprimes,password=sumprimes-secret]' \
 		-t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" -c "$run/server.properties" >"$run/format.log" 2>&1 ||
 		{ cat "$run/format.log" >&2; exit 1; }
 	launch
@@ -85,7 +105,7 @@ launch() {
 	nohup "${java[@]}" kafka.Kafka "$run/server.properties" >>"$run/kafka.log" 2>&1 &
 	echo $! >"$run/pid"
 	for _ in $(seq 1 120); do
-		if listening "$port"; then
+		if listening "$port" && listening "$sport"; then
 			say "Apache Kafka $version up on 127.0.0.1:$port (log: $run/kafka.log)"
 			return
 		fi

@@ -82,10 +82,14 @@ func initQueue(a *app, _ context.Context) (service, error) {
 	}, a.log)
 	a.topicReady = make(chan struct{})
 	run := func(ctx context.Context) error {
-		if a.queue.EnsureTopic(ctx) == nil {
-			a.log.Info("kafka topic ready", "topic", k.Topic)
-			close(a.topicReady)
+		if err := a.queue.EnsureTopic(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // shut down while the broker was still booting
+			}
+			return err // the broker refuses this configuration: stop, and say why
 		}
+		a.log.Info("kafka topic ready", "topic", k.Topic)
+		close(a.topicReady)
 		<-ctx.Done()
 		return nil
 	}

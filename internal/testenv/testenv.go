@@ -23,6 +23,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sumprimes/sumprimes/pkg/config"
@@ -168,6 +170,36 @@ func KafkaTransport(t testing.TB) *kafka.Transport {
 	tr := &kafka.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
+}
+
+// KafkaSASL returns a queue configuration of the test's own on the test
+// broker's SASL_SSL listener (SUMPRIMES_TEST_KAFKA_SASL_BROKERS, default
+// 127.0.0.1:9094), signing in as scripts/kafka.sh's user with mechanism
+// (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512), and the settings it came from.
+func KafkaSASL(t testing.TB, mechanism string) (queue.Config, config.Kafka) {
+	t.Helper()
+	brokers := strings.Split(env("SUMPRIMES_TEST_KAFKA_SASL_BROKERS", "127.0.0.1:9094"), ",")
+	require(t, "Kafka (SASL_SSL)", brokers[0])
+	q := Queue(t)
+	q.Brokers = brokers
+	settings := config.Kafka{Brokers: brokers, TLS: TLSFiles(t),
+		SASL: config.SASL{Mechanism: mechanism, Username: "sumprimes", Password: "sumprimes-secret"}}
+	var err error
+	if q.TLS, err = settings.TLS.Config(); err != nil {
+		t.Fatal(err)
+	}
+	switch mechanism {
+	case "PLAIN":
+		q.SASL = plain.Mechanism{Username: "sumprimes", Password: "sumprimes-secret"}
+	case "SCRAM-SHA-256":
+		q.SASL, err = scram.Mechanism(scram.SHA256, "sumprimes", "sumprimes-secret")
+	case "SCRAM-SHA-512":
+		q.SASL, err = scram.Mechanism(scram.SHA512, "sumprimes", "sumprimes-secret")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, settings
 }
 
 // Unique returns a short random name part.

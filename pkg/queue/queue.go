@@ -22,6 +22,7 @@ import (
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/tlscheck"
 )
 
 // Consumer hands out jobs to one consumer-group member.
@@ -129,12 +130,22 @@ func New(cfg Config, log *slog.Logger) *Kafka {
 // waits until every partition has a leader, so the first publish does not
 // race the broker.
 // At start-up the broker may still be booting, so it retries until ctx ends.
+// A broker that answers but refuses the configuration (see ErrMisconfigured)
+// ends it at once.
 func (k *Kafka) EnsureTopic(ctx context.Context) error {
+	if k.cfg.TLS != nil && len(k.cfg.Brokers) > 0 {
+		if err := misconfigured(tlscheck.Handshake(ctx, k.cfg.Brokers[0], k.cfg.TLS)); err != nil {
+			return err
+		}
+	}
 	var b backoff.Backoff
 	for {
 		err := k.ensureTopic(ctx)
 		if err == nil {
 			return nil
+		}
+		if err := misconfigured(err); err != nil {
+			return err
 		}
 		k.log.Warn("kafka not ready; retrying", "brokers", k.cfg.Brokers, "error", err)
 		if !b.Wait(ctx) {
@@ -146,6 +157,11 @@ func (k *Kafka) EnsureTopic(ctx context.Context) error {
 func (k *Kafka) ensureTopic(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// Metadata first: where CreateTopics answers a failed sign-in or
+	// handshake with "broker not available", it gives the real reason.
+	if _, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.cfg.Topic}}); err != nil {
+		return fmt.Errorf("queue: metadata: %w", err)
+	}
 	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: k.cfg.Topic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
 		{Topic: k.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: k.cfg.ReplicationFactor},

@@ -3,10 +3,13 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -252,4 +255,75 @@ func TestKafkaNamesAndMissingTopics(t *testing.T) {
 			t.Fatal("Ping succeeded for a missing topic")
 		}
 	})
+}
+
+// TestKafkaSecured publishes, consumes, commits, dead-letters and reads the
+// lag over TLS with each SASL mechanism, on the broker's SASL_SSL listener.
+func TestKafkaSecured(t *testing.T) {
+	t.Parallel()
+	for _, mechanism := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mechanism, func(t *testing.T) {
+			t.Parallel()
+			cfg, _ := testenv.KafkaSASL(t, mechanism)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			q := queue.New(cfg, testenv.Logger(t))
+			defer q.Close()
+			if err := q.EnsureTopic(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Publish(ctx, job.Job{RequestID: "j1", A: 1, B: 10}); err != nil {
+				t.Fatal(err)
+			}
+			c := q.Consumer()
+			defer c.Close()
+			m, err := c.Fetch(ctx)
+			if err != nil || m.Job.RequestID != "j1" {
+				t.Fatalf("Fetch = %+v, %v", m.Job, err)
+			}
+			if err := c.DeadLetter(ctx, m, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Commit(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := q.Lag(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestKafkaMisconfigured: what the broker will never accept ends
+// EnsureTopic at once, naming the keys to fix, instead of a retry loop.
+func TestKafkaMisconfigured(t *testing.T) {
+	t.Parallel()
+	good, settings := testenv.KafkaSASL(t, "SCRAM-SHA-256")
+	otherCA := settings.TLS
+	otherCA.CAFile = filepath.Join(testenv.Certs(t), "other-ca.pem")
+	wrongPassword, _ := scram.Mechanism(scram.SHA256, "sumprimes", "guess")
+	for _, c := range []struct {
+		name   string
+		change func(*queue.Config)
+		names  string
+	}{
+		{"WrongPassword", func(c *queue.Config) { c.SASL = wrongPassword }, "kafka.sasl.password"},
+		{"UnknownCA", func(c *queue.Config) { c.TLS, _ = otherCA.Config() }, "kafka.tls.ca_file"},
+		{"PlaintextOnTheSASLSSLListener", func(c *queue.Config) { c.TLS, c.SASL = nil, nil }, "kafka.tls.enabled"},
+		{"TLSOnThePlaintextListener", func(c *queue.Config) { c.Brokers = testenv.KafkaBrokers(t) }, "kafka.tls.enabled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := good
+			c.change(&cfg)
+			q := queue.New(cfg, testenv.Logger(t))
+			defer q.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a bound, not a timing under test
+			defer cancel()
+			err := q.EnsureTopic(ctx)
+			if !errors.Is(err, queue.ErrMisconfigured) || !strings.Contains(err.Error(), c.names) || ctx.Err() != nil {
+				t.Fatalf("EnsureTopic = %v, want ErrMisconfigured naming %s, at once", err, c.names)
+			}
+		})
+	}
 }
