@@ -28,6 +28,7 @@ type manifests struct {
 	configMaps  []*corev1.ConfigMap
 	secrets     []*corev1.Secret
 	scaled      []*keda.ScaledObject
+	triggerAuth map[string]*keda.TriggerAuthentication
 	kinds       map[string]int
 }
 
@@ -39,7 +40,7 @@ func load(t *testing.T) manifests {
 		Resources []string `json:"resources"`
 	}
 	decodeFile(t, filepath.Join(dir, "kustomization.yaml"), &kust)
-	m := manifests{deployments: map[string]*appsv1.Deployment{}, kinds: map[string]int{}}
+	m := manifests{deployments: map[string]*appsv1.Deployment{}, kinds: map[string]int{}, triggerAuth: map[string]*keda.TriggerAuthentication{}}
 	for _, file := range kust.Resources {
 		data, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
@@ -77,6 +78,9 @@ func load(t *testing.T) manifests {
 			case "keda.sh/v1alpha1/ScaledObject":
 				s := &keda.ScaledObject{}
 				obj, m.scaled = s, append(m.scaled, s)
+			case "keda.sh/v1alpha1/TriggerAuthentication":
+				a := &keda.TriggerAuthentication{}
+				obj, m.triggerAuth[nameOf(t, doc)] = a, a
 			default:
 				t.Fatalf("%s: unexpected kind %s %s", where, head.APIVersion, head.Kind)
 			}
@@ -161,6 +165,29 @@ func TestManifestsScaling(t *testing.T) {
 		grace := m.deployments["worker"].Spec.Template.Spec.TerminationGracePeriodSeconds
 		if grace == nil || *grace <= 10 {
 			t.Fatalf("worker terminationGracePeriodSeconds = %v, want more than worker.drain_timeout (10s)", grace)
+		}
+	})
+
+	t.Run("AuthenticateTheScalerFromTheServicesOwnSecret", func(t *testing.T) {
+		tr := m.scaled[0].Spec.Triggers[0]
+		if tr.AuthenticationRef == nil || m.triggerAuth[tr.AuthenticationRef.Name] == nil {
+			t.Fatalf("the kafka trigger's authenticationRef %v names no TriggerAuthentication", tr.AuthenticationRef)
+		}
+		secrets := map[string]map[string]string{}
+		for _, s := range m.secrets {
+			secrets[s.Name] = s.StringData
+		}
+		params := map[string]bool{}
+		for _, ref := range m.triggerAuth[tr.AuthenticationRef.Name].Spec.SecretTargetRef {
+			if _, ok := secrets[ref.Name][ref.Key]; !ok {
+				t.Errorf("parameter %s reads %s/%s, which no Secret here holds", ref.Parameter, ref.Name, ref.Key)
+			}
+			params[ref.Parameter] = true
+		}
+		for _, p := range []string{"sasl", "username", "password", "tls"} {
+			if !params[p] {
+				t.Errorf("TriggerAuthentication sets no %s", p)
+			}
 		}
 	})
 

@@ -19,15 +19,18 @@ export SUMPRIMES_TEST_CERTS=${SUMPRIMES_TEST_CERTS:-$(scripts/certs.sh)}
 [ "$SUMPRIMES_TEST_REDIS_TLS_ADDR" = 127.0.0.1:6390 ] && ensure redis-tls
 [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
-# docker-compose.yml must stay valid; checking it needs no Docker engine.
+# The compose files must stay valid; checking them needs no Docker engine.
 if docker compose version >/dev/null 2>&1; then
-	docker compose config -q
+	compose=(docker compose)
 else
 	command -v docker-compose >/dev/null ||
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
-	docker-compose config -q
+	compose=(docker-compose)
 fi
-echo "test.sh: docker-compose.yml is valid" >&2
+"${compose[@]}" config -q
+KAFKA_SASL_PASSWORD=x REDIS_PASSWORD=x SUMPRIMES_AUTH_KEYS=ci:x \
+	"${compose[@]}" -f docker-compose.yml -f docker-compose.secured.yml config -q # with stand-in secrets
+echo "test.sh: docker-compose.yml and docker-compose.secured.yml are valid" >&2
 
 scripts/browser/setup.sh # Chromium and playwright-core for the web page's test
 if ! command -v st >/dev/null; then # schemathesis, run against the API's own OpenAPI document
