@@ -27,17 +27,19 @@ bench:
 bench-primes:
 	scripts/bench-primes.sh
 
-## services-up / services-down: the real Kafka, Redis and Redis Cluster that `make test` uses, for running tests by hand
+## services-up / services-down: the real Kafka and Redis servers (single, Cluster, TLS, Sentinel) that `make test` uses, for running tests by hand
 services-up:
 	scripts/redis.sh start
 	scripts/redis-cluster.sh start
 	scripts/redis-tls.sh start
+	scripts/redis-sentinel.sh start
 	scripts/kafka.sh start
 
 services-down:
 	scripts/kafka.sh stop
 	scripts/redis-cluster.sh stop
 	scripts/redis-tls.sh stop
+	scripts/redis-sentinel.sh stop
 	scripts/redis.sh stop
 
 clean:

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,15 +187,5 @@ func poison(t *testing.T, cfg config.Config, accepted string) {
 		writeRaw(t, cfg, p, huge, fmt.Sprintf(`{"requestId":%q,"a":1,"b":10000000000000000}`, huge))
 		writeRaw(t, cfg, p, accepted, "not a job")
 		writeRaw(t, cfg, p, accepted, fmt.Sprintf(`{"requestId":%q,"a":1,"b":7}`, accepted))
-	}
-}
-
-// script runs one of scripts/ and fails the test if it fails.
-func script(t *testing.T, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("../scripts/"+name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("scripts/%s %v: %v", name, args, err)
 	}
 }

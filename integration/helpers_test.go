@@ -262,3 +262,13 @@ func assignments(t *testing.T, cfg config.Config) []int {
 	}
 	return held
 }
+
+// script runs one of scripts/ and fails the test if it fails.
+func script(t *testing.T, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("../scripts/"+name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("scripts/%s %v: %v", name, args, err)
+	}
+}

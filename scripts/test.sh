@@ -17,6 +17,9 @@ export SUMPRIMES_TEST_REDIS_CLUSTER=${SUMPRIMES_TEST_REDIS_CLUSTER:-$cluster}
 export SUMPRIMES_TEST_REDIS_TLS_ADDR=${SUMPRIMES_TEST_REDIS_TLS_ADDR:-127.0.0.1:6390}
 export SUMPRIMES_TEST_CERTS=${SUMPRIMES_TEST_CERTS:-$(scripts/certs.sh)}
 [ "$SUMPRIMES_TEST_REDIS_TLS_ADDR" = 127.0.0.1:6390 ] && ensure redis-tls
+# Master, replica and a sentinel; the Sentinel test fails the master over (scripts/redis-sentinel.sh).
+export SUMPRIMES_TEST_REDIS_SENTINEL=${SUMPRIMES_TEST_REDIS_SENTINEL:-127.0.0.1:26400}
+[ "$SUMPRIMES_TEST_REDIS_SENTINEL" = 127.0.0.1:26400 ] && ensure redis-sentinel
 [ "$SUMPRIMES_TEST_KAFKA_BROKERS" = 127.0.0.1:9092 ] && ensure kafka
 
 # The compose files must stay valid; checking them needs no Docker engine.

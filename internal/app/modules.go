@@ -59,7 +59,7 @@ func initRedis(a *app, ctx context.Context) (service, error) {
 }
 
 func initStore(a *app, _ context.Context) (service, error) {
-	a.store = store.NewRedis(a.redis, a.cfg.Redis.KeyPrefix, a.cfg.Result.TTL)
+	a.store = store.NewRedis(a.redis, a.cfg.Redis.KeyPrefix, a.cfg.Result.TTL).WaitForReplicas(a.cfg.Redis.WaitReplicas)
 	return service{}, nil
 }
 

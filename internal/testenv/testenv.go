@@ -113,6 +113,16 @@ func RedisTLS(t testing.TB) (store.Config, config.Redis) {
 	return store.Config{Addrs: settings.Addrs, Password: string(settings.Password), TLS: tlsConfig}, settings
 }
 
+// RedisSentinelAddr returns the test Sentinel's address
+// (SUMPRIMES_TEST_REDIS_SENTINEL, default 127.0.0.1:26400, the set
+// scripts/redis-sentinel.sh starts, watching master "sumprimes").
+func RedisSentinelAddr(t testing.TB) string {
+	t.Helper()
+	addr := env("SUMPRIMES_TEST_REDIS_SENTINEL", "127.0.0.1:26400")
+	require(t, "Redis Sentinel", addr)
+	return addr
+}
+
 // Config returns the service configuration pointed at the test services,
 // with a topic, consumer group and key prefix of the test's own, so tests
 // can run in parallel without seeing each other's jobs.

@@ -197,6 +197,10 @@ type Redis struct {
 	DB               int      `mapstructure:"db"`
 	KeyPrefix        string   `mapstructure:"key_prefix"`
 	TLS              TLS      `mapstructure:"tls"`
+	// WaitReplicas is how many replicas must hold a new job's record
+	// before the API accepts the job (Redis WAIT): with Sentinel, 1, so
+	// that a failover cannot lose an accepted job.
+	WaitReplicas int `mapstructure:"wait_replicas"`
 }
 
 // TLS configures an encrypted connection: the server's certificate is
@@ -316,6 +320,7 @@ var defaults = map[string]any{
 	"redis.username":             "",
 	"redis.password":             "",
 	"redis.sentinel_password":    "",
+	"redis.wait_replicas":        0,
 	"redis.tls.enabled":          false,
 	"redis.tls.ca_file":          "",
 	"redis.tls.cert_file":        "",
@@ -573,6 +578,9 @@ func (c Redis) validate(p *problems) {
 	p.hostPorts("redis.addr", c.Addrs)
 	if c.DB < 0 {
 		p.bad("redis.db", "must not be negative, got %d", c.DB)
+	}
+	if c.WaitReplicas < 0 {
+		p.bad("redis.wait_replicas", "must not be negative, got %d", c.WaitReplicas)
 	}
 }
 

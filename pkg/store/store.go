@@ -162,15 +162,25 @@ var _ Store = (*Redis)(nil)
 // commands, each routed to its key's node), which the conformance suite
 // checks on a real Cluster.
 type Redis struct {
-	client redis.UniversalClient
-	prefix string
-	ttl    time.Duration
+	client   redis.UniversalClient
+	prefix   string
+	ttl      time.Duration
+	replicas int // see WaitForReplicas
 }
 
 // NewRedis returns a Store on client; keys start with prefix and final
 // records live for ttl.
 func NewRedis(client redis.UniversalClient, prefix string, ttl time.Duration) *Redis {
 	return &Redis{client: client, prefix: prefix, ttl: ttl}
+}
+
+// WaitForReplicas makes Create return only once replicas replicas hold the
+// new record (Redis WAIT, within a second), so that a failover to one of
+// them cannot lose a job the API has accepted. Zero, the default, waits
+// for none: right for a single node or a Cluster without replicas.
+func (r *Redis) WaitForReplicas(replicas int) *Redis {
+	r.replicas = replicas
+	return r
 }
 
 // Config says where the Redis is and how to sign in.
@@ -226,15 +236,41 @@ func (r *Redis) Create(ctx context.Context, rec job.Record) error {
 	if err != nil {
 		return translate(err)
 	}
-	ok, err := r.client.SetNX(ctx, r.Key(rec.RequestID), data, 0).Result()
-	if err != nil {
-		return translate(err)
+	if r.replicas == 0 {
+		ok, err := r.client.SetNX(ctx, r.Key(rec.RequestID), data, 0).Result()
+		if err != nil {
+			return translate(err)
+		}
+		if !ok {
+			return ErrExists
+		}
+		return nil
 	}
-	if !ok {
+	// WAIT counts the writes of its own connection: one pipeline, one
+	// connection.
+	pipe := r.client.Pipeline()
+	set := pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
+	wait := pipe.Do(ctx, "WAIT", r.replicas, replicaWait.Milliseconds())
+	_, err = pipe.Exec(ctx)
+	acked, _ := wait.Int64()
+	switch {
+	case set.Err() != nil:
+		return translate(set.Err())
+	case !set.Val():
 		return ErrExists
+	case err == nil && acked >= int64(r.replicas):
+		return nil
 	}
-	return nil
+	// Not on enough replicas: a failover could lose it, so it is not a
+	// record to promise anything on. Withdrawn, best effort.
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), replicaWait)
+	defer cancel()
+	_ = r.Delete(cleanup, rec.RequestID)
+	return fmt.Errorf("store: the record reached %d of %d replicas: %w", acked, r.replicas, translate(err))
 }
+
+// replicaWait bounds how long a write waits for its replicas.
+const replicaWait = time.Second
 
 func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 	data, err := json.Marshal(rec)

@@ -20,6 +20,22 @@ func TestRedis(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) storetest.Harness { return redisHarness(t, testenv.Redis(t)) })
 
+	t.Run("WithdrawsARecordNoReplicaConfirms", func(t *testing.T) {
+		t.Parallel()
+		s := store.NewRedis(testenv.Redis(t), "sumprimes-test:"+testenv.Unique()+":", time.Minute).WaitForReplicas(1)
+		ctx := context.Background()
+		err := s.Create(ctx, job.Pending(job.Job{RequestID: "id-1", A: 1, B: 10, CreatedAt: time.Now()}))
+		if err == nil || !strings.Contains(err.Error(), "0 of 1 replicas") {
+			t.Fatalf("Create on a server without replicas = %v, want it refused", err)
+		}
+		if _, err := s.Get(ctx, "id-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get = %v, want the record withdrawn", err)
+		}
+		if n, _ := s.Pending(ctx); n != 0 {
+			t.Fatalf("pending = %d, want the index entry withdrawn", n)
+		}
+	})
+
 	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
 		t.Parallel()
 		client := store.NewClient(store.Config{Addrs: []string{"127.0.0.1:1"}})
