@@ -52,6 +52,10 @@ func TestMisconfiguredStart(t *testing.T) {
 		{"WrongKafkaPassword", []string{"SUMPRIMES_REDIS_ADDR=" + testenv.RedisAddr(t), "SUMPRIMES_KAFKA_BROKERS=" + strings.Join(kafka.Brokers, ","),
 			"SUMPRIMES_KAFKA_TLS_ENABLED=true", "SUMPRIMES_KAFKA_TLS_CA_FILE=" + filepath.Join(certs, "ca.pem"),
 			"SUMPRIMES_KAFKA_SASL_MECHANISM=PLAIN", "SUMPRIMES_KAFKA_SASL_USERNAME=sumprimes", "SUMPRIMES_KAFKA_SASL_PASSWORD=guess"}, "kafka.sasl.password"},
+		{"KafkaUnknownCA", []string{"SUMPRIMES_REDIS_ADDR=" + testenv.RedisAddr(t), "SUMPRIMES_KAFKA_BROKERS=" + strings.Join(kafka.Brokers, ","),
+			"SUMPRIMES_KAFKA_TLS_ENABLED=true", "SUMPRIMES_KAFKA_TLS_CA_FILE=" + filepath.Join(certs, "other-ca.pem"),
+			"SUMPRIMES_KAFKA_SASL_MECHANISM=PLAIN", "SUMPRIMES_KAFKA_SASL_USERNAME=sumprimes", "SUMPRIMES_KAFKA_SASL_PASSWORD=sumprimes-secret"}, "kafka.tls.ca_file"},
+		{"KafkaPlaintextOnTheTLSListener", []string{"SUMPRIMES_REDIS_ADDR=" + testenv.RedisAddr(t), "SUMPRIMES_KAFKA_BROKERS=" + strings.Join(kafka.Brokers, ",")}, "kafka.tls.enabled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
