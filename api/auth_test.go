@@ -76,6 +76,11 @@ func TestAuthentication(t *testing.T) {
 			t.Fatalf("rate-limit buckets %v, want alice's by name whatever the key", l.seen)
 		}
 	})
+}
+
+// TestAuthenticationScopes: what a client reaches is its own.
+func TestAuthenticationScopes(t *testing.T) {
+	t.Parallel()
 
 	t.Run("HidesAJobFromEveryOtherClient", func(t *testing.T) {
 		t.Parallel()

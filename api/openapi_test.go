@@ -117,34 +117,46 @@ func withRecord(b *testBundle, status job.Status) {
 	_ = b.store.Put(context.Background(), rec)
 }
 
+// prepare makes a case's request; the helpers below build the common ones.
+type prepare = func(*testBundle, *countingLimiter) (method, path, body string, headers map[string]string)
+
+// post submits body with the given header pairs.
+func post(body string, headers ...string) prepare {
+	return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+		h := jsonBody(body)
+		for i := 0; i+1 < len(headers); i += 2 {
+			h[headers[i]] = headers[i+1]
+		}
+		return http.MethodPost, "/sumPrime", body, h
+	}
+}
+
+// req sends method to path after setup, if any.
+func req(method, path string, setup func(*testBundle, *countingLimiter)) prepare {
+	return func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+		if setup != nil {
+			setup(b, l)
+		}
+		return method, path, "", nil
+	}
+}
+
+// unauthenticated sends method to path with a key that is not one.
+func unauthenticated(method, path string) prepare {
+	return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
+		return method, path, "", map[string]string{"Authorization": "Bearer not-a-key"}
+	}
+}
+
+func found(status job.Status) func(*testBundle, *countingLimiter) {
+	return func(b *testBundle, _ *countingLimiter) { withRecord(b, status) }
+}
+
+func storeDown(b *testBundle, _ *countingLimiter) { b.store.down.Store(true) }
+
+func limited(_ *testBundle, l *countingLimiter) { l.allow = 0 }
+
 func specCases() []specCase {
-	post := func(body string, headers ...string) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
-		return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
-			h := jsonBody(body)
-			for i := 0; i+1 < len(headers); i += 2 {
-				h[headers[i]] = headers[i+1]
-			}
-			return http.MethodPost, "/sumPrime", body, h
-		}
-	}
-	req := func(method, path string, setup func(*testBundle, *countingLimiter)) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
-		return func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
-			if setup != nil {
-				setup(b, l)
-			}
-			return method, path, "", nil
-		}
-	}
-	found := func(status job.Status) func(*testBundle, *countingLimiter) {
-		return func(b *testBundle, _ *countingLimiter) { withRecord(b, status) }
-	}
-	storeDown := func(b *testBundle, _ *countingLimiter) { b.store.down.Store(true) }
-	unauthenticated := func(method, path string) func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
-		return func(*testBundle, *countingLimiter) (string, string, string, map[string]string) {
-			return method, path, "", map[string]string{"Authorization": "Bearer not-a-key"}
-		}
-	}
-	limited := func(_ *testBundle, l *countingLimiter) { l.allow = 0 }
 	id := "/sumPrime/" + someID
 	return []specCase{
 		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},

@@ -123,7 +123,10 @@ func TestLoadRefuses(t *testing.T) {
 			t.Fatalf("error = %v, want one naming kafka.topik", err)
 		}
 	})
+}
 
+// TestLoadSecrets: API keys and passwords are read, and never shown.
+func TestLoadSecrets(t *testing.T) {
 	t.Run("ReadsAPIKeysFromTheEnvironmentAndAFile", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "keys")
 		if err := os.WriteFile(file, []byte("# rotated monthly\nalice:k2\n\nbob : k3\n"), 0o600); err != nil {
