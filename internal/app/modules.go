@@ -38,6 +38,8 @@ func initEmbedded(a *app, _ context.Context) (service, error) {
 	return service{stop: stack.Close}, nil
 }
 
+// initRedis builds the service's one Redis client and asks the server once
+// whether it takes it: a configuration it refuses stops start-up here.
 func initRedis(a *app, ctx context.Context) (service, error) {
 	r := a.cfg.Redis
 	tlsConfig, err := r.TLS.Config()
