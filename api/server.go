@@ -54,9 +54,9 @@ type Store interface {
 
 // Queue is what the API needs of the job queue.
 type Queue interface {
-	// Publish returns nil only once every in-sync replica has the job, so
-	// a nil error is the promise behind a 202.
-	Publish(ctx context.Context, j job.Job) error
+	// PublishAll returns errs[i] nil only once every in-sync replica has
+	// jobs[i], so a nil error is the promise behind a 202.
+	PublishAll(ctx context.Context, jobs []job.Job) (errs []error)
 	// Ping reports whether the broker answers and the topic exists.
 	Ping(ctx context.Context) error
 }
@@ -70,7 +70,9 @@ type Server struct {
 	echo     *echo.Echo
 	store    Store
 	queue    Queue
+	acceptor *acceptor
 	limits   job.Limits
+	lanes    time.Duration
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
@@ -89,6 +91,9 @@ type Config struct {
 	Store  Store
 	Queue  Queue
 	Limits job.Limits
+	// HeavyFrom is the estimate from which a job goes to the heavy lane
+	// (job.LaneFor); 0 puts every job in the light lane.
+	HeavyFrom time.Duration
 	// Timeout bounds each call to the store or the queue, so a dead
 	// dependency becomes a 503 instead of a hung client.
 	Timeout time.Duration
@@ -116,10 +121,10 @@ type Config struct {
 	Backlog    func(context.Context) (int64, error)
 	MaxBacklog int64
 
-	// Changes delivers the ids of jobs whose records change; long-polls
-	// and event streams wake on it. Without it they wake only at the end
-	// of their wait.
-	Changes <-chan string
+	// Changes delivers the changes of jobs' records; long-polls and event
+	// streams wake on it. Without it they wake only at the end of their
+	// wait.
+	Changes <-chan store.Change
 	// MaxWait caps ?wait= on GET.
 	MaxWait time.Duration
 
@@ -137,14 +142,16 @@ type Config struct {
 // New returns a Server with its routes registered.
 func New(cfg Config) *Server {
 	s := &Server{
-		cfg:     cfg,
-		echo:    echo.New(),
-		store:   cfg.Store,
-		queue:   cfg.Queue,
-		limits:  cfg.Limits,
-		timeout: cfg.Timeout,
-		log:     cfg.Log,
-		now:     time.Now,
+		cfg:      cfg,
+		echo:     echo.New(),
+		store:    cfg.Store,
+		queue:    cfg.Queue,
+		acceptor: &acceptor{store: cfg.Store, queue: cfg.Queue, timeout: cfg.Timeout, log: cfg.Log},
+		limits:   cfg.Limits,
+		lanes:    cfg.HeavyFrom,
+		timeout:  cfg.Timeout,
+		log:      cfg.Log,
+		now:      time.Now,
 
 		keys:         newKeyring(cfg.Keys),
 		limiter:      cfg.Limiter,
@@ -282,7 +289,7 @@ func (s *Server) submit(c echo.Context) error {
 		}
 	}
 	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC(), "")
-	j.Owner = owner(c)
+	j.Owner, j.Lane = owner(c), job.LaneFor(plan.Estimate, s.lanes)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	if s.backlog != nil && s.backlog.full() {
@@ -294,6 +301,16 @@ func (s *Server) submit(c echo.Context) error {
 	if answered || err != nil {
 		return err
 	}
+	// With Prefer: wait=N (RFC 7240) the client would rather have the
+	// result in this response: watched before the job exists, so that no
+	// change is missed.
+	wait := preferWait(c.Request().Header.Values("Prefer"), s.maxWait)
+	var changed <-chan *job.Record
+	if wait > 0 {
+		var stop func()
+		changed, stop = s.hub.watch(j.RequestID)
+		defer stop()
+	}
 	rec, err := s.accept(ctx, j)
 	if err != nil {
 		var p *Problem
@@ -304,6 +321,12 @@ func (s *Server) submit(c echo.Context) error {
 	}
 	metrics.JobsSubmitted.Inc()
 	s.log.Debug("job accepted", "requestId", j.RequestID, "a", j.A, "b", j.B, "engine", plan.Engine)
+	if wait > 0 {
+		holdOpen(c)
+		if rec, err = s.await(c, rec, changed, wait); err != nil || c.Request().Context().Err() != nil {
+			return err
+		}
+	}
 	return s.writeAccepted(c, rec)
 }
 
@@ -332,22 +355,16 @@ func (s *Server) claim(c echo.Context, ctx context.Context, req submitRequest, j
 	return key, false, nil
 }
 
-// accept writes the IN_PROGRESS record under the store's generation, then
-// publishes the job and waits for the broker's acknowledgement, returning
-// the record to answer with.
+// accept has the job's record written and the job published, with the
+// submits that arrive meanwhile (see acceptor), and returns the record to
+// answer with.
 func (s *Server) accept(ctx context.Context, j job.Job) (job.Record, error) {
-	gen, err := s.store.Generation(ctx)
-	if err != nil {
-		s.log.Error("read store generation", "error", err)
+	err := s.acceptor.accept(j)
+	var pe errPublish
+	switch {
+	case errors.Is(err, errNotStored):
 		return job.Record{}, storeUnavailable()
-	}
-	j.Generation = gen
-	if err := s.store.Create(ctx, job.Pending(j)); err != nil {
-		s.log.Error("store record", "requestId", j.RequestID, "error", err)
-		return job.Record{}, storeUnavailable()
-	}
-	if err := s.queue.Publish(ctx, j); err != nil {
-		s.log.Error("publish job", "requestId", j.RequestID, "error", err)
+	case errors.As(err, &pe):
 		return s.unconfirmed(ctx, j.RequestID)
 	}
 	return job.Pending(j), nil
@@ -448,31 +465,62 @@ func (s *Server) get(c echo.Context) error {
 	if p != nil {
 		return p
 	}
-	var changed <-chan struct{}
+	var changed <-chan *job.Record
 	if wait > 0 {
 		holdOpen(c)
 		var stop func()
 		changed, stop = s.hub.watch(id)
 		defer stop()
 	}
+	rec, err := s.record(c, id)
+	if err == nil && wait > 0 {
+		rec, err = s.await(c, rec, changed, wait)
+	}
+	if err != nil || c.Request().Context().Err() != nil {
+		return err
+	}
+	return s.writeRecord(c, rec)
+}
+
+// await returns rec once it is final, or as it stands when wait ends or
+// the client leaves, waking on the changes of its job (changed, watched
+// before rec was read).
+func (s *Server) await(c echo.Context, rec job.Record, changed <-chan *job.Record, wait time.Duration) (job.Record, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	for {
-		rec, err := s.record(c, id)
-		if err != nil {
-			return err
-		}
-		if rec.Status.Final() || wait == 0 {
-			return s.writeRecord(c, rec)
-		}
+	for !rec.Status.Final() {
 		select {
-		case <-changed:
+		case carried := <-changed:
+			next, err := s.changedRecord(c, rec.RequestID, carried)
+			if err != nil {
+				return job.Record{}, err
+			}
+			rec = next
 		case <-deadline.C:
-			return s.writeRecord(c, rec)
+			return rec, nil
 		case <-c.Request().Context().Done():
-			return nil
+			return rec, nil
 		}
 	}
+	return rec, nil
+}
+
+// preferWait reads wait=N from Prefer headers (RFC 7240: whole seconds the
+// client would wait for a final answer), capped at max; 0 when absent or
+// unreadable, since a preference may be ignored.
+func preferWait(values []string, max time.Duration) time.Duration {
+	for _, v := range values {
+		for pref := range strings.SplitSeq(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(strings.SplitN(pref, ";", 2)[0]), "=")
+			if !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`)); err == nil && n > 0 {
+				return min(time.Duration(n)*time.Second, max)
+			}
+		}
+	}
+	return 0
 }
 
 // writeRecord answers with rec and, while it runs, a polling hint: what is

@@ -43,6 +43,13 @@ func (s *faultyStore) Create(ctx context.Context, r job.Record) error {
 	return cmp.Or(s.fault(), s.Memory.Create(ctx, r))
 }
 
+func (s *faultyStore) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
+	if err := s.fault(); err != nil {
+		return nil, err
+	}
+	return s.Memory.CreateAll(ctx, recs)
+}
+
 func (s *faultyStore) Get(ctx context.Context, id string) (job.Record, error) {
 	if err := s.fault(); err != nil {
 		return job.Record{}, err
@@ -90,7 +97,15 @@ type fakeQueue struct {
 	meanwhile func(job.Job)
 }
 
-func (q *fakeQueue) Publish(_ context.Context, j job.Job) error {
+func (q *fakeQueue) PublishAll(ctx context.Context, jobs []job.Job) []error {
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		errs[i] = q.publish(ctx, j)
+	}
+	return errs
+}
+
+func (q *fakeQueue) publish(_ context.Context, j job.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.tried = append(q.tried, j)

@@ -21,40 +21,49 @@ import (
 // hub fans the store's change notifications (one Redis subscription per
 // process) out to the requests waiting on particular jobs, so a thousand
 // long-polls cost a thousand idle goroutines and one connection, and no
-// polling loop at all.
+// polling loop at all. A change that carries the final record hands it to
+// the waiters, who then need not read it again.
 type hub struct {
 	mu      sync.Mutex
-	waiters map[string]map[chan struct{}]struct{}
+	waiters map[string]map[chan *job.Record]struct{}
 }
 
-func newHub(changes <-chan string) *hub {
-	h := &hub{waiters: map[string]map[chan struct{}]struct{}{}}
+func newHub(changes <-chan store.Change) *hub {
+	h := &hub{waiters: map[string]map[chan *job.Record]struct{}{}}
 	if changes != nil {
 		go h.run(changes)
 	}
 	return h
 }
 
-func (h *hub) run(changes <-chan string) {
-	for id := range changes {
+func (h *hub) run(changes <-chan store.Change) {
+	for c := range changes {
 		h.mu.Lock()
-		for ch := range h.waiters[id] {
+		for ch := range h.waiters[c.ID] {
 			select {
-			case ch <- struct{}{}:
-			default: // already signalled; the waiter will read the latest state
+			case ch <- c.Record:
+			default: // already signalled: keep the record, if this one has it
+				if c.Record != nil {
+					select {
+					case <-ch:
+					default:
+					}
+					ch <- c.Record
+				}
 			}
 		}
 		h.mu.Unlock()
 	}
 }
 
-// watch signals on the returned channel whenever job id changes, until
-// stop is called. Watch before reading the record, so no change is missed.
-func (h *hub) watch(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// watch signals on the returned channel whenever job id changes, with its
+// final record when the change carries it, until stop is called. Watch
+// before reading the record, so no change is missed.
+func (h *hub) watch(id string) (<-chan *job.Record, func()) {
+	ch := make(chan *job.Record, 1)
 	h.mu.Lock()
 	if h.waiters[id] == nil {
-		h.waiters[id] = map[chan struct{}]struct{}{}
+		h.waiters[id] = map[chan *job.Record]struct{}{}
 	}
 	h.waiters[id][ch] = struct{}{}
 	h.mu.Unlock()
@@ -97,6 +106,18 @@ func parseWait(values []string, max time.Duration) (time.Duration, *Problem) {
 		return 0, badField("wait", "wait must not be negative")
 	}
 	return min(d, max), nil
+}
+
+// changedRecord is the record after a change: the one the change carried,
+// or else read again.
+func (s *Server) changedRecord(c echo.Context, id string, carried *job.Record) (job.Record, error) {
+	if carried != nil {
+		if len(s.keys) > 0 && carried.Owner != owner(c) {
+			return job.Record{}, notFound(id)
+		}
+		return *carried, nil
+	}
+	return s.record(c, id)
 }
 
 // record reads job id, translating store errors into problems.
@@ -195,7 +216,11 @@ func (s *Server) events(c echo.Context) error {
 				return nil
 			}
 			w.Flush()
-		case <-changed:
+		case carried := <-changed:
+			if next, err := s.changedRecord(c, id, carried); err == nil {
+				rec = next
+			}
+			continue
 		}
 		if next, err := s.record(c, id); err == nil {
 			rec = next

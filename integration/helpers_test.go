@@ -190,6 +190,8 @@ func startProcess(t *testing.T, cfg config.Config, args ...string) *process {
 		"SUMPRIMES_KAFKA_DLQ_TOPIC="+cfg.Kafka.DLQTopic,
 		fmt.Sprintf("SUMPRIMES_KAFKA_PARTITIONS=%d", cfg.Kafka.Partitions),
 		"SUMPRIMES_KAFKA_GROUP="+cfg.Kafka.Group,
+		"SUMPRIMES_KAFKA_HEAVY_TOPIC="+cfg.Kafka.HeavyTopic,
+		"SUMPRIMES_KAFKA_HEAVY_GROUP="+cfg.Kafka.HeavyGroup,
 		"SUMPRIMES_REDIS_ADDR="+strings.Join(cfg.Redis.Addrs, ","),
 		"SUMPRIMES_REDIS_KEY_PREFIX="+cfg.Redis.KeyPrefix,
 		fmt.Sprintf("SUMPRIMES_WORKER_CONCURRENCY=%d", cfg.Worker.Concurrency),

@@ -203,7 +203,7 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag que
 	case leased:
 		j.note(&j.running, "running")
 		return s.Touch(ctx, id, now)
-	case lag.Of(id) > 0:
+	case lag.Of(rec.Job) > 0:
 		j.note(&j.waiting, "waiting")
 		return s.Touch(ctx, id, now)
 	}

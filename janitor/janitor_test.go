@@ -107,7 +107,7 @@ func TestJanitor(t *testing.T) {
 		b := setup(t)
 		j := b.lost(t, "id-1")
 		b.pass(t)
-		c := b.queue.Consumer()
+		c := b.queue.Consumer(job.Light)
 		m, err := c.Fetch(b.ctx)
 		if err != nil || m.Job.RequestID != j.RequestID || m.Job.B != 100 {
 			t.Fatalf("published %+v, %v; want the lost job", m.Job, err)

@@ -1,8 +1,12 @@
-// Package worker computes jobs. A worker process runs several members of the
-// Kafka consumer group; each fetches a job, computes its sum, stores the
-// result and only then commits, so a crash anywhere before the commit means
-// the job is delivered again (at least once), and storing the same result
-// twice is harmless.
+// Package worker computes jobs. A worker process consumes one or both cost
+// lanes (job.Lane), each as one member of that lane's Kafka consumer group.
+// A lane fetches ahead (up to Prefetch messages), reads and leases each
+// batch of jobs in one store round trip, computes them side by side in a
+// fixed number of slots, served round robin across clients, and stores the
+// results in batches. Messages finish in any order; the committed offset
+// only moves past messages whose results are all stored (see commits), so
+// a crash anywhere means redelivery (at least once), and storing the same
+// result twice is harmless.
 //
 // Failures are sorted by what retrying would do: a store or broker that is
 // down is retried with backoff and nothing is committed meanwhile; a message
@@ -12,6 +16,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,11 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
-	"github.com/sumprimes/sumprimes/pkg/metrics"
-	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -40,15 +42,17 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
-// Worker runs consumer-group members until its context ends.
+// Worker runs one consumer-group member per lane until its context ends.
 type Worker struct {
 	owner        string // names this process in leases
 	limits       job.Limits
 	leaseTTL     time.Duration
 	store        Store
-	newConsumer  func() queue.Consumer
-	members      int
-	threads      int
+	newConsumer  func(job.Lane) queue.Consumer
+	lanes        []job.Lane
+	slots        map[job.Lane]int // jobs computed at once, per lane
+	threads      int              // a heavy job's threads; light jobs use one
+	prefetch     int
 	drainTimeout time.Duration
 	log          *slog.Logger
 	now          func() time.Time
@@ -56,7 +60,7 @@ type Worker struct {
 	cancellations <-chan string
 	callbacks     *callback.Sender
 	mu            sync.Mutex
-	running       map[string]context.CancelCauseFunc // jobs in flight here, by id
+	running       map[string]*task // jobs admitted here and not yet done, by id
 }
 
 // errCancelled is the cause of a job context ended by its client.
@@ -70,14 +74,21 @@ type Config struct {
 	// Limits are the API's: a message past them is dead-lettered, never
 	// computed.
 	Limits job.Limits
-	// NewConsumer returns a fresh consumer-group member; it is called once
-	// per member.
-	NewConsumer func() queue.Consumer
-	// Concurrency is how many members (jobs at once) to run.
-	Concurrency int
-	// Threads is how many goroutines one job's engine uses; 0 shares
-	// GOMAXPROCS among the members.
+	// NewConsumer returns a fresh member of a lane's consumer group; it is
+	// called once per lane.
+	NewConsumer func(job.Lane) queue.Consumer
+	// Lanes are the lanes to consume; empty means both.
+	Lanes []job.Lane
+	// Concurrency is how many heavy jobs run at once, each on Threads
+	// threads; LightConcurrency how many light jobs, on one thread each.
+	Concurrency      int
+	LightConcurrency int
+	// Threads is how many goroutines one heavy job's engine uses; 0 shares
+	// GOMAXPROCS among the heavy slots.
 	Threads int
+	// Prefetch bounds the messages a lane holds fetched and not yet done:
+	// how far it reads ahead of its slowest job.
+	Prefetch int
 	// DrainTimeout is how long jobs in flight at shutdown may take to
 	// finish before they are abandoned uncommitted.
 	DrainTimeout time.Duration
@@ -95,9 +106,14 @@ type Config struct {
 
 // New returns a Worker for cfg.
 func New(cfg Config) *Worker {
+	heavy, light := max(1, cfg.Concurrency), max(1, cmp.Or(cfg.LightConcurrency, 4*runtime.GOMAXPROCS(0)))
 	threads := cfg.Threads
 	if threads == 0 {
-		threads = max(1, runtime.GOMAXPROCS(0)/cfg.Concurrency)
+		threads = max(1, runtime.GOMAXPROCS(0)/heavy)
+	}
+	lanes := cfg.Lanes
+	if len(lanes) == 0 {
+		lanes = job.Lanes
 	}
 	return &Worker{
 		owner:        cfg.Owner,
@@ -105,25 +121,28 @@ func New(cfg Config) *Worker {
 		leaseTTL:     cfg.LeaseTTL,
 		store:        cfg.Store,
 		newConsumer:  cfg.NewConsumer,
-		members:      cfg.Concurrency,
+		lanes:        lanes,
+		slots:        map[job.Lane]int{job.Light: light, job.Heavy: heavy},
 		threads:      threads,
+		prefetch:     max(1, cmp.Or(cfg.Prefetch, 256)),
 		drainTimeout: cfg.DrainTimeout,
 		log:          cfg.Log,
 		now:          time.Now,
 
 		cancellations: cfg.Cancellations,
 		callbacks:     cfg.Callbacks,
-		running:       map[string]context.CancelCauseFunc{},
+		running:       map[string]*task{},
 	}
 }
 
 // Run consumes until ctx is cancelled.
 //
-// Shutdown order: when ctx ends, members stop fetching; jobs in flight get
-// DrainTimeout to compute, store and commit, after which they are abandoned
-// uncommitted (another member gets them again); then each member closes its
-// reader, leaving the group at once so its partitions move without waiting
-// for a session timeout.
+// Shutdown order: when ctx ends, lanes stop fetching and drop the jobs
+// they have not started (uncommitted: they are delivered again); jobs
+// computing get DrainTimeout to compute, store and commit, after which
+// they are abandoned uncommitted too; then each lane closes its reader,
+// leaving the group at once so its partitions move without waiting for a
+// session timeout.
 func (w *Worker) Run(ctx context.Context) error {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -146,36 +165,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		go w.watchCancellations(work)
 	}
 	var wg sync.WaitGroup
-	for i := range w.members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.member(ctx, work, w.log.With("member", i))
-		}()
+	for _, name := range w.lanes {
+		wg.Go(func() { w.runLane(ctx, work, name) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// member fetches while ctx lasts and handles each job under work, which
-// outlives ctx by the drain deadline.
-func (w *Worker) member(ctx, work context.Context, log *slog.Logger) {
-	c := w.newConsumer()
-	defer func() {
-		if err := c.Close(); err != nil {
-			log.Warn("close consumer", "error", err)
-		}
-	}()
-	queue.Each(ctx, c, log, func(m queue.Message, err error) {
-		if err != nil {
-			w.reject(work, c, m, err.Error(), false, log)
-			return
-		}
-		w.handle(work, c, m, log.With("requestId", m.Job.RequestID))
-	})
-}
-
-// watchCancellations stops the jobs computing here whose clients cancel.
+// watchCancellations stops the jobs admitted here whose clients cancel.
 func (w *Worker) watchCancellations(ctx context.Context) {
 	for {
 		select {
@@ -187,47 +184,11 @@ func (w *Worker) watchCancellations(ctx context.Context) {
 			}
 			w.mu.Lock()
 			w.log.Debug("cancellation announced", "requestId", id, "here", w.running[id] != nil)
-			if cancel := w.running[id]; cancel != nil {
-				cancel(errCancelled)
+			if t := w.running[id]; t != nil {
+				t.cancel(errCancelled)
 			}
 			w.mu.Unlock()
 		}
-	}
-}
-
-// handle checks a message, then computes its job, stores the result and
-// commits. Nothing in a message is trusted: its range must pass the limits
-// the API applies, and it is computed only as the job the API accepted
-// (its record IN_PROGRESS, with the same range) or one whose record a wipe
-// of the store lost. A job cancelled, rejected, finished or never accepted
-// is committed without computing; a message that fails the limits or
-// contradicts its record is dead-lettered.
-func (w *Worker) handle(work context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
-	j := m.Job
-	plan, invalid := w.limits.Check(j.A, j.B)
-	var v verdict
-	var why string
-	ok := backoff.Retry(work, log, "read the job's record", func(ctx context.Context) (err error) {
-		v, why, err = w.admit(ctx, j)
-		return err
-	})
-	switch {
-	case !ok:
-		return // shutting down: it will be delivered again
-	case invalid != nil:
-		w.reject(work, c, m, invalid.Error(), v == compute, log)
-	case v == poison:
-		w.reject(work, c, m, why, false, log)
-	case v == compute:
-		w.compute(work, c, m, plan, log)
-	default:
-		if v == final {
-			metrics.JobsRedelivered.Inc()
-		} else {
-			metrics.JobsSkipped.WithLabelValues("no_record").Inc()
-		}
-		log.Info("skipping the job: "+why, "a", j.A, "b", j.B)
-		w.commit(work, c, m, log)
 	}
 }
 
@@ -241,74 +202,36 @@ const (
 	poison                 // not the job it names: dead-letter it
 )
 
-// admit reads j's record and decides; an error means the store could not
-// say, and admit should be asked again.
-func (w *Worker) admit(ctx context.Context, j job.Job) (verdict, string, error) {
-	rec, err := w.store.Get(ctx, j.RequestID)
+// verdictOf decides for j from what Take found under generation gen.
+func verdictOf(j job.Job, f store.Found, gen string) (verdict, string) {
+	rec := f.Record
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		gen, err := w.store.Generation(ctx)
-		switch {
-		case err != nil:
-			return 0, "", err
-		case j.Generation == "" || j.Generation == gen:
-			return unowed, "it has no record: the API never accepted it, withdrew it, or its result expired", nil
+	case errors.Is(f.Err, store.ErrNotFound):
+		if j.Generation == "" || j.Generation == gen {
+			return unowed, "it has no record: the API never accepted it, withdrew it, or its result expired"
 		}
-		return compute, "", nil // accepted before the store was wiped: still owed
-	case err != nil:
-		return 0, "", err
+		return compute, "" // accepted before the store was wiped: still owed
 	case !rec.Same(j):
-		return poison, fmt.Sprintf("the message asks for [%d, %d] but request %s is [%d, %d]", j.A, j.B, rec.RequestID, rec.A, rec.B), nil
+		return poison, fmt.Sprintf("the message asks for [%d, %d] but request %s is [%d, %d]", j.A, j.B, rec.RequestID, rec.A, rec.B)
 	case rec.Status.Final():
-		return final, "it is " + string(rec.Status) + " already", nil
+		return final, "it is " + string(rec.Status) + " already"
 	}
-	return compute, "", nil
+	return compute, ""
 }
 
-// compute runs an admitted job; a client's cancellation stops it.
-func (w *Worker) compute(work context.Context, c queue.Consumer, m queue.Message, plan primes.Plan, log *slog.Logger) {
-	j, start := m.Job, w.now()
-	ctx, cancel := context.WithCancelCause(work)
-	defer cancel(nil)
-	w.mu.Lock()
-	w.running[j.RequestID] = cancel
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.running, j.RequestID)
-		w.mu.Unlock()
-	}()
-
-	tracker := w.hold(ctx, j, cancel, log)
-	log.Debug("computing", "a", j.A, "b", j.B, "engine", plan.Engine, "estimate", plan.Estimate)
-	sum, err := plan.Run(ctx, primes.Options{Threads: w.threads, Progress: tracker.report})
-	tracker.stop()
-	switch {
-	case context.Cause(ctx) == errCancelled:
-		log.Info("job cancelled by its client; stopped")
-		w.commit(work, c, m, log)
-		return
-	case ctx.Err() != nil:
-		log.Info("job abandoned at shutdown; it will be delivered again")
-		return
-	case err != nil:
-		// The engines fail only on a range they cannot take, the same way
-		// every time: retrying would only block the partition.
-		w.reject(work, c, m, err.Error(), true, log)
-		return
+// admitted reads j's record again (as a lease renewal does) and reports
+// whether it is still to be computed; an error means the store could not
+// say.
+func (w *Worker) admitted(ctx context.Context, j job.Job) (bool, error) {
+	found, gen, err := w.store.Take(ctx, []string{j.RequestID}, w.owner, w.leaseTTL)
+	if err != nil {
+		return false, err
 	}
-	rec := j.Finished(sum.String(), w.now().UTC())
-	metrics.ComputeSeconds.WithLabelValues(string(plan.Engine)).Observe(w.now().Sub(start).Seconds())
-	if !w.save(work, rec, log) {
-		return
+	if found[0].Err != nil && !errors.Is(found[0].Err, store.ErrNotFound) {
+		return false, found[0].Err
 	}
-	metrics.JobsFinished.WithLabelValues(string(plan.Engine)).Inc()
-	if !j.CreatedAt.IsZero() {
-		metrics.EndToEndSeconds.Observe(w.now().Sub(j.CreatedAt).Seconds())
-	}
-	w.commit(work, c, m, log)
-	log.Info("job done", "a", j.A, "b", j.B, "engine", plan.Engine,
-		"estimate", plan.Estimate.Round(time.Microsecond), "elapsed", w.now().Sub(start).Round(time.Microsecond))
+	v, _ := verdictOf(j, found[0], gen)
+	return v == compute, nil
 }
 
 // tracker keeps a running job visible: it renews the job's lease, so that
@@ -332,23 +255,21 @@ func (t *tracker) stop() {
 // progressEvery spaces progress writes: a few per second at most.
 const progressEvery = 250 * time.Millisecond
 
-func (w *Worker) hold(ctx context.Context, j job.Job, cancel context.CancelCauseFunc, log *slog.Logger) *tracker {
+func (w *Worker) hold(ctx context.Context, j job.Job, admittedAt time.Time, cancel context.CancelCauseFunc, log *slog.Logger) *tracker {
 	t := &tracker{done: make(chan struct{}), stopped: make(chan struct{})}
 	id := j.RequestID
-	lease := func() {
-		if err := w.store.Lease(ctx, id, w.owner, w.leaseTTL); err != nil && ctx.Err() == nil {
+	// Each renewal (a Take) also reads the record again: a cancellation whose
+	// announcement was missed (pub/sub does not queue) still stops the job.
+	renew := func() {
+		if ok, err := w.admitted(ctx, j); err == nil && !ok {
+			cancel(errCancelled)
+		} else if err != nil && ctx.Err() == nil {
 			log.Warn("lease not renewed", "error", err)
 		}
 	}
-	// Each renewal also reads the record again: a cancellation whose
-	// announcement was missed (pub/sub does not queue) still stops the job.
-	renew := func() {
-		lease()
-		if v, _, err := w.admit(ctx, j); err == nil && v != compute {
-			cancel(errCancelled)
-		}
+	if time.Since(admittedAt) >= w.leaseTTL/3 {
+		renew() // it waited for a slot: the lease its admission took is getting old
 	}
-	lease()
 	go func() {
 		defer close(t.stopped)
 		tick := time.NewTicker(progressEvery)
@@ -377,48 +298,5 @@ func (w *Worker) hold(ctx context.Context, j job.Job, cancel context.CancelCause
 	return t
 }
 
-// reject sends a message that can never succeed to the dead-letter topic
-// and commits past it. With fail, the message is the accepted job itself,
-// and its record becomes FAILED with the reason; otherwise no record is
-// touched: a message cannot fail a job it merely names.
-func (w *Worker) reject(ctx context.Context, c queue.Consumer, m queue.Message, reason string, fail bool, log *slog.Logger) {
-	log.Error("sending message to the dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
-	if !backoff.Retry(ctx, log, "dead-letter", func(ctx context.Context) error { return c.DeadLetter(ctx, m, reason) }) {
-		return
-	}
-	if fail {
-		rec := m.Job.Failed(reason, w.now().UTC())
-		if !w.save(ctx, rec, log) {
-			return
-		}
-		metrics.JobsFailed.WithLabelValues("worker").Inc()
-	}
-	w.commit(ctx, c, m, log)
-}
-
-// save writes a final record, retrying until it is stored, and then calls
-// back the client that asked. A record that was final already (cancelled
-// meanwhile) stays as it is, with no callback. It reports false if ctx
-// ended first.
-func (w *Worker) save(ctx context.Context, rec job.Record, log *slog.Logger) bool {
-	var written bool
-	ok := backoff.Retry(ctx, log, "store "+string(rec.Status), func(ctx context.Context) (err error) {
-		written, err = store.Finish(ctx, w.store, rec)
-		return err
-	})
-	if ok && written {
-		w.callbacks.Send(rec)
-	}
-	return ok
-}
-
-func (w *Worker) commit(ctx context.Context, c queue.Consumer, m queue.Message, log *slog.Logger) {
-	if err := c.Commit(ctx, m); err != nil && ctx.Err() == nil {
-		// The group may have moved the partition; its new owner will see the
-		// job again and store the same result.
-		log.Warn("commit failed; the job may be delivered again", "partition", m.Partition, "offset", m.Offset, "error", err)
-	}
-}
-
-// Threads returns how many threads each job's engine uses.
+// Threads returns how many threads each heavy job's engine uses.
 func (w *Worker) Threads() int { return w.threads }

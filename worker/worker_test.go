@@ -126,9 +126,30 @@ func (s *faultyStore) Put(ctx context.Context, r job.Record) error {
 	return err
 }
 
-func (s *faultyStore) Lease(ctx context.Context, id, owner string, ttl time.Duration) error {
-	s.events.add("lease %s", id)
-	return s.Memory.Lease(ctx, id, owner, ttl)
+func (s *faultyStore) PutAll(ctx context.Context, recs []job.Record) ([]error, error) {
+	if s.gate != nil {
+		s.events.add("storing")
+		<-s.gate
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		s.events.add("put failed")
+		return nil, errors.New("redis unavailable")
+	}
+	errs, err := s.Memory.PutAll(ctx, recs)
+	for _, r := range recs {
+		s.events.add("put %s %s", r.RequestID, r.Status)
+	}
+	return errs, err
+}
+
+func (s *faultyStore) Take(ctx context.Context, ids []string, owner string, ttl time.Duration) ([]store.Found, string, error) {
+	for _, id := range ids {
+		s.events.add("lease %s", id)
+	}
+	return s.Memory.Take(ctx, ids, owner, ttl)
 }
 
 func (s *faultyStore) SetProgress(ctx context.Context, id string, f float64) error {
@@ -177,7 +198,8 @@ func setup(t *testing.T, o options) *testBundle {
 	}
 	w := worker.New(worker.Config{
 		Store:         b.store,
-		NewConsumer:   func() queue.Consumer { return b.consumer },
+		NewConsumer:   func(job.Lane) queue.Consumer { return b.consumer },
+		Lanes:         []job.Lane{job.Light},
 		Owner:         "worker-test",
 		Limits:        limits,
 		LeaseTTL:      cmp.Or(o.leaseTTL, 15*time.Second),
@@ -278,14 +300,31 @@ func TestWorker(t *testing.T) {
 		gate := make(chan struct{})
 		b := setup(t, options{gate: gate})
 		b.submit(t, 5, job.Job{RequestID: "j5", A: 1, B: 100})
-		<-b.consumer.taken
+		b.waitFor(t, "storing")
 		b.cancel() // shutdown begins while the result is being stored
 		close(gate)
 		<-b.done
-		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[put j5 FINISHED commit 5 close]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[storing put j5 FINISHED commit 5 close]" {
 			t.Fatalf("events = %v, want the job stored and committed before close", got)
 		}
 	})
+}
+
+// TestWorkerOverlapsJobs: jobs of one partition run side by side, and the
+// commit waits for the oldest.
+func TestWorkerOverlapsJobs(t *testing.T) {
+	t.Parallel()
+	cancellations := make(chan string)
+	b := setup(t, options{cancellations: cancellations})
+	b.submit(t, 1, job.Job{RequestID: "long", A: 1, B: 1e13}) // minutes of work
+	b.submit(t, 2, job.Job{RequestID: "short", A: 1, B: 10})
+	b.waitFor(t, "put short FINISHED") // not stuck behind the long one
+	if got := b.events.snapshot(); slices.Contains(got, "commit 2") {
+		t.Fatalf("events = %v: offset 2 committed while offset 1 still runs", got)
+	}
+	_, _ = b.store.Cancel(context.Background(), "long")
+	cancellations <- "long"
+	b.waitFor(t, "commit 2") // both done: the commit moves past both
 }
 
 // TestWorkerStops: a job ends early when its client cancels it or the worker
@@ -332,7 +371,8 @@ func TestWorkerTrustsNoMessage(t *testing.T) {
 		b.consumer.msgs <- fetched{msg: queue.Message{Offset: 3, Key: "not-an-id"}, err: fmt.Errorf("%w: garbage", queue.ErrUndecodable)}
 		b.submit(t, 4, job.Job{RequestID: "j2", A: 2, B: 2})
 		b.waitFor(t, "commit 4")
-		if got := b.events.snapshot(); fmt.Sprint(got[:2]) != "[dlq 3 commit 3]" {
+		got := b.events.snapshot()
+		if dlq, commit := slices.Index(got, "dlq 3"), slices.Index(got, "commit 3"); dlq < 0 || commit < dlq {
 			t.Fatalf("events = %v, want the bad message dead-lettered, then committed", got)
 		}
 	})
@@ -355,7 +395,7 @@ func TestWorkerTrustsNoMessage(t *testing.T) {
 		b.send(1, job.Job{RequestID: "huge", A: 1, B: 10_000_000_000_000_000}) // straight onto the topic
 		b.send(2, job.Job{RequestID: "over", A: 1, B: 10_000_000_000_001})     // cheap, but past max_b
 		b.waitFor(t, "commit 2")
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 commit 1 dlq 2 commit 2]" {
+		if got := slices.Sorted(slices.Values(withoutLeases(b.events.snapshot()))); fmt.Sprint(got) != "[commit 1 commit 2 dlq 1 dlq 2]" {
 			t.Fatalf("events = %v, want both dead-lettered, nothing computed or stored", got)
 		}
 	})
@@ -375,7 +415,7 @@ func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
 		_, _ = b.store.Reject(context.Background(), "withdrawn") // the API answered 503 not-accepted
 		b.send(2, withdrawn)
 		b.waitFor(t, "commit 2")
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 1 commit 2]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[commit 1 commit 2]" {
 			t.Fatalf("events = %v, want both committed without computing", got)
 		}
 	})
@@ -400,7 +440,7 @@ func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
 		forged.B = 1_000_000
 		b.send(1, forged)
 		b.waitFor(t, "commit 1")
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[dlq 1 commit 1]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[dlq 1 commit 1]" {
 			t.Fatalf("events = %v, want it dead-lettered", got)
 		}
 		if rec := b.store.get("j1"); rec.Status != job.InProgress || rec.B != 10 {
@@ -415,7 +455,7 @@ func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
 		_, _ = b.store.Cancel(context.Background(), "gone")
 		b.send(2, j)
 		b.waitFor(t, "commit 2")
-		if got := b.events.snapshot(); fmt.Sprint(got) != "[commit 2]" {
+		if got := withoutLeases(b.events.snapshot()); fmt.Sprint(got) != "[commit 2]" {
 			t.Fatalf("events = %v, want a commit without computing or storing", got)
 		}
 	})

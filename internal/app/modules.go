@@ -81,6 +81,7 @@ func initQueue(a *app, _ context.Context) (service, error) {
 	a.queue = queue.New(queue.Config{
 		Brokers: k.Brokers, Topic: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
 		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout, TLS: tlsConfig, SASL: mechanism,
+		HeavyTopic: k.HeavyTopic, HeavyGroup: k.HeavyGroup,
 	}, a.log)
 	a.topicReady = make(chan struct{})
 	run := func(ctx context.Context) error {
@@ -90,7 +91,7 @@ func initQueue(a *app, _ context.Context) (service, error) {
 			}
 			return err // the broker refuses this configuration: stop, and say why
 		}
-		a.log.Info("kafka topic ready", "topic", k.Topic)
+		a.log.Info("kafka topics ready", "light", k.Topic, "heavy", k.HeavyTopic)
 		close(a.topicReady)
 		<-ctx.Done()
 		return nil
@@ -155,6 +156,7 @@ func initOps(a *app, _ context.Context) (service, error) {
 
 func initAPI(a *app, ctx context.Context) (service, error) {
 	cfg, log := a.cfg, a.log.With("role", "api")
+	a.registerQueueMetrics()
 	ln := a.ln
 	if ln == nil {
 		var err error
@@ -188,6 +190,7 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout,
 		Queue:           a.queue,
 		Limits:          a.limits(),
+		HeavyFrom:       cfg.Lanes.HeavyFrom,
 		Timeout:         cfg.HTTP.RequestTimeout,
 		Log:             log,
 
@@ -212,35 +215,39 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 
 func initWorker(a *app, ctx context.Context) (service, error) {
 	cfg, log := a.cfg, a.log.With("role", "worker")
+	lanes, err := cfg.Worker.LaneList()
+	if err != nil {
+		return service{}, fmt.Errorf("worker.lanes: %w", err)
+	}
 	w := worker.New(worker.Config{
 		Store:         a.store,
 		Owner:         a.owner,
 		Limits:        a.limits(),
 		Cancellations: a.store.Cancellations(ctx),
 		Callbacks:     a.callbacks,
-		NewConsumer:   a.queue.Consumer,
-		Concurrency:   cfg.Worker.Concurrency,
+		NewConsumer:      a.queue.Consumer,
+		Lanes:            lanes,
+		Concurrency:      cfg.Worker.Concurrency,
+		LightConcurrency: cfg.Worker.LightConcurrency,
+		Prefetch:         cfg.Worker.Prefetch,
 		Threads:       cfg.Worker.Threads,
 		DrainTimeout:  cfg.Worker.DrainTimeout,
 		LeaseTTL:      cfg.Worker.LeaseTTL,
 		Log:           log,
 	})
-	metrics.RegisterLag(func(ctx context.Context) (map[int]int64, error) {
-		lag, err := a.queue.Lag(ctx)
-		return lag.ByPartition, err
-	})
+	a.registerQueueMetrics()
 	return service{run: func(ctx context.Context) error {
 		if !a.waitTopic(ctx) {
 			return nil
 		}
-		log.Info("worker consuming", "topic", cfg.Kafka.Topic, "group", cfg.Kafka.Group,
-			"members", cfg.Worker.Concurrency, "threads", w.Threads())
+		log.Info("worker consuming", "lanes", cfg.Worker.Lanes, "heavySlots", cfg.Worker.Concurrency, "heavyThreads", w.Threads())
 		return w.Run(ctx)
 	}}, nil
 }
 
 func initJanitor(a *app, _ context.Context) (service, error) {
 	cfg, log := a.cfg.Janitor, a.log.With("role", "janitor")
+	a.registerQueueMetrics()
 	j := janitor.New(janitor.Config{
 		Store:       a.store,
 		Queue:       a.queue,
@@ -263,4 +270,27 @@ func initJanitor(a *app, _ context.Context) (service, error) {
 			"pruned", c.Pruned, "deadLetters", c.DeadLetters)
 		return err
 	}}, nil
+}
+
+// registerQueueMetrics exports, read at each scrape, every lane's consumer
+// lag by partition and the compute time its backlog holds (the planner's
+// estimates of the jobs accepted and not yet final): what the heavy lane's
+// workers scale on.
+func (a *app) registerQueueMetrics() {
+	metrics.RegisterLag(func(ctx context.Context) (map[string]map[int]int64, error) {
+		lag, err := a.queue.Lag(ctx)
+		out := map[string]map[int]int64{}
+		for lane, parts := range lag.ByLane {
+			out[lane.String()] = parts
+		}
+		return out, err
+	})
+	metrics.RegisterBacklog(func(ctx context.Context) (map[string]float64, error) {
+		backlog, err := a.store.Backlog(ctx)
+		out := map[string]float64{}
+		for lane, d := range backlog {
+			out[lane.String()] = d.Seconds()
+		}
+		return out, err
+	})
 }

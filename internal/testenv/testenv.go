@@ -134,6 +134,7 @@ func Config(t testing.TB) config.Config {
 	}
 	q := Queue(t)
 	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Brokers, q.Topic, q.DLQTopic, q.Group
+	cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
 	cfg.Kafka.Partitions = q.Partitions
 	cfg.Redis.Addrs = []string{RedisAddr(t)}
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + Unique() + ":"
@@ -154,6 +155,7 @@ func Queue(t testing.TB) queue.Config {
 	return queue.Config{
 		Brokers: KafkaBrokers(t), Topic: "sumprimes.test." + id, DLQTopic: "sumprimes.test." + id + ".dlq",
 		Group: "sumprimes-test-" + id, Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
+		HeavyTopic: "sumprimes.test." + id + ".heavy", HeavyGroup: "sumprimes-test-" + id + "-heavy",
 	}
 }
 
@@ -170,6 +172,7 @@ func Broker(t testing.TB) queue.Config {
 	return queue.Config{
 		Brokers: c.ListenAddrs(), Topic: "sumprimes.jobs", DLQTopic: "sumprimes.jobs.dlq", Group: "sumprimes-workers",
 		Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
+		HeavyTopic: "sumprimes.jobs.heavy", HeavyGroup: "sumprimes-workers-heavy",
 	}
 }
 

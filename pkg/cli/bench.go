@@ -30,6 +30,7 @@ func benchCommand(stdout io.Writer) *cobra.Command {
 		duration    time.Duration
 		maxJobs     int
 		a, b        uint64
+		preferWait  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -50,7 +51,7 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 			c := newClient(cmd)
 			ctx, cancel := context.WithTimeout(cmd.Context(), duration)
 			defer cancel()
-			res := runBench(ctx, c, a, b, rate, concurrency, maxJobs, cmd.ErrOrStderr())
+			res := runBench(ctx, c, a, b, rate, concurrency, maxJobs, preferWait, cmd.ErrOrStderr())
 			printBench(stdout, res)
 			if res.jobs == 0 {
 				return fmt.Errorf("no job finished: is the API at %s up?", apiURL(cmd))
@@ -65,13 +66,14 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 	f.IntVar(&maxJobs, "jobs", 0, "stop after this many jobs (0: no limit)")
 	f.Uint64Var(&a, "a", 1, "each job's lower bound")
 	f.Uint64Var(&b, "b", 1_000_000, "each job's upper bound")
+	f.BoolVar(&preferWait, "prefer-wait", false, "submit with Prefer: wait=30, so a quick job's result comes in the POST's answer (no poll); POST latency then includes the job")
 	addClientFlags(cmd)
 	return cmd
 }
 
 // runBench runs until ctx ends or maxJobs jobs were submitted, then waits
 // (up to a minute) for the jobs in flight.
-func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, concurrency, maxJobs int, progress io.Writer) benchResult {
+func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, concurrency, maxJobs int, preferWait bool, progress io.Writer) benchResult {
 	var (
 		mu       sync.Mutex
 		res      benchResult
@@ -84,9 +86,13 @@ func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, 
 	one := func() {
 		defer inflight.Done()
 		start := time.Now()
-		rec, err := c.Submit(waitCtx, a, b)
+		var opts []client.SubmitOption
+		if preferWait {
+			opts = append(opts, client.PreferWait(30*time.Second))
+		}
+		rec, err := c.Submit(waitCtx, a, b, opts...)
 		posted := time.Since(start)
-		if err == nil {
+		if err == nil && !rec.Status.Final() {
 			rec, err = c.Wait(waitCtx, rec.RequestID, nil)
 		}
 		mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
 )
 
@@ -32,6 +33,7 @@ type Config struct {
 	Result    Result    `mapstructure:"result"`
 	Worker    Worker    `mapstructure:"worker"`
 	Limits    Limits    `mapstructure:"limits"`
+	Lanes     Lanes     `mapstructure:"lanes"`
 	Log       Log       `mapstructure:"log"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
 	Janitor   Janitor   `mapstructure:"janitor"`
@@ -183,7 +185,20 @@ type Kafka struct {
 	ReplicationFactor int           `mapstructure:"replication_factor"`
 	Group             string        `mapstructure:"group"`
 	DLQTopic          string        `mapstructure:"dlq_topic"`
-	BatchTimeout      time.Duration `mapstructure:"batch_timeout"`
+	// HeavyTopic and HeavyGroup carry the heavy lane's jobs (see Lanes).
+	HeavyTopic string `mapstructure:"heavy_topic"`
+	HeavyGroup string `mapstructure:"heavy_group"`
+	// BatchTimeout is how long a dead letter may wait to share a batch;
+	// jobs are published at once, in batches of what arrived meanwhile.
+	BatchTimeout time.Duration `mapstructure:"batch_timeout"`
+}
+
+// Lanes configures the cost lanes: a job the planner expects to take at
+// least HeavyFrom goes to the heavy lane (its own topic, consumer group
+// and workers), so that it can never hold up a light job. 0 sends every
+// job to the light lane.
+type Lanes struct {
+	HeavyFrom time.Duration `mapstructure:"heavy_from"`
 }
 
 // Redis configures the result store. One address is a single node; several
@@ -259,12 +274,19 @@ type Result struct {
 
 // Worker configures the consumers.
 type Worker struct {
-	// Concurrency is how many consumer-group members (jobs at once) one
-	// worker process runs.
-	Concurrency int `mapstructure:"concurrency"`
-	// Threads is how many goroutines one job's sieve uses; 0 means
-	// GOMAXPROCS divided by Concurrency, at least 1.
+	// Lanes lists the lanes this process consumes ("light", "heavy"), one
+	// consumer-group member each.
+	Lanes []string `mapstructure:"lanes"`
+	// Concurrency is how many heavy jobs one worker process computes at
+	// once; LightConcurrency how many light ones (0: four per CPU).
+	Concurrency      int `mapstructure:"concurrency"`
+	LightConcurrency int `mapstructure:"light_concurrency"`
+	// Threads is how many goroutines one heavy job's engine uses; 0 means
+	// GOMAXPROCS divided by Concurrency, at least 1. Light jobs use one.
 	Threads int `mapstructure:"threads"`
+	// Prefetch is how many messages a lane reads ahead of its oldest
+	// unfinished one.
+	Prefetch int `mapstructure:"prefetch"`
 	// DrainTimeout is how long jobs in flight at shutdown may take to
 	// finish before they are abandoned, uncommitted, to be redelivered.
 	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
@@ -337,7 +359,13 @@ var defaults = map[string]any{
 	"redis.db":                   0,
 	"redis.key_prefix":           "sumprimes:",
 	"result.ttl":                 "3m",
+	"worker.lanes":               []string{"light", "heavy"},
 	"worker.concurrency":         2,
+	"worker.light_concurrency":   0,
+	"worker.prefetch":            256,
+	"lanes.heavy_from":           "100ms",
+	"kafka.heavy_topic":          "sumprimes.jobs.heavy",
+	"kafka.heavy_group":          "sumprimes-workers-heavy",
 	"worker.threads":             0,
 	"worker.drain_timeout":       "10s",
 	"worker.lease_ttl":           "15s",
@@ -471,6 +499,7 @@ func (c Config) Validate() error {
 	c.Result.validate(&p)
 	c.Worker.validate(&p)
 	c.Limits.validate(&p)
+	c.Lanes.validate(&p)
 	c.RateLimit.validate(&p)
 	c.Janitor.validate(&p)
 	c.Callbacks.validate(&p)
@@ -558,6 +587,12 @@ func (c Kafka) validate(p *problems) {
 	if c.Group == "" {
 		p.bad("kafka.group", "must not be empty")
 	}
+	if c.HeavyTopic == "" || c.HeavyTopic == c.Topic || c.HeavyTopic == c.DLQTopic {
+		p.bad("kafka.heavy_topic", "must be set and differ from kafka.topic and kafka.dlq_topic, got %q", c.HeavyTopic)
+	}
+	if c.HeavyGroup == "" || c.HeavyGroup == c.Group {
+		p.bad("kafka.heavy_group", "must be set and differ from kafka.group, got %q", c.HeavyGroup)
+	}
 	if c.BatchTimeout <= 0 || c.BatchTimeout > time.Second {
 		p.bad("kafka.batch_timeout", "must be in (0, 1s], got %s", c.BatchTimeout)
 	}
@@ -602,6 +637,39 @@ func (c Worker) validate(p *problems) {
 	}
 	if c.Threads < 0 {
 		p.bad("worker.threads", "must not be negative, got %d", c.Threads)
+	}
+	if _, err := c.LaneList(); err != nil {
+		p.bad("worker.lanes", "%v", err)
+	}
+	if c.LightConcurrency < 0 {
+		p.bad("worker.light_concurrency", "must not be negative, got %d", c.LightConcurrency)
+	}
+	if c.Prefetch < 1 {
+		p.bad("worker.prefetch", "must be at least 1, got %d", c.Prefetch)
+	}
+}
+
+// LaneList reads Lanes: at least one, each light or heavy.
+func (c Worker) LaneList() ([]job.Lane, error) {
+	if len(c.Lanes) == 0 {
+		return nil, errors.New("name at least one lane: light, heavy")
+	}
+	var lanes []job.Lane
+	for _, name := range c.Lanes {
+		lane, err := job.ParseLane(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(lanes, lane) {
+			lanes = append(lanes, lane)
+		}
+	}
+	return lanes, nil
+}
+
+func (c Lanes) validate(p *problems) {
+	if c.HeavyFrom < 0 {
+		p.bad("lanes.heavy_from", "must not be negative, got %s", c.HeavyFrom)
 	}
 }
 

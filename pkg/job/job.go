@@ -49,6 +49,50 @@ type Job struct {
 	// store has been wiped since (a new generation), never for a job the
 	// API did not accept.
 	Generation string `json:"generation,omitempty"`
+	// Lane is the queue the job travels in: Heavy for jobs the planner
+	// expects to take long, empty (light) for the rest, so that a light
+	// job never waits behind a heavy one.
+	Lane Lane `json:"lane,omitempty"`
+}
+
+// Lane names a cost lane: its own topic, consumer group and workers.
+type Lane string
+
+// The two lanes. Light is the zero value: jobs published before lanes
+// existed travel in it.
+const (
+	Light Lane = ""
+	Heavy Lane = "heavy"
+)
+
+// Lanes lists every lane.
+var Lanes = []Lane{Light, Heavy}
+
+func (l Lane) String() string {
+	if l == Light {
+		return "light"
+	}
+	return string(l)
+}
+
+// ParseLane reads a lane's name as String writes it.
+func ParseLane(s string) (Lane, error) {
+	switch s {
+	case "light":
+		return Light, nil
+	case "heavy":
+		return Heavy, nil
+	}
+	return Light, fmt.Errorf("unknown lane %q: want light or heavy", s)
+}
+
+// LaneFor is the lane of a job the planner expects to take estimate:
+// heavy from heavyFrom on (0 puts every job in the light lane).
+func LaneFor(estimate, heavyFrom time.Duration) Lane {
+	if heavyFrom > 0 && estimate >= heavyFrom {
+		return Heavy
+	}
+	return Light
 }
 
 // Plan is the engine chosen for a job and how long it should take on one

@@ -71,35 +71,61 @@ var (
 	}, []string{"action"})
 )
 
-// RegisterLag exports the consumer group's lag per partition, read from
-// Kafka at each scrape. A process registers it once; later calls are
+// RegisterLag exports each lane's consumer-group lag per partition, read
+// from Kafka at each scrape. A process registers it once; later calls are
 // no-ops.
-func RegisterLag(lag func(context.Context) (map[int]int64, error)) {
-	err := prometheus.Register(lagCollector{lag})
+func RegisterLag(lag func(context.Context) (map[string]map[int]int64, error)) {
+	register(collector{lagDesc, func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		byLane, err := lag(ctx)
+		for lane, parts := range byLane {
+			for p, n := range parts {
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), lane, strconv.Itoa(p))
+			}
+		}
+		return err
+	}})
+}
+
+// RegisterBacklog exports the compute seconds each lane's backlog holds,
+// read from the store at each scrape: the heavy lane's autoscaling metric.
+func RegisterBacklog(seconds func(context.Context) (map[string]float64, error)) {
+	register(collector{backlogDesc, func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		byLane, err := seconds(ctx)
+		for lane, s := range byLane {
+			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, s, lane)
+		}
+		return err
+	}})
+}
+
+var (
+	lagDesc = prometheus.NewDesc("sumprimes_consumer_lag",
+		"Jobs a lane's consumer group has not committed, by partition.", []string{"lane", "partition"}, nil)
+	backlogDesc = prometheus.NewDesc("sumprimes_backlog_compute_seconds",
+		"The planner's estimates summed over the jobs accepted and not yet final, by lane.", []string{"lane"}, nil)
+)
+
+func register(c prometheus.Collector) {
+	err := prometheus.Register(c)
 	var already prometheus.AlreadyRegisteredError
 	if err != nil && !errors.As(err, &already) {
 		panic(err)
 	}
 }
 
-var lagDesc = prometheus.NewDesc("sumprimes_consumer_lag", "Jobs the workers' consumer group has not committed, by partition.", []string{"partition"}, nil)
-
-type lagCollector struct {
-	lag func(context.Context) (map[int]int64, error)
+// collector reads one series family from a dependency at each scrape; an
+// unreachable dependency leaves it out of that scrape, the rest still served.
+type collector struct {
+	desc    *prometheus.Desc
+	collect func(context.Context, chan<- prometheus.Metric) error
 }
 
-func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	lag, err := c.lag(ctx)
-	if err != nil {
-		return // Kafka unreachable: no lag series this scrape, the rest still served
-	}
-	for p, n := range lag {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), strconv.Itoa(p))
-	}
+	_ = c.collect(ctx, ch)
 }
 
 // Handler serves the series in the Prometheus text format; a collector

@@ -5,101 +5,173 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
-// Lag is how many messages of the job topic the workers' consumer group
-// has not committed, by partition: jobs waiting or running.
+// Lag is how many messages of each lane's topic its consumer group has not
+// committed, by partition: jobs waiting or running.
 type Lag struct {
-	ByPartition map[int]int64
-	partitions  []int // the topic's partitions, as its metadata lists them
+	ByLane     map[job.Lane]map[int]int64
+	partitions map[job.Lane][]int // each topic's partitions, as its metadata lists them
 }
 
-// Total returns the lag over all partitions: jobs accepted and not yet done.
+// Total returns the lag over all lanes and partitions: jobs accepted and
+// not yet done.
 func (l Lag) Total() int64 {
 	var total int64
-	for _, n := range l.ByPartition {
-		total += n
+	for _, parts := range l.ByLane {
+		for _, n := range parts {
+			total += n
+		}
 	}
 	return total
 }
 
-// Of returns the lag of the partition a job with this request id is
-// published to (the key hash the Writer's balancer uses, over the topic's
-// real partitions).
-func (l Lag) Of(id string) int64 {
-	if len(l.partitions) == 0 {
+// Of returns the lag of the partition j is published to: its lane's topic,
+// the partition its request id hashes to (as PublishAll chooses it).
+func (l Lag) Of(j job.Job) int64 {
+	parts := l.partitions[j.Lane]
+	if len(parts) == 0 {
 		return 0
 	}
-	return l.ByPartition[(&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(id)}, l.partitions...)]
+	return l.ByLane[j.Lane][(&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.RequestID)}, parts...)]
 }
 
-// Lag reads the consumer group's lag on the job topic, over the partitions
-// the topic really has (which may be more than were configured).
+// Lag reads every lane's consumer-group lag, over the partitions each
+// topic really has (which may be more than were configured).
 func (k *Kafka) Lag(ctx context.Context) (Lag, error) {
-	parts, err := k.partitions(ctx)
+	lag := Lag{ByLane: map[job.Lane]map[int]int64{}, partitions: map[job.Lane][]int{}}
+	for _, lane := range job.Lanes {
+		parts, byPartition, err := k.lag(ctx, k.Topic(lane), k.Group(lane))
+		if err != nil {
+			return Lag{}, err
+		}
+		lag.ByLane[lane], lag.partitions[lane] = byPartition, parts
+	}
+	return lag, nil
+}
+
+func (k *Kafka) lag(ctx context.Context, topic, group string) ([]int, map[int]int64, error) {
+	parts, err := k.partitions(ctx, topic)
 	if err != nil {
-		return Lag{}, err
+		return nil, nil, err
 	}
 	var requests []kafka.OffsetRequest
 	for _, p := range parts {
 		requests = append(requests, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
-	ends, err := k.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.cfg.Topic: requests}})
+	ends, err := k.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: requests}})
 	if err != nil {
-		return Lag{}, fmt.Errorf("queue: log-end offsets: %w", err)
+		return nil, nil, fmt.Errorf("queue: log-end offsets: %w", err)
 	}
-	committed, err := k.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: k.cfg.Group, Topics: map[string][]int{k.cfg.Topic: parts}})
+	committed, err := k.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
-		return Lag{}, fmt.Errorf("queue: committed offsets: %w", err)
+		return nil, nil, fmt.Errorf("queue: committed offsets: %w", err)
 	}
 	// A group that has never committed is unknown to some brokers (kfake,
 	// as `sumprimes dev` runs it) where Apache Kafka lists no offsets:
 	// the same thing, nothing consumed yet.
 	if committed.Error != nil && !errors.Is(committed.Error, kafka.GroupIdNotFound) {
-		return Lag{}, fmt.Errorf("queue: committed offsets: %w", committed.Error)
+		return nil, nil, fmt.Errorf("queue: committed offsets: %w", committed.Error)
 	}
 	done := map[int]int64{}
-	for _, p := range committed.Topics[k.cfg.Topic] {
+	for _, p := range committed.Topics[topic] {
 		if p.Error != nil {
-			return Lag{}, fmt.Errorf("queue: committed offset of partition %d: %w", p.Partition, p.Error)
+			return nil, nil, fmt.Errorf("queue: committed offset of partition %d: %w", p.Partition, p.Error)
 		}
 		done[p.Partition] = p.CommittedOffset
 	}
-	lag := Lag{ByPartition: make(map[int]int64, len(parts)), partitions: parts}
-	for _, p := range ends.Topics[k.cfg.Topic] {
+	byPartition := make(map[int]int64, len(parts))
+	for _, p := range ends.Topics[topic] {
 		if p.Error != nil {
-			return Lag{}, fmt.Errorf("queue: log-end offset of partition %d: %w", p.Partition, p.Error)
+			return nil, nil, fmt.Errorf("queue: log-end offset of %s partition %d: %w", topic, p.Partition, p.Error)
 		}
 		from, ok := done[p.Partition]
 		if !ok || from < 0 { // nothing committed yet: the group starts at the beginning
 			from = p.FirstOffset
 		}
-		lag.ByPartition[p.Partition] = max(0, p.LastOffset-from)
+		byPartition[p.Partition] = max(0, p.LastOffset-from)
 	}
-	return lag, nil
+	return parts, byPartition, nil
 }
 
-// partitions lists the job topic's partitions from the broker's metadata.
-func (k *Kafka) partitions(ctx context.Context) ([]int, error) {
-	meta, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.cfg.Topic}})
+// partitions lists a topic's partitions from the broker's metadata.
+func (k *Kafka) partitions(ctx context.Context, topic string) ([]int, error) {
+	l, err := k.layout(ctx, topic)
+	return l.parts, err
+}
+
+// layout is a topic's partitions, sorted, and the broker leading each.
+type layout struct {
+	parts  []int
+	leader map[int]int
+}
+
+func (k *Kafka) layout(ctx context.Context, topic string) (layout, error) {
+	meta, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("queue: metadata: %w", err)
+		return layout{}, fmt.Errorf("queue: metadata: %w", err)
 	}
 	for _, t := range meta.Topics {
 		if t.Error != nil {
-			return nil, fmt.Errorf("queue: topic %s: %w", t.Name, t.Error)
+			return layout{}, fmt.Errorf("queue: topic %s: %w", t.Name, t.Error)
 		}
-		var parts []int
+		l := layout{leader: map[int]int{}}
 		for _, p := range t.Partitions {
 			if p.Error != nil {
-				return nil, fmt.Errorf("queue: topic %s partition %d: %w", t.Name, p.ID, p.Error)
+				return layout{}, fmt.Errorf("queue: topic %s partition %d: %w", t.Name, p.ID, p.Error)
 			}
-			parts = append(parts, p.ID)
+			l.parts = append(l.parts, p.ID)
+			l.leader[p.ID] = p.Leader.ID
 		}
-		slices.Sort(parts)
-		return parts, nil
+		slices.Sort(l.parts)
+		return l, nil
 	}
-	return nil, fmt.Errorf("queue: topic %s missing from metadata", k.cfg.Topic)
+	return layout{}, fmt.Errorf("queue: topic %s missing from metadata", topic)
+}
+
+// layoutCache remembers each topic's layout for publishing, a minute at
+// most, so a publish costs no metadata round trip and a topic given more
+// partitions is used fully soon after; a failed publish forgets it.
+type layoutCache struct {
+	mu     sync.Mutex
+	topics map[string]cachedLayout
+}
+
+type cachedLayout struct {
+	layout
+	at time.Time
+}
+
+const layoutTTL = time.Minute
+
+func (c *layoutCache) get(ctx context.Context, topic string, read func(context.Context, string) (layout, error)) (layout, error) {
+	c.mu.Lock()
+	hit, ok := c.topics[topic]
+	c.mu.Unlock()
+	if ok && time.Since(hit.at) < layoutTTL {
+		return hit.layout, nil
+	}
+	l, err := read(ctx, topic)
+	if err != nil {
+		return layout{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.topics == nil {
+		c.topics = map[string]cachedLayout{}
+	}
+	c.topics[topic] = cachedLayout{l, time.Now()}
+	return l, nil
+}
+
+func (c *layoutCache) forget(topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.topics, topic)
 }

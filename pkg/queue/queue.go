@@ -3,7 +3,9 @@
 // Kafka (publishing, lag) and Consumer (one consumer-group member) are the
 // boundary: the API, the workers and the janitor know jobs, not Kafka, and
 // each declares the part it uses. One message is one job, keyed by its
-// request id, its value the job as JSON.
+// request id, its value the job as JSON. Each cost lane (job.Lane) has a
+// topic and a consumer group of its own, so a light job is never fetched
+// behind a heavy one.
 package queue
 
 import (
@@ -14,10 +16,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	produceapi "github.com/segmentio/kafka-go/protocol/produce"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
@@ -52,9 +57,13 @@ type Config struct {
 	// a topic that exists keeps its own, and lag is read from what it has.
 	Partitions        int
 	ReplicationFactor int
-	Group             string // the workers' consumer group
-	DLQTopic          string
-	// BatchTimeout is how long a publish may wait to share a batch.
+	Group             string // the light lane workers' consumer group
+	// HeavyTopic and HeavyGroup are the heavy lane's topic and group.
+	HeavyTopic string
+	HeavyGroup string
+	DLQTopic   string
+	// BatchTimeout is how long a dead letter may wait to share a batch.
+	// Jobs never wait for a timer: PublishAll sends what it is given at once.
 	BatchTimeout time.Duration
 	// TLS, when set, encrypts every connection; SASL, when set, signs
 	// each in: the producer, the consumers and the admin calls alike.
@@ -90,9 +99,9 @@ type Kafka struct {
 	cfg       Config
 	transport *kafka.Transport // shared by the admin client and the writers; its connections close with Close
 	client    *kafka.Client
-	writer    *kafka.Writer
 	dlq       *kafka.Writer
 	log       *slog.Logger
+	layouts   layoutCache
 }
 
 // New returns a Kafka queue for cfg. It connects lazily.
@@ -104,17 +113,6 @@ func New(cfg Config, log *slog.Logger) *Kafka {
 		log:       log,
 		transport: transport,
 		client:    &kafka.Client{Addr: addr, Timeout: 10 * time.Second, Transport: transport},
-		writer: &kafka.Writer{
-			Addr:      addr,
-			Transport: transport,
-			Topic:     cfg.Topic,
-			Balancer:  &kafka.Murmur2Balancer{}, // same partition per key as Java clients
-			// kafka-go defaults to no acks and a 1 s batch timeout: neither
-			// fits a 202 that promises durability within milliseconds.
-			RequiredAcks:           kafka.RequireAll,
-			BatchTimeout:           cfg.BatchTimeout,
-			AllowAutoTopicCreation: false,
-		},
 		dlq: &kafka.Writer{
 			Addr:         addr,
 			Transport:    transport,
@@ -125,7 +123,23 @@ func New(cfg Config, log *slog.Logger) *Kafka {
 	}
 }
 
-// EnsureTopic creates the job topic and the dead-letter topic (one
+// Topic returns the topic of lane.
+func (k *Kafka) Topic(lane job.Lane) string {
+	if lane == job.Heavy {
+		return k.cfg.HeavyTopic
+	}
+	return k.cfg.Topic
+}
+
+// Group returns the consumer group of lane.
+func (k *Kafka) Group(lane job.Lane) string {
+	if lane == job.Heavy {
+		return k.cfg.HeavyGroup
+	}
+	return k.cfg.Group
+}
+
+// EnsureTopic creates the lanes' topics and the dead-letter topic (one
 // partition: it is for people, not throughput) when they are missing, and
 // waits until every partition has a leader, so the first publish does not
 // race the broker.
@@ -164,6 +178,7 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 	}
 	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: k.cfg.Topic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
+		{Topic: k.cfg.HeavyTopic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
 		{Topic: k.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: k.cfg.ReplicationFactor},
 	}})
 	if err != nil {
@@ -176,6 +191,9 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 	}
 	for {
 		err := k.Ping(ctx)
+		if err == nil {
+			_, err = k.partitions(ctx, k.cfg.HeavyTopic)
+		}
 		if err == nil {
 			return nil
 		}
@@ -191,7 +209,7 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 // may answer from its cache, then the log-end offset of its first
 // partition, which only that partition's leader can give.
 func (k *Kafka) Ping(ctx context.Context) error {
-	parts, err := k.partitions(ctx)
+	parts, err := k.partitions(ctx, k.cfg.Topic)
 	if err != nil {
 		return err
 	}
@@ -215,30 +233,173 @@ func (k *Kafka) Ping(ctx context.Context) error {
 // Publish returns nil only once every in-sync replica has the job, so a nil
 // error is the promise behind a 202.
 func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
-	value, err := json.Marshal(j)
+	return k.PublishAll(ctx, []job.Job{j})[0]
+}
+
+// PublishAll publishes jobs at once, each to its lane's topic and the
+// partition its request id hashes to, in one produce request per leading
+// broker (one in all on a single broker), sent side by side; errs[i] is
+// nil only once every in-sync replica has jobs[i]. Nothing waits for a
+// timer: a caller that wants batches gathers the jobs that arrive while its
+// last call is in flight.
+func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
+	errs = make([]error, len(jobs))
+	byLeader := map[int]*produceBatch{}
+	for i, j := range jobs {
+		topic := k.Topic(j.Lane)
+		l, err := k.layouts.get(ctx, topic, k.layout)
+		if err != nil {
+			errs[i] = fmt.Errorf("queue: publish job %s: %w", j.RequestID, err)
+			continue
+		}
+		// The key hash Java clients use, so a job's partition is theirs too.
+		p := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.RequestID)}, l.parts...)
+		b := byLeader[l.leader[p]]
+		if b == nil {
+			b = &produceBatch{}
+			byLeader[l.leader[p]] = b
+		}
+		b.add(topic, p, i)
+	}
+	var wg sync.WaitGroup
+	for _, b := range byLeader {
+		wg.Go(func() {
+			failed := k.produce(ctx, b, jobs)
+			for _, i := range b.indexes() {
+				if err := failed[i]; err != nil {
+					errs[i] = fmt.Errorf("queue: publish job %s: %w", jobs[i].RequestID, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// produceBatch is what one produce request carries: job indexes by topic
+// and partition.
+type produceBatch struct {
+	topics map[string]map[int][]int
+}
+
+func (b *produceBatch) add(topic string, partition, i int) {
+	if b.topics == nil {
+		b.topics = map[string]map[int][]int{}
+	}
+	if b.topics[topic] == nil {
+		b.topics[topic] = map[int][]int{}
+	}
+	b.topics[topic][partition] = append(b.topics[topic][partition], i)
+}
+
+func (b *produceBatch) indexes() []int {
+	var all []int
+	for _, parts := range b.topics {
+		for _, idx := range parts {
+			all = append(all, idx...)
+		}
+	}
+	return all
+}
+
+// produce sends one batch in one request and waits for all in-sync
+// replicas, returning the error of each job that failed; a retriable broker
+// error (a leader moving) is tried again a few times while ctx lasts, for
+// the partitions it hit. A retry may store a job twice, which the worker
+// tolerates (a second delivery of a job is skipped or recomputed to the
+// same sum).
+func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) map[int]error {
+	failed := map[int]error{}
+	var backoffs backoff.Backoff
+	for attempt := 1; ; attempt++ {
+		req := &produceapi.Request{Acks: int16(kafka.RequireAll), Timeout: 10_000}
+		for topic, parts := range b.topics {
+			rt := produceapi.RequestTopic{Topic: topic}
+			for p, idx := range parts {
+				records := make([]kafka.Record, len(idx))
+				for n, i := range idx {
+					value, _ := json.Marshal(jobs[i]) // a Job always encodes
+					records[n] = kafka.Record{Key: kafka.NewBytes([]byte(jobs[i].RequestID)), Value: kafka.NewBytes(value)}
+				}
+				rt.Partitions = append(rt.Partitions, produceapi.RequestPartition{
+					Partition: int32(p), RecordSet: protocol.RecordSet{Records: kafka.NewRecordReader(records...)},
+				})
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		retry, err := k.roundTrip(ctx, req, b, failed)
+		if err == nil && len(retry.topics) == 0 {
+			return failed
+		}
+		if err != nil { // the whole request: every job of it failed
+			for _, i := range b.indexes() {
+				failed[i] = err
+			}
+			k.forgetLayouts(b)
+			return failed
+		}
+		if attempt == 3 || !backoffs.Wait(ctx) {
+			return failed
+		}
+		k.forgetLayouts(retry)
+		for _, i := range retry.indexes() {
+			delete(failed, i)
+		}
+		b = retry
+	}
+}
+
+// roundTrip sends req and sorts its answer: failed gets the errors of the
+// partitions that failed, the batch returned holds those worth another try.
+func (k *Kafka) roundTrip(ctx context.Context, req *produceapi.Request, b *produceBatch, failed map[int]error) (*produceBatch, error) {
+	res, err := k.transport.RoundTrip(ctx, k.client.Addr, req)
 	if err != nil {
-		return fmt.Errorf("queue: encode job %s: %w", j.RequestID, err)
+		return nil, err
 	}
-	if err := k.writer.WriteMessages(ctx, kafka.Message{Key: []byte(j.RequestID), Value: value}); err != nil {
-		return fmt.Errorf("queue: publish job %s: %w", j.RequestID, err)
+	resp, ok := res.(*produceapi.Response)
+	if !ok {
+		return nil, fmt.Errorf("unexpected produce response %T", res)
 	}
-	return nil
+	retry := &produceBatch{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				continue
+			}
+			err := kafka.Error(p.ErrorCode)
+			for _, i := range b.topics[t.Topic][int(p.Partition)] {
+				failed[i] = err
+				if err.Temporary() {
+					retry.add(t.Topic, int(p.Partition), i)
+				}
+			}
+		}
+	}
+	return retry, nil
+}
+
+// forgetLayouts drops the cached layouts of b's topics: a partition may
+// have moved to another leader.
+func (k *Kafka) forgetLayouts(b *produceBatch) {
+	for topic := range b.topics {
+		k.layouts.forget(topic)
+	}
 }
 
 // Close flushes and closes the writers, then the connections they and the
 // admin client used.
 func (k *Kafka) Close() error {
-	err := errors.Join(k.writer.Close(), k.dlq.Close())
+	err := k.dlq.Close()
 	k.transport.CloseIdleConnections()
 	return err
 }
 
-// Consumer returns a new consumer-group member. Each member reads its share
-// of the partitions; several members in one process run jobs side by side.
-func (k *Kafka) Consumer() Consumer { return k.consumer(k.cfg.Topic, k.cfg.Group) }
+// Consumer returns a new member of lane's consumer group; it reads its
+// share of the lane's partitions.
+func (k *Kafka) Consumer(lane job.Lane) Consumer { return k.consumer(k.Topic(lane), k.Group(lane)) }
 
 // DeadLetters returns a consumer of the dead-letter topic, in a group of
-// its own (the workers' group name + "-janitor").
+// its own (the light lane's group name + "-janitor").
 func (k *Kafka) DeadLetters() Consumer { return k.consumer(k.cfg.DLQTopic, k.cfg.Group+"-janitor") }
 
 func (k *Kafka) consumer(topic, group string) Consumer {

@@ -62,7 +62,7 @@ func TestKafka(t *testing.T) {
 		if err := b.queue.Publish(b.ctx, want); err != nil {
 			t.Fatal(err)
 		}
-		c := b.queue.Consumer()
+		c := b.queue.Consumer(job.Light)
 		defer c.Close()
 		m, err := c.Fetch(b.ctx)
 		if err != nil {
@@ -86,7 +86,7 @@ func TestKafka(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		c := b.queue.Consumer()
+		c := b.queue.Consumer(job.Light)
 		m, err := c.Fetch(b.ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +97,7 @@ func TestKafka(t *testing.T) {
 		c.Close()
 
 		// A new member sees everything not yet committed on that partition.
-		c = b.queue.Consumer()
+		c = b.queue.Consumer(job.Light)
 		defer c.Close()
 		m2, err := c.Fetch(b.ctx)
 		if err != nil {
@@ -121,7 +121,7 @@ func TestKafkaBadMessages(t *testing.T) {
 		if err := w.WriteMessages(b.ctx, kafka.Message{Value: []byte("not json")}); err != nil {
 			t.Fatal(err)
 		}
-		c := b.queue.Consumer()
+		c := b.queue.Consumer(job.Light)
 		defer c.Close()
 		m, err := c.Fetch(b.ctx)
 		if !errors.Is(err, queue.ErrUndecodable) {
@@ -140,7 +140,7 @@ func TestKafkaBadMessages(t *testing.T) {
 		if err := w.WriteMessages(b.ctx, kafka.Message{Key: []byte("k1"), Value: []byte("{oops")}); err != nil {
 			t.Fatal(err)
 		}
-		c := b.queue.Consumer()
+		c := b.queue.Consumer(job.Light)
 		defer c.Close()
 		m, _ := c.Fetch(b.ctx)
 		if err := c.DeadLetter(b.ctx, m, "not a job"); err != nil {
@@ -177,19 +177,28 @@ func TestKafkaLag(t *testing.T) {
 		q := queue.New(cfg, testenv.Logger(t))
 		defer q.Close()
 		ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+		var jobs []job.Job
 		for _, id := range ids {
-			if err := q.Publish(b.ctx, job.Job{RequestID: id, A: 1, B: 2}); err != nil {
-				t.Fatal(err)
+			jobs = append(jobs, job.Job{RequestID: id, A: 1, B: 2})
+		}
+		for i, err := range q.PublishAll(b.ctx, jobs) { // one batch
+			if err != nil {
+				t.Fatalf("publish %s: %v", ids[i], err)
 			}
+		}
+		heavy := job.Job{RequestID: "heavy", A: 1, B: 2, Lane: job.Heavy}
+		if err := q.Publish(b.ctx, heavy); err != nil {
+			t.Fatal(err)
 		}
 		lag, err := q.Lag(b.ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lag.ByPartition) != 6 || lag.Total() != int64(len(ids)) {
-			t.Fatalf("lag = %v, want 6 partitions holding %d jobs", lag.ByPartition, len(ids))
+		light := lag.ByLane[job.Light]
+		if len(light) != 6 || lag.Total() != int64(len(ids))+1 || lag.Of(heavy) != 1 {
+			t.Fatalf("lag = %v, want 6 light partitions holding %d jobs and the heavy job in its own lane", lag.ByLane, len(ids))
 		}
-		c := q.Consumer()
+		c := q.Consumer(job.Light)
 		defer c.Close()
 		where, first := map[int]int64{}, queue.Message{}
 		for i := range ids {
@@ -198,24 +207,24 @@ func TestKafkaLag(t *testing.T) {
 				t.Fatal(err)
 			}
 			where[m.Partition]++
-			if lag.Of(m.Key) != lag.ByPartition[m.Partition] {
-				t.Fatalf("Of(%s) = %d, but it went to partition %d with lag %d", m.Key, lag.Of(m.Key), m.Partition, lag.ByPartition[m.Partition])
+			if lag.Of(m.Job) != light[m.Partition] {
+				t.Fatalf("Of(%s) = %d, but it went to partition %d with lag %d", m.Key, lag.Of(m.Job), m.Partition, light[m.Partition])
 			}
 			if i == 0 {
 				first = m
 			}
 		}
 		for p, n := range where {
-			if lag.ByPartition[p] != n {
-				t.Fatalf("lag = %v, want %v (where the jobs went)", lag.ByPartition, where)
+			if light[p] != n {
+				t.Fatalf("lag = %v, want %v (where the jobs went)", light, where)
 			}
 		}
 		if err := c.Commit(b.ctx, first); err != nil {
 			t.Fatal(err)
 		}
 		c.Close() // commits go out in the background; Close flushes them
-		if lag, _ := q.Lag(b.ctx); lag.ByPartition[first.Partition] != where[first.Partition]-1 {
-			t.Fatalf("lag of partition %d after one commit = %d, want %d", first.Partition, lag.ByPartition[first.Partition], where[first.Partition]-1)
+		if lag, _ := q.Lag(b.ctx); lag.ByLane[job.Light][first.Partition] != where[first.Partition]-1 {
+			t.Fatalf("lag of partition %d after one commit = %d, want %d", first.Partition, lag.ByLane[job.Light][first.Partition], where[first.Partition]-1)
 		}
 	})
 }
@@ -275,7 +284,7 @@ func TestKafkaSecured(t *testing.T) {
 			if err := q.Publish(ctx, job.Job{RequestID: "j1", A: 1, B: 10}); err != nil {
 				t.Fatal(err)
 			}
-			c := q.Consumer()
+			c := q.Consumer(job.Light)
 			defer c.Close()
 			m, err := c.Fetch(ctx)
 			if err != nil || m.Job.RequestID != "j1" {

@@ -2,16 +2,41 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
-// Changes delivers the id of every job whose record or progress changes,
-// until ctx ends. One subscription serves a whole process: callers fan the
-// ids out to their waiters. Ids may be missed while Redis is unreachable
-// (pub/sub does not queue), so waiters must also read the record itself.
-func (r *Redis) Changes(ctx context.Context) <-chan string {
-	return r.subscribe(ctx, r.eventsChannel())
+// Changes delivers every change of a job's record or progress, until ctx
+// ends: a final record written by Put whole, other changes by id. One
+// subscription serves a whole process: callers fan them out to their
+// waiters. Changes may be missed while Redis is unreachable (pub/sub does
+// not queue), so waiters must also read the record itself.
+func (r *Redis) Changes(ctx context.Context) <-chan Change {
+	in := r.subscribe(ctx, r.eventsChannel())
+	out := make(chan Change, 64)
+	go func() {
+		defer close(out)
+		for payload := range in {
+			c := Change{ID: payload}
+			if strings.HasPrefix(payload, "{") {
+				var rec job.Record
+				if err := json.Unmarshal([]byte(payload), &rec); err != nil {
+					continue // not ours
+				}
+				c = Change{ID: rec.RequestID, Record: &rec}
+			}
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // Cancellations delivers the id of every job a client cancels, until ctx

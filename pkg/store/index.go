@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
 // The janitor's view of the store (Index): the pending index, leases,
@@ -29,7 +31,14 @@ func (r *Redis) Touch(ctx context.Context, id string, at time.Time) error {
 }
 
 // Forget takes id out of the index (its record is final or gone).
-func (r *Redis) Forget(ctx context.Context, id string) error { return r.settle(ctx, id) }
+func (r *Redis) Forget(ctx context.Context, id string) error {
+	pipe := r.client.Pipeline()
+	for _, lane := range job.Lanes {
+		r.settle(ctx, pipe, id, lane, lane == job.Light)
+	}
+	_, err := pipe.Exec(ctx)
+	return translate(err)
+}
 
 // Leased reports whether a worker holds a live lease on id.
 func (r *Redis) Leased(ctx context.Context, id string) (bool, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -34,7 +35,14 @@ type Memory struct {
 		owner string
 		until time.Time
 	}
-	subscribers map[chan string]bool // true: cancellations, false: changes
+	backlog     map[string]backlogEntry
+	changeSubs  map[chan Change]struct{}
+	cancelSubs  map[chan string]struct{}
+}
+
+type backlogEntry struct {
+	lane     job.Lane
+	estimate time.Duration
 }
 
 type entry struct {
@@ -57,7 +65,7 @@ func NewMemory(ttl time.Duration, now func() time.Time) *Memory {
 		ttl: ttl, now: now,
 		records: map[string]entry{}, progress: map[string]float64{}, pending: map[string]time.Time{},
 		attempts: map[string]int{}, leases: map[string]time.Time{}, claims: map[string]claimEntry{},
-		subscribers: map[chan string]bool{},
+		backlog: map[string]backlogEntry{}, changeSubs: map[chan Change]struct{}{}, cancelSubs: map[chan string]struct{}{},
 	}
 }
 
@@ -90,6 +98,9 @@ func (m *Memory) Create(_ context.Context, rec job.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending[rec.RequestID] = rec.CreatedAt
+	if _, ok := m.backlog[rec.RequestID]; !ok {
+		m.backlog[rec.RequestID] = backlogEntry{rec.Lane, rec.Planned().Estimate}
+	}
 	if _, ok := m.record(rec.RequestID); ok {
 		return ErrExists
 	}
@@ -106,35 +117,84 @@ func (m *Memory) Put(_ context.Context, rec job.Record) error {
 	}
 	cur, ok := m.record(rec.RequestID)
 	written := !ok || cur.rec.Status == job.InProgress
+	m.settle(rec.RequestID, false)
 	if written {
 		m.records[rec.RequestID] = entry{rec: rec, expires: m.now().Add(m.ttl)}
+		m.announce(Change{ID: rec.RequestID, Record: &rec})
 	}
-	m.settle(rec.RequestID)
 	if !written {
 		return ErrFinal
 	}
 	return nil
 }
 
-// settle takes a job that reached its final state out of the index, ends
-// its lease and progress, and tells whoever waits on it; the caller holds mu.
-func (m *Memory) settle(id string) {
+// CreateAll creates each record as Create does.
+func (m *Memory) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
+	errs := make([]error, len(recs))
+	for i, rec := range recs {
+		errs[i] = m.Create(ctx, rec)
+	}
+	return errs, nil
+}
+
+// PutAll writes each final record as Put does.
+func (m *Memory) PutAll(ctx context.Context, recs []job.Record) ([]error, error) {
+	errs := make([]error, len(recs))
+	for i, rec := range recs {
+		if !rec.Status.Final() {
+			return nil, errors.New("store: PutAll takes final records")
+		}
+		errs[i] = m.Put(ctx, rec)
+	}
+	return errs, nil
+}
+
+// Take reads and leases each id as Get and Lease do.
+func (m *Memory) Take(ctx context.Context, ids []string, owner string, ttl time.Duration) ([]Found, string, error) {
+	gen, _ := m.Generation(ctx)
+	found := make([]Found, len(ids))
+	for i, id := range ids {
+		_ = m.Lease(ctx, id, owner, ttl)
+		found[i].Record, found[i].Err = m.Get(ctx, id)
+		found[i].Record.Progress = nil
+	}
+	return found, gen, nil
+}
+
+func (m *Memory) Backlog(context.Context) (map[job.Lane]time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[job.Lane]time.Duration{}
+	for _, lane := range job.Lanes {
+		out[lane] = 0
+	}
+	for _, e := range m.backlog {
+		out[e.lane] += e.estimate
+	}
+	return out, nil
+}
+
+// settle takes a job that reached its final state out of the index and
+// the backlog, ends its lease and progress, and, with announce, tells
+// whoever waits on it; the caller holds mu.
+func (m *Memory) settle(id string, announce bool) {
 	delete(m.pending, id)
 	delete(m.attempts, id)
 	delete(m.leases, id)
 	delete(m.progress, id)
-	m.publish(id, false)
+	delete(m.backlog, id)
+	if announce {
+		m.announce(Change{ID: id})
+	}
 }
 
-// publish hands id to the subscribers of one kind, dropping it for a
-// subscriber that is behind, as Redis pub/sub may; the caller holds mu.
-func (m *Memory) publish(id string, cancellation bool) {
-	for ch, kind := range m.subscribers {
-		if kind == cancellation {
-			select {
-			case ch <- id:
-			default:
-			}
+// announce hands c to the subscribers of changes, dropping it for one that
+// is behind, as Redis pub/sub may; the caller holds mu.
+func (m *Memory) announce(c Change) {
+	for ch := range m.changeSubs {
+		select {
+		case ch <- c:
+		default:
 		}
 	}
 }
@@ -175,8 +235,13 @@ func (m *Memory) end(id string, final func(job.Record, time.Time) job.Record) (j
 	}
 	ended := final(e.rec, m.now().UTC())
 	m.records[id] = entry{rec: ended, expires: m.now().Add(m.ttl)}
-	m.publish(id, true)
-	m.settle(id)
+	for ch := range m.cancelSubs {
+		select {
+		case ch <- id:
+		default:
+		}
+	}
+	m.settle(id, true)
 	return ended, nil
 }
 
@@ -207,7 +272,7 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.records, id)
-	m.settle(id)
+	m.settle(id, true)
 	return nil
 }
 
@@ -222,7 +287,7 @@ func (m *Memory) SetProgress(_ context.Context, id string, fraction float64) err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.progress[id] = fraction
-	m.publish(id, false)
+	m.announce(Change{ID: id})
 	return nil
 }
 
@@ -270,7 +335,7 @@ func (m *Memory) Touch(_ context.Context, id string, at time.Time) error {
 func (m *Memory) Forget(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.settle(id)
+	m.settle(id, true)
 	return nil
 }
 
@@ -315,22 +380,26 @@ func (m *Memory) Resign(_ context.Context, owner string) error {
 
 func (m *Memory) Ping(context.Context) error { return nil }
 
-func (m *Memory) Changes(ctx context.Context) <-chan string { return m.subscribe(ctx, false) }
+func (m *Memory) Changes(ctx context.Context) <-chan Change {
+	return subscribe(ctx, &m.mu, m.changeSubs)
+}
 
-func (m *Memory) Cancellations(ctx context.Context) <-chan string { return m.subscribe(ctx, true) }
+func (m *Memory) Cancellations(ctx context.Context) <-chan string {
+	return subscribe(ctx, &m.mu, m.cancelSubs)
+}
 
-// subscribe registers a channel until ctx ends; it is closed then.
-func (m *Memory) subscribe(ctx context.Context, cancellations bool) <-chan string {
-	ch := make(chan string, 256)
-	m.mu.Lock()
-	m.subscribers[ch] = cancellations
-	m.mu.Unlock()
+// subscribe registers a channel in subs until ctx ends; it is closed then.
+func subscribe[T any](ctx context.Context, mu *sync.Mutex, subs map[chan T]struct{}) <-chan T {
+	ch := make(chan T, 256)
+	mu.Lock()
+	subs[ch] = struct{}{}
+	mu.Unlock()
 	go func() {
 		<-ctx.Done()
-		m.mu.Lock()
-		delete(m.subscribers, ch)
+		mu.Lock()
+		delete(subs, ch)
 		close(ch)
-		m.mu.Unlock()
+		mu.Unlock()
 	}()
 	return ch
 }

@@ -39,11 +39,19 @@ type Records interface {
 	// Create writes a new IN_PROGRESS record and lists it as pending,
 	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
+	// CreateAll creates recs at once (one round trip to Redis); errs[i]
+	// is ErrExists where recs[i]'s id is taken. A non-nil err means none
+	// may be relied on.
+	CreateAll(ctx context.Context, recs []job.Record) (errs []error, err error)
 	// Put writes rec over an IN_PROGRESS record, or where there is none
 	// (a record lost to a wipe). A final record is never replaced: the
 	// first FINISHED, FAILED or CANCELLED stands byte for byte, and Put
 	// returns ErrFinal, so a redelivered or raced job may call it again.
 	Put(ctx context.Context, rec job.Record) error
+	// PutAll writes final records at once (one round trip to Redis), as
+	// Put would one by one: errs[i] is ErrFinal where a final record
+	// stood already. A non-nil err means some may not be written.
+	PutAll(ctx context.Context, recs []job.Record) (errs []error, err error)
 	// Get returns the record for id, or ErrNotFound (also for a rejected
 	// job's tombstone).
 	Get(ctx context.Context, id string) (job.Record, error)
@@ -66,6 +74,10 @@ type Records interface {
 
 // Progress is what a worker says of the job it computes.
 type Progress interface {
+	// Take reads the records of a batch of fetched jobs and leases them
+	// all to owner for ttl, in one round trip, with the store's
+	// generation; found[i].Err is ErrNotFound where ids[i] has no record.
+	Take(ctx context.Context, ids []string, owner string, ttl time.Duration) (found []Found, generation string, err error)
 	// Lease marks id as being computed by owner for ttl; a worker renews it
 	// while it computes, and a final Put ends it. The janitor leaves leased
 	// jobs alone.
@@ -102,6 +114,9 @@ type Index interface {
 	Attempt(ctx context.Context, id string) (int, error)
 	// Pending returns how many jobs the index lists.
 	Pending(ctx context.Context) (int64, error)
+	// Backlog returns, per lane, the planner's estimates summed over the
+	// jobs accepted and not yet final: the compute time the backlog holds.
+	Backlog(ctx context.Context) (map[job.Lane]time.Duration, error)
 	// Lead takes or renews the janitor lock for owner for ttl and reports
 	// whether owner holds it; another owner's live lock is left alone.
 	Lead(ctx context.Context, owner string, ttl time.Duration) (bool, error)
@@ -113,9 +128,9 @@ type Index interface {
 // or another. They may be missed while the store is unreachable, so a
 // waiter must also read the record itself.
 type Notifications interface {
-	// Changes delivers the id of every job whose record or progress
-	// changes, until ctx ends.
-	Changes(ctx context.Context) <-chan string
+	// Changes delivers every change of a job's record or progress, until
+	// ctx ends.
+	Changes(ctx context.Context) <-chan Change
 	// Cancellations delivers the id of every job a client cancels, until
 	// ctx ends.
 	Cancellations(ctx context.Context) <-chan string
@@ -130,6 +145,20 @@ type Store interface {
 	Notifications
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+}
+
+// Found is one record Take read.
+type Found struct {
+	Record job.Record
+	Err    error
+}
+
+// Change says that a job's record or progress changed. Record is set when
+// the change wrote a final record (a result or a failure): the new record
+// itself, so that a waiter need not read it again.
+type Change struct {
+	ID     string
+	Record *job.Record
 }
 
 // Finish writes a final record and reports whether this call wrote it:
@@ -226,98 +255,179 @@ func (r *Redis) eventsChannel() string        { return r.prefix + "events" }
 func (r *Redis) cancelledChannel() string     { return r.prefix + "cancelled" }
 
 func (r *Redis) Create(ctx context.Context, rec job.Record) error {
-	data, err := json.Marshal(rec)
+	errs, err := r.CreateAll(ctx, []job.Record{rec})
 	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+		return err
 	}
+	return errs[0]
+}
+
+func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
 	// Listed first: a pending id without a record is pruned by the janitor,
-	// while a record missing from the index would never be watched.
-	err = r.client.ZAdd(ctx, r.pendingKey(), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID}).Err()
-	if err != nil {
-		return translate(err)
-	}
-	if r.replicas == 0 {
-		ok, err := r.client.SetNX(ctx, r.Key(rec.RequestID), data, 0).Result()
-		if err != nil {
-			return translate(err)
-		}
-		if !ok {
-			return ErrExists
-		}
-		return nil
-	}
-	// WAIT counts the writes of its own connection: one pipeline, one
-	// connection.
+	// while a record missing from the index would never be watched. WAIT
+	// counts the writes of its own connection: one pipeline, one connection.
 	pipe := r.client.Pipeline()
-	set := pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
-	wait := pipe.Do(ctx, "WAIT", r.replicas, replicaWait.Milliseconds())
-	_, err = pipe.Exec(ctx)
-	acked, _ := wait.Int64()
-	switch {
-	case set.Err() != nil:
-		return translate(set.Err())
-	case !set.Val():
-		return ErrExists
-	case err == nil && acked >= int64(r.replicas):
-		return nil
+	sets := make([]*redis.BoolCmd, len(recs))
+	for i, rec := range recs {
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+		}
+		pipe.ZAdd(ctx, r.pendingKey(), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID})
+		backlogAdd.Eval(ctx, pipe, r.backlogKeys(rec.Lane), rec.RequestID, rec.Planned().Estimate.Milliseconds())
+		sets[i] = pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
 	}
-	// Not on enough replicas: a failover could lose it, so it is not a
-	// record to promise anything on. Withdrawn, best effort.
-	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), replicaWait)
-	defer cancel()
-	_ = r.Delete(cleanup, rec.RequestID)
-	return fmt.Errorf("store: the record reached %d of %d replicas: %w", acked, r.replicas, translate(err))
+	var wait *redis.Cmd
+	if r.replicas > 0 {
+		wait = pipe.Do(ctx, "WAIT", r.replicas, replicaWait.Milliseconds())
+	}
+	_, err := pipe.Exec(ctx)
+	errs := make([]error, len(recs))
+	for i, set := range sets {
+		switch {
+		case set.Err() != nil:
+			return nil, translate(set.Err())
+		case !set.Val():
+			errs[i] = ErrExists
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, translate(err)
+	}
+	if wait == nil {
+		return errs, nil
+	}
+	if acked, _ := wait.Int64(); acked < int64(r.replicas) {
+		// Not on enough replicas: a failover could lose them, so they are
+		// not records to promise anything on. Withdrawn, best effort.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), replicaWait)
+		defer cancel()
+		for i, rec := range recs {
+			if errs[i] == nil {
+				_ = r.Delete(cleanup, rec.RequestID)
+			}
+		}
+		return nil, fmt.Errorf("store: the records reached %d of %d replicas: %w", acked, r.replicas, translate(wait.Err()))
+	}
+	return errs, nil
 }
 
 // replicaWait bounds how long a write waits for its replicas.
 const replicaWait = time.Second
 
 func (r *Redis) Put(ctx context.Context, rec job.Record) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
-	}
-	key := r.Key(rec.RequestID)
 	if !rec.Status.Final() {
-		return translate(r.client.Set(ctx, key, data, 0).Err()) // still pending: no expiry
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+		}
+		return translate(r.client.Set(ctx, r.Key(rec.RequestID), data, 0).Err()) // still pending: no expiry
 	}
-	written, err := putFinal.Run(ctx, r.client, []string{key}, data, r.ttl.Milliseconds(), string(rec.Status)).Int()
+	errs, err := r.PutAll(ctx, []job.Record{rec})
 	if err != nil {
-		return translate(err)
-	}
-	if err := r.settle(ctx, rec.RequestID); err != nil {
 		return err
 	}
-	if written == 0 {
-		return ErrFinal
-	}
-	return nil
+	return errs[0]
 }
 
-// settle takes a job that reached its final state out of the index, ends
-// its lease and progress, and tells whoever waits on it.
-func (r *Redis) settle(ctx context.Context, id string) error {
+func (r *Redis) PutAll(ctx context.Context, recs []job.Record) ([]error, error) {
 	pipe := r.client.Pipeline()
+	puts := make([]*redis.Cmd, len(recs))
+	for i, rec := range recs {
+		if !rec.Status.Final() {
+			return nil, fmt.Errorf("store: PutAll takes final records, %s is %s", rec.RequestID, rec.Status)
+		}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+		}
+		puts[i] = putFinal.Eval(ctx, pipe, []string{r.Key(rec.RequestID)}, data, r.ttl.Milliseconds(), string(rec.Status), r.eventsChannel())
+		r.settle(ctx, pipe, rec.RequestID, rec.Lane, false)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, translate(err)
+	}
+	errs := make([]error, len(recs))
+	for i, put := range puts {
+		if written, _ := put.Int(); written == 0 {
+			errs[i] = ErrFinal
+		}
+	}
+	return errs, nil
+}
+
+// settle queues on pipe what ends a job that reached its final state: out
+// of the index and the lane's backlog, no lease or progress, and, with
+// announce, its id to whoever waits on it (putFinal announces the record
+// itself).
+func (r *Redis) settle(ctx context.Context, pipe redis.Pipeliner, id string, lane job.Lane, announce bool) {
 	pipe.ZRem(ctx, r.pendingKey(), id)
 	pipe.HDel(ctx, r.attemptsKey(), id)
 	pipe.Del(ctx, r.leaseKey(id)) // one key a command: on a Cluster they sit in different slots
 	pipe.Del(ctx, r.progressKey(id))
-	pipe.Publish(ctx, r.eventsChannel(), id)
-	_, err := pipe.Exec(ctx)
-	return translate(err)
+	backlogRemove.Eval(ctx, pipe, r.backlogKeys(lane), id)
+	if announce {
+		pipe.Publish(ctx, r.eventsChannel(), id)
+	}
 }
 
 // putFinal writes a final record over an IN_PROGRESS one or none, never
 // over a final one: one step, so that whichever final state comes first,
-// a result, a failure, a cancellation or a rejection, stands.
+// a result, a failure, a cancellation or a rejection, stands. What it
+// writes it announces, whole, on the events channel (ARGV[4]).
 var putFinal = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur and cjson.decode(cur).status ~= 'IN_PROGRESS' then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 return 1
 `)
+
+// backlogAdd counts a pending job's estimate (ARGV[2], ms) in its lane's
+// backlog once, however often it is called; backlogRemove takes it out
+// once. KEYS are the lane's estimates by id and their sum, in one slot.
+var (
+	backlogAdd = redis.NewScript(`
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+end
+return 0
+`)
+	backlogRemove = redis.NewScript(`
+local ms = redis.call('HGET', KEYS[1], ARGV[1])
+if ms then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('DECRBY', KEYS[2], ms)
+end
+return 0
+`)
+)
+
+// backlogKeys are a lane's backlog keys; the hash tag keeps them in one
+// Cluster slot, as a script needs.
+func (r *Redis) backlogKeys(lane job.Lane) []string {
+	tag := r.prefix + "backlog{" + lane.String() + "}"
+	return []string{tag + ":jobs", tag + ":ms"}
+}
+
+func (r *Redis) Backlog(ctx context.Context) (map[job.Lane]time.Duration, error) {
+	pipe := r.client.Pipeline()
+	gets := map[job.Lane]*redis.StringCmd{}
+	for _, lane := range job.Lanes {
+		gets[lane] = pipe.Get(ctx, r.backlogKeys(lane)[1])
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, translate(err)
+	}
+	out := map[job.Lane]time.Duration{}
+	for lane, get := range gets {
+		ms, _ := get.Int64() // none yet: zero
+		out[lane] = time.Duration(ms) * time.Millisecond
+	}
+	return out, nil
+}
 
 // endPending replaces the record with ARGV[1] only while it is still
 // IN_PROGRESS; it answers 0 (no record), 1 (already final) or 2 (replaced).
@@ -363,10 +473,11 @@ func (r *Redis) end(ctx context.Context, id string, final func(job.Record, time.
 		case n == 1:
 			continue // became final meanwhile: read it again
 		}
-		if err := r.client.Publish(ctx, r.cancelledChannel(), id).Err(); err != nil {
-			return job.Record{}, translate(err)
-		}
-		return ended, r.settle(ctx, id)
+		pipe := r.client.Pipeline()
+		pipe.Publish(ctx, r.cancelledChannel(), id)
+		r.settle(ctx, pipe, id, rec.Lane, true)
+		_, err = pipe.Exec(ctx)
+		return ended, translate(err)
 	}
 }
 
@@ -391,12 +502,30 @@ func (r *Redis) SetProgress(ctx context.Context, id string, fraction float64) er
 	return translate(r.client.Publish(ctx, r.eventsChannel(), id).Err())
 }
 
-func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
+func (r *Redis) Take(ctx context.Context, ids []string, owner string, ttl time.Duration) ([]Found, string, error) {
 	pipe := r.client.Pipeline()
-	recCmd := pipe.Get(ctx, r.Key(id))
-	progressCmd := pipe.Get(ctx, r.progressKey(id))
-	_, _ = pipe.Exec(ctx) // each command carries its own error
-	data, err := recCmd.Bytes()
+	genKey := r.prefix + "generation"
+	pipe.SetNX(ctx, genKey, uuid.NewString(), 0)
+	gen := pipe.Get(ctx, genKey)
+	gets := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		gets[i] = pipe.Get(ctx, r.Key(id))
+		pipe.Set(ctx, r.leaseKey(id), owner, ttl)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", translate(err)
+	}
+	found := make([]Found, len(ids))
+	for i, get := range gets {
+		found[i].Record, found[i].Err = decode(ids[i], get)
+	}
+	return found, gen.Val(), nil
+}
+
+// decode reads a record from get's reply; a rejected job's tombstone is
+// not found.
+func decode(id string, get *redis.StringCmd) (job.Record, error) {
+	data, err := get.Bytes()
 	if err != nil {
 		return job.Record{}, translate(err)
 	}
@@ -407,6 +536,18 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 	if rec.Status == job.Rejected {
 		return job.Record{}, ErrNotFound
 	}
+	return rec, nil
+}
+
+func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
+	pipe := r.client.Pipeline()
+	recCmd := pipe.Get(ctx, r.Key(id))
+	progressCmd := pipe.Get(ctx, r.progressKey(id))
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	rec, err := decode(id, recCmd)
+	if err != nil {
+		return job.Record{}, err
+	}
 	if f, err := progressCmd.Float64(); err == nil && rec.Status == job.InProgress {
 		rec.Progress = &f
 	}
@@ -414,10 +555,13 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 }
 
 func (r *Redis) Delete(ctx context.Context, id string) error {
-	if err := r.client.Del(ctx, r.Key(id)).Err(); err != nil {
-		return translate(err)
+	pipe := r.client.Pipeline()
+	pipe.Del(ctx, r.Key(id))
+	for _, lane := range job.Lanes {
+		r.settle(ctx, pipe, id, lane, lane == job.Light)
 	}
-	return r.settle(ctx, id)
+	_, err := pipe.Exec(ctx)
+	return translate(err)
 }
 
 func (r *Redis) Lease(ctx context.Context, id, owner string, ttl time.Duration) error {

@@ -64,6 +64,10 @@ var rules = []struct {
 	{"CancelsOnlyJobsInProgressAndTellsTheWorkers", cancelsOnlyJobsInProgressAndTellsTheWorkers},
 	{"ShowsProgressWhileInProgressOnlyAndAnnouncesIt", showsProgressWhileInProgressOnlyAndAnnouncesIt},
 	{"AnswersPing", answersPing},
+	{"CreatesAndFinishesBatchesAsOneByOne", createsAndFinishesBatchesAsOneByOne},
+	{"TakesABatchWithLeasesAndTheGeneration", takesABatchWithLeasesAndTheGeneration},
+	{"AnnouncesAWrittenResultWithItsRecord", announcesAWrittenResultWithItsRecord},
+	{"SumsTheBacklogPerLaneOncePerJob", sumsTheBacklogPerLaneOncePerJob},
 }
 
 var (
@@ -363,8 +367,8 @@ func cancelsOnlyJobsInProgressAndTellsTheWorkers(t *testing.T, h Harness) {
 	if id := <-cancellations; id != "id-1" {
 		t.Fatalf("cancellation of %q, want id-1", id)
 	}
-	if id := <-changes; id != "id-1" {
-		t.Fatalf("change of %q, want id-1", id)
+	if c := <-changes; c.ID != "id-1" {
+		t.Fatalf("change of %q, want id-1", c.ID)
 	}
 	if _, err := s.Cancel(ctx, "id-1"); !errors.Is(err, store.ErrFinal) {
 		t.Fatalf("second Cancel = %v, want ErrFinal", err)
@@ -390,8 +394,8 @@ func showsProgressWhileInProgressOnlyAndAnnouncesIt(t *testing.T, h Harness) {
 	j := newJob("id-1")
 	_ = s.Create(ctx, job.Pending(j))
 	_ = s.SetProgress(ctx, "id-1", 0.25)
-	if id := <-changes; id != "id-1" {
-		t.Fatalf("change of %q, want id-1", id)
+	if c := <-changes; c.ID != "id-1" || c.Record != nil {
+		t.Fatalf("change %+v, want id-1 without a record", c)
 	}
 	if got, _ := s.Get(ctx, "id-1"); got.Progress == nil || *got.Progress != 0.25 {
 		t.Fatalf("progress = %v, want 0.25", got.Progress)
@@ -406,5 +410,97 @@ func answersPing(t *testing.T, h Harness) {
 	s := h.Store
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping = %v", err)
+	}
+}
+
+func createsAndFinishesBatchesAsOneByOne(t *testing.T, h Harness) {
+	s := h.Store
+	_ = s.Create(ctx, job.Pending(newJob("id-1")))
+	errs, err := s.CreateAll(ctx, []job.Record{job.Pending(newJob("id-1")), job.Pending(newJob("id-2")), job.Pending(newJob("id-3"))})
+	if err != nil || !errors.Is(errs[0], store.ErrExists) || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("CreateAll = %v, %v; want ErrExists for id-1 only", errs, err)
+	}
+	_, _ = s.Cancel(ctx, "id-3")
+	errs, err = s.PutAll(ctx, []job.Record{newJob("id-1").Finished("17", now), newJob("id-2").Failed("x", now), newJob("id-3").Finished("17", now)})
+	if err != nil || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], store.ErrFinal) {
+		t.Fatalf("PutAll = %v, %v; want ErrFinal for the cancelled id-3 only", errs, err)
+	}
+	for id, want := range map[string]job.Status{"id-1": job.Finished, "id-2": job.Failed, "id-3": job.Cancelled} {
+		if got, _ := s.Get(ctx, id); got.Status != want {
+			t.Fatalf("%s is %s, want %s", id, got.Status, want)
+		}
+	}
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Fatalf("pending = %d after every job is final, want 0", n)
+	}
+}
+
+func takesABatchWithLeasesAndTheGeneration(t *testing.T, h Harness) {
+	s := h.Store
+	_ = s.Create(ctx, job.Pending(newJob("id-1")))
+	_ = s.Create(ctx, job.Pending(newJob("id-2")))
+	_, _ = s.Reject(ctx, "id-2")
+	found, gen, err := s.Take(ctx, []string{"id-1", "id-2", "never"}, "me", time.Minute)
+	if err != nil || len(found) != 3 {
+		t.Fatalf("Take = %v, %v", found, err)
+	}
+	if found[0].Err != nil || found[0].Record.RequestID != "id-1" || found[0].Record.Status != job.InProgress {
+		t.Fatalf("Take found %+v for id-1, want its record", found[0])
+	}
+	for _, f := range found[1:] {
+		if !errors.Is(f.Err, store.ErrNotFound) {
+			t.Fatalf("Take of a tombstone or unknown id = %+v, want ErrNotFound", f)
+		}
+	}
+	if want, _ := s.Generation(ctx); gen == "" || gen != want {
+		t.Fatalf("Take's generation = %q, want %q", gen, want)
+	}
+	if leased, _ := s.Leased(ctx, "id-1"); !leased {
+		t.Fatal("Take left id-1 unleased")
+	}
+}
+
+func announcesAWrittenResultWithItsRecord(t *testing.T, h Harness) {
+	s := h.Store
+	subscribed, stop := context.WithCancel(ctx)
+	defer stop()
+	changes := s.Changes(subscribed)
+	j := newJob("id-1")
+	_ = s.Create(ctx, job.Pending(j))
+	want := j.Finished("17", now)
+	_ = s.Put(ctx, want)
+	c := <-changes
+	if c.ID != "id-1" || c.Record == nil || c.Record.Status != job.Finished || *c.Record.Payload != "17" {
+		t.Fatalf("change = %+v, want id-1 with its FINISHED record", c)
+	}
+	_ = s.Put(ctx, j.Failed("late", now)) // not written: nothing to announce
+	_ = s.SetProgress(ctx, "id-1", 0.5)
+	if c := <-changes; c.Record != nil {
+		t.Fatalf("a refused Put announced %+v", *c.Record)
+	}
+}
+
+func sumsTheBacklogPerLaneOncePerJob(t *testing.T, h Harness) {
+	s := h.Store
+	heavy := func(id string, est time.Duration) job.Record {
+		j := newJob(id)
+		j.Lane, j.Plan = job.Heavy, job.Plan{Engine: "sieve", Estimate: est}
+		return job.Pending(j)
+	}
+	light := newJob("id-3")
+	light.Plan = job.Plan{Engine: "sieve", Estimate: time.Millisecond}
+	_ = s.Create(ctx, heavy("id-1", 2*time.Second))
+	_ = s.Create(ctx, heavy("id-1", 2*time.Second)) // counted once
+	_ = s.Create(ctx, heavy("id-2", 3*time.Second))
+	_ = s.Create(ctx, job.Pending(light))
+	got, err := s.Backlog(ctx)
+	if err != nil || got[job.Heavy] != 5*time.Second || got[job.Light] != time.Millisecond {
+		t.Fatalf("Backlog = %v, %v; want heavy 5s, light 1ms", got, err)
+	}
+	_ = s.Put(ctx, heavy("id-1", 2*time.Second).Job.Finished("1", now))
+	_ = s.Put(ctx, heavy("id-1", 2*time.Second).Job.Finished("1", now)) // taken out once
+	_, _ = s.Cancel(ctx, "id-3")
+	if got, _ := s.Backlog(ctx); got[job.Heavy] != 3*time.Second || got[job.Light] != 0 {
+		t.Fatalf("Backlog = %v after one heavy job finished and the light one was cancelled; want heavy 3s, light 0", got)
 	}
 }

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sumprimes/sumprimes/pkg/job"
+)
+
+// acceptor writes the records of concurrent submits in one store pipeline
+// and publishes their jobs in one produce request per partition: group
+// commit. No submit waits for a timer: the first to arrive when fewer than
+// maxFlights batches are in flight leads a batch at once, and it takes
+// every submit that gathered meanwhile; a leader that leaves submits
+// waiting hands them to a new leader.
+type acceptor struct {
+	store   Store
+	queue   Queue
+	timeout time.Duration
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	waiting []*submission
+	flights int
+}
+
+// Batches bound: how many may be in flight at once, and how many jobs one
+// carries.
+const (
+	maxFlights    = 4
+	maxAcceptJobs = 256
+)
+
+type submission struct {
+	j    job.Job
+	done chan error // nil, errNotStored or a publish error
+}
+
+// errNotStored reports a record the store did not take: the job was not
+// accepted, and nothing of it reached Kafka.
+var errNotStored = errors.New("the record was not stored")
+
+// errPublish wraps a publish the broker did not confirm: the record exists
+// and the message may have reached Kafka.
+type errPublish struct{ err error }
+
+func (e errPublish) Error() string { return "publish: " + e.err.Error() }
+
+// accept writes j's IN_PROGRESS record under the store's generation, then
+// publishes j and waits for the broker's acknowledgement.
+func (a *acceptor) accept(j job.Job) error {
+	sub := &submission{j: j, done: make(chan error, 1)}
+	a.mu.Lock()
+	a.waiting = append(a.waiting, sub)
+	lead := a.flights < maxFlights
+	if lead {
+		a.flights++
+	}
+	a.mu.Unlock()
+	if lead {
+		a.lead()
+	}
+	return <-sub.done
+}
+
+// lead takes one batch of the waiting submits and settles it; if more are
+// waiting, a new leader takes them, so that this submit's answer does not
+// wait for theirs.
+func (a *acceptor) lead() {
+	a.mu.Lock()
+	n := min(len(a.waiting), maxAcceptJobs)
+	batch := a.waiting[:n:n]
+	a.waiting = a.waiting[n:]
+	a.mu.Unlock()
+	a.settle(batch)
+	a.mu.Lock()
+	if len(a.waiting) > 0 {
+		go a.lead() // this flight goes on
+	} else {
+		a.flights--
+	}
+	a.mu.Unlock()
+}
+
+// settle accepts a batch: the generation, the records, then the jobs.
+func (a *acceptor) settle(batch []*submission) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	fail := func(err error) {
+		for _, s := range batch {
+			s.done <- err
+		}
+	}
+	gen, err := a.store.Generation(ctx)
+	if err != nil {
+		a.log.Error("read store generation", "error", err)
+		fail(errNotStored)
+		return
+	}
+	recs := make([]job.Record, len(batch))
+	for i, s := range batch {
+		s.j.Generation = gen
+		recs[i] = job.Pending(s.j)
+	}
+	errs, err := a.store.CreateAll(ctx, recs)
+	if err != nil {
+		a.log.Error("store records", "jobs", len(batch), "error", err)
+		fail(errNotStored)
+		return
+	}
+	var jobs []job.Job
+	var stored []*submission
+	for i, s := range batch {
+		if errs[i] != nil {
+			a.log.Error("store record", "requestId", s.j.RequestID, "error", errs[i])
+			s.done <- errNotStored
+			continue
+		}
+		jobs, stored = append(jobs, s.j), append(stored, s)
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	for i, err := range a.queue.PublishAll(ctx, jobs) {
+		if err != nil {
+			a.log.Error("publish job", "requestId", jobs[i].RequestID, "error", err)
+			stored[i].done <- errPublish{err}
+			continue
+		}
+		stored[i].done <- nil
+	}
+}
