@@ -166,6 +166,7 @@ func specCases() []specCase {
 			return post(`{"a":1,"b":10}`, "Idempotency-Key", "k")(b, l)
 		}},
 		{"POST /sumPrime", 400, "", post(`{"a":0,"b":10}`)},
+		{"POST /sumPrime", 202, "Prefer", post(`{"a":1,"b":10}`, "Prefer", "wait=1")}, // no worker here: 202 when the wait ends
 		{"POST /sumPrime", 401, "", post(`{"a":1,"b":10}`, "Authorization", "")},
 		{"POST /sumPrime", 409, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			_, _, _ = b.store.Claim(context.Background(), "name:alice:k", store.Claim{RequestID: someID, Fingerprint: "1-10-"})

@@ -19,6 +19,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/config"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/primes"
+	"github.com/sumprimes/sumprimes/pkg/queue"
 )
 
 // TestChaos is `make chaos`: a few thousand jobs submitted while a worker
@@ -43,7 +44,9 @@ func TestChaos(t *testing.T) {
 		what string
 		do   func()
 	}{
-		{jobs / 5, "SIGKILL a worker", func() {
+		{jobs / 5, "SIGKILL a worker holding several uncommitted messages of a partition", func() {
+			held := l.burst(t, cfg, 40, 20_000_000_000) // some 50 ms each: in flight side by side
+			t.Logf("lag by partition at the kill: %v", held)
 			_ = workers[0].cmd.Process.Kill()
 			workers = append(workers, startProcess(t, cfg, "worker"))
 		}},
@@ -137,6 +140,33 @@ func (l *load) submit(t *testing.T, b uint64) {
 	if json.Unmarshal(r.body, &p) == nil && p.Type == "urn:sumprimes:problem:not-accepted" {
 		l.withdrawn = append(l.withdrawn, p.RequestID)
 	}
+}
+
+// burst submits n jobs [1, b+i] at once and returns, once some partition
+// holds at least three of them uncommitted, the light lane's lag by
+// partition: a member computing a partition's messages side by side holds
+// several uncommitted, and a kill then must lose none of them.
+func (l *load) burst(t *testing.T, cfg config.Config, n int, b uint64) map[int]int64 {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { l.submit(t, b+uint64(i)) })
+	}
+	wg.Wait()
+	q := queue.New(queue.Config{Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group,
+		HeavyTopic: cfg.Kafka.HeavyTopic, HeavyGroup: cfg.Kafka.HeavyGroup}, testenv.Logger(t))
+	defer q.Close()
+	var held map[int]int64
+	testenv.Eventually(t, time.Minute, "a partition to hold three uncommitted jobs", func() bool {
+		lag, err := q.Lag(t.Context())
+		held = lag.ByLane[job.Light]
+		for _, n := range held {
+			if n >= 3 {
+				return true
+			}
+		}
+		return false
+	})
+	return held
 }
 
 // someAccepted returns the id of an accepted job.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sumprimes/sumprimes/internal/testenv"
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
 func TestPipeline(t *testing.T) {
@@ -75,6 +76,34 @@ func TestPipeline(t *testing.T) {
 		t.Parallel()
 		if r := get(t, url+"/sumPrime/3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"); r.status != http.StatusNotFound {
 			t.Fatalf("GET unknown id = %d, want 404", r.status)
+		}
+	})
+
+	t.Run("AnswersThePOSTWithTheResultWhenAskedToWait", func(t *testing.T) {
+		t.Parallel()
+		req, _ := http.NewRequest(http.MethodPost, url+"/sumPrime", strings.NewReader(`{"a": 1, "b": 1000000}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Prefer", "wait=30")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := read(t, resp)
+		if rec := r.record(t); r.status != http.StatusOK || rec.Status != "FINISHED" || *rec.Payload != "37550402023" {
+			t.Fatalf("POST with Prefer: wait=30 = %d %s, want 200 FINISHED 37550402023", r.status, r.body)
+		}
+	})
+
+	t.Run("RunsHeavyJobsInTheirOwnLane", func(t *testing.T) {
+		t.Parallel()
+		heavy := submit(t, url, 1, 100_000_000_000) // about 160 ms: past lanes.heavy_from
+		light := submit(t, url, 1, 1000)
+		if rec := await(t, url, light); rec.Status != "FINISHED" || rec.Lane != "" {
+			t.Fatalf("light job = %+v, want FINISHED in the light lane", rec)
+		}
+		rec := await(t, url, heavy)
+		if rec.Status != "FINISHED" || rec.Lane != job.Heavy || *rec.Payload != "201467077743744681014" {
+			t.Fatalf("heavy job = %+v, want FINISHED in the heavy lane", rec)
 		}
 	})
 
@@ -209,10 +238,11 @@ func TestMetrics(t *testing.T) {
 		`sumprimes_http_request_duration_seconds_bucket{method="GET",route="/sumPrime/:id"`,
 		"sumprimes_jobs_submitted_total", `sumprimes_jobs_finished_total{engine="prefix"}`,
 		`sumprimes_compute_seconds_bucket{engine="prefix"`, "sumprimes_job_latency_seconds_bucket",
-		`sumprimes_consumer_lag{partition="0"}`,
+		`sumprimes_consumer_lag{lane="light",partition="0"}`, `sumprimes_consumer_lag{lane="heavy",partition="0"}`,
+		`sumprimes_backlog_compute_seconds{lane="heavy"}`,
 	} {
 		if !strings.Contains(string(r.body), series) {
-			t.Errorf("/metrics lacks %s", series)
+			t.Errorf("/metrics lacks %s\n%s", series, r.body)
 		}
 	}
 }

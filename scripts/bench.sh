@@ -5,8 +5,9 @@
 # `sumprimes bench`; prints a table and the 2-worker/1-worker throughput
 # ratio on CPU-heavy jobs. Then the mixed-load scenarios, each beside its
 # target: peer (the same trivial jobs through Asynq, bench/asynq, on the
-# same machine and Redis), mixed (light jobs while heavy ones saturate the
-# workers) and fair (one client's light jobs behind another's 500).
+# same machine and Redis: processing a backlog, enqueueing, and our closed
+# loop), mixed (light jobs while heavy ones saturate the workers), fair (one
+# client's light jobs behind another's 500) and open loop at 1,000 jobs/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -29,7 +30,8 @@ run=bench$$
 export SUMPRIMES_KAFKA_TOPIC=sumprimes.$run SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.$run.dlq \
 	SUMPRIMES_KAFKA_GROUP=sumprimes-$run SUMPRIMES_REDIS_KEY_PREFIX=$run: \
 	SUMPRIMES_RATELIMIT_ENABLED=false SUMPRIMES_LIMITS_MAX_BACKLOG=0 SUMPRIMES_LOG_LEVEL=warn \
-	SUMPRIMES_WORKER_CONCURRENCY=1 SUMPRIMES_WORKER_THREADS=1 SUMPRIMES_METRICS_ADDR=
+	SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run.heavy SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-heavy \
+	SUMPRIMES_WORKER_CONCURRENCY=1 SUMPRIMES_WORKER_LIGHT_CONCURRENCY=1 SUMPRIMES_WORKER_THREADS=1 SUMPRIMES_METRICS_ADDR=
 api=http://127.0.0.1:18080
 SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api.log" & pids+=($!)
 "$bin" worker 2>"$dir/worker1.log" & pids+=($!)
@@ -73,40 +75,63 @@ printf '\nthroughput ratio, 2 workers / 1 worker, CPU-heavy jobs: %s\n' \
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
-stack() { # NAME WORKER_CONCURRENCY: an API and one worker on topic sumprimes.$run-NAME
+stack() { # NAME [ENV...]: an API and, unless NAME ends in -noworker, one worker (both lanes) on topics of NAME's own
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	pids=()
-	local env=(SUMPRIMES_KAFKA_TOPIC=sumprimes.$run-$1 SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.$run-$1.dlq
-		SUMPRIMES_KAFKA_GROUP=sumprimes-$run-$1 SUMPRIMES_WORKER_CONCURRENCY=$2 SUMPRIMES_WORKER_THREADS=0)
-	env "${env[@]}" SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api-$1.log" & pids+=($!)
-	env "${env[@]}" "$bin" worker 2>"$dir/worker-$1.log" & pids+=($!)
+	local name=$1
+	shift
+	local env=(SUMPRIMES_KAFKA_TOPIC=sumprimes.$run-$name SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.$run-$name.dlq
+		SUMPRIMES_KAFKA_GROUP=sumprimes-$run-$name SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run-$name.heavy
+		SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-$name-heavy SUMPRIMES_REDIS_KEY_PREFIX=$run-$name:
+		SUMPRIMES_WORKER_CONCURRENCY=2 SUMPRIMES_WORKER_LIGHT_CONCURRENCY=0 SUMPRIMES_WORKER_THREADS=0 "$@")
+	stackenv=("${env[@]}")
+	env "${env[@]}" SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api-$name.log" & pids+=($!)
 	for _ in $(seq 1 120); do "$bin" health --url $api/readyz 2>/dev/null && break; sleep 0.5; done
-	sleep 3 # the worker joins its group
+	[[ $name == *-noworker ]] && return
+	startworker "$name"
+	sleep 3 # the worker joins its groups
 }
+startworker() { env "${stackenv[@]}" "$bin" worker 2>"$dir/worker-$1.log" & pids+=($!); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 light=(--a 1 --b 1000)
 scenarios=()
 
-# peer: trivial jobs, worker concurrency 8, against Asynq at concurrency 8 on the same Redis.
-stack peer 8
-echo "bench: peer, sumprimes" >&2
-ours=$("$bin" bench --api-url $api "${light[@]}" --concurrency 64 --duration 10s 2>/dev/null | grep '^result ')
-echo "bench: peer, Asynq v0.26 (enqueue 20,000, then process)" >&2
+# peer, processing a backlog like for like: 20,000 trivial jobs enqueued with
+# no worker running, then one worker (Asynq: one server, concurrency 8)
+# drains them; rate = first to last completion. And the enqueue phase alone.
+stack peer-noworker
+echo "bench: peer, sumprimes: submit 20,000, then start a worker and drain" >&2
+"$bin" bench --api-url $api "${light[@]}" --drain --jobs 20000 --concurrency 64 >"$dir/drain.out" 2>/dev/null & drainer=$!
+until grep -q '^submitted' "$dir/drain.out" 2>/dev/null || ! kill -0 $drainer 2>/dev/null; do sleep 0.2; done
+startworker peer
+wait $drainer || true
+ourdrain=$(field drain_jobs_per_s "$(grep '^result ' "$dir/drain.out")")
+oursubmit=$(field jobs_per_s "$(grep '^submitted ' "$dir/drain.out")")
+echo "bench: peer, Asynq v0.26 (enqueue 20,000, then process, concurrency 8)" >&2
 theirs=$(cd bench && go run ./asynq -redis 127.0.0.1:6379 -jobs 20000 -concurrency 8 | grep '^result ')
-scenarios+=("peer: trivial jobs [1, 1000], sumprimes closed loop 64 clients / Asynq|$(field jobs_per_s "$ours") / $(field jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(awk -v a="$(field jobs_per_s "$ours")" -v b="$(field jobs_per_s "$theirs")" 'BEGIN{printf "%.2f", a/b}')")
+scenarios+=("peer: trivial jobs [1, 1000], a backlog of 20,000 drained by one worker: sumprimes / Asynq|$ourdrain / $(field drain_jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(ratio "$ourdrain" "$(field drain_jobs_per_s "$theirs")")")
+scenarios+=("peer: the same 20,000 enqueued (sumprimes: POST from 64 clients, each answered once durably in Kafka; Asynq: Enqueue in a loop)|$oursubmit / $(field enqueue_jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(ratio "$oursubmit" "$(field enqueue_jobs_per_s "$theirs")")")
+
+# peer as the issue first paired them: our closed loop (64 clients, submit with Prefer: wait, so a
+# result comes in the POST's answer) against Asynq's processing phase alone.
+stack peer
+echo "bench: peer, sumprimes closed loop, 64 clients" >&2
+ours=$("$bin" bench --api-url $api "${light[@]}" --prefer-wait --concurrency 64 --duration 10s 2>/dev/null | grep '^result ')
+scenarios+=("peer: sumprimes closed loop (64 clients, submit to result) / Asynq processing alone|$(field jobs_per_s "$ours") / $(field jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(ratio "$(field jobs_per_s "$ours")" "$(field jobs_per_s "$theirs")")")
 
 # mixed: heavy jobs saturate the workers while light ones arrive at 10/s.
-stack mixed 2
+stack mixed
 echo "bench: mixed, heavy [9.97·10^12, 10^13] from 6 clients, light at 10/s" >&2
 "$bin" bench --api-url $api --a 9970000000000 --b 10000000000000 --concurrency 6 --duration 40s >/dev/null 2>&1 & heavy=$!
 sleep 2
 line=$("$bin" bench --api-url $api "${light[@]}" --rate 10 --duration 15s 2>/dev/null | grep '^result ' || true)
 kill $heavy 2>/dev/null || true
 p99=$(field e2e_p99_ms "$line")
-scenarios+=("mixed: light jobs' end-to-end p50 / p99 while heavy jobs saturate the workers|$(field e2e_p50_ms "$line") / ${p99:-none finished} ms ($(field jobs "$line") finished, $(field errors "$line") not)|p99 ≤ 100 ms|$(awk -v a="${p99:-0}" 'BEGIN{printf "%.1f", a/100}')")
+scenarios+=("mixed: light jobs' end-to-end p50 / p99 while heavy jobs saturate the workers|$(field e2e_p50_ms "$line") / ${p99:-none finished} ms ($(field jobs "$line") finished, $(field errors "$line") not)|p99 ≤ 100 ms|$(ratio "${p99:-0}" 100)")
 
 # fair: client B's light jobs at 5/s, alone, then behind client A's 500 heavier jobs.
-stack fair 2
+stack fair SUMPRIMES_AUTH_KEYS=client-a:client-a,client-b:client-b
 echo "bench: fair, B alone" >&2
 alone=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 15s 2>/dev/null | grep '^result ')
 echo "bench: fair, B behind A's 500 jobs [10^12, 10^12+10^9]" >&2
@@ -115,7 +140,14 @@ sleep 3
 behind=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 15s 2>/dev/null | grep '^result ' || true)
 kill $hog 2>/dev/null || true
 b99=$(field e2e_p99_ms "$behind")
-scenarios+=("fair: B's end-to-end p50 / p99, alone → behind A's 500 jobs|$(field e2e_p50_ms "$alone") / $(field e2e_p99_ms "$alone") → $(field e2e_p50_ms "$behind") / ${b99:-none finished} ms|within 2× of alone|$(awk -v a="${b99:-0}" -v b="$(field e2e_p99_ms "$alone")" 'BEGIN{printf "%.1f", a/b}')")
+scenarios+=("fair: B's end-to-end p50 / p99, alone → behind A's 500 jobs|$(field e2e_p50_ms "$alone") / $(field e2e_p99_ms "$alone") → $(field e2e_p50_ms "$behind") / ${b99:-none finished} ms|within 2× of alone|$(ratio "${b99:-0}" "$(field e2e_p99_ms "$alone")")")
+
+# open loop: trivial jobs arriving at 1,000/s whatever the service does.
+stack open
+echo "bench: open loop, 1,000 trivial jobs/s for 15 s" >&2
+line=$("$bin" bench --api-url $api "${light[@]}" --rate 1000 --duration 15s 2>/dev/null | grep '^result ' || true)
+scenarios+=("open loop at 1,000 jobs/s: POST p99|$(field post_p99_ms "$line") ms ($(field jobs "$line") finished, $(field errors "$line") not)|≤ 10 ms|$(ratio "$(field post_p99_ms "$line")" 10)")
+scenarios+=("open loop at 1,000 jobs/s: end-to-end p99|$(field e2e_p99_ms "$line") ms|≤ 100 ms|$(ratio "$(field e2e_p99_ms "$line")" 100)")
 
 printf '
 | scenario | measured | target | ratio to target or peer |\n|---|---|---|---|\n'

@@ -59,6 +59,7 @@ type outcome struct {
 	msg     queue.Message
 	rec     *job.Record
 	abandon bool
+	elapsed time.Duration // computing it
 }
 
 // runLane runs one lane until ctx ends and its jobs in flight are done or
@@ -277,9 +278,7 @@ func (l *lane) compute(t *task) {
 	elapsed := l.w.now().Sub(start)
 	metrics.ComputeSeconds.WithLabelValues(string(t.plan.Engine)).Observe(elapsed.Seconds())
 	rec := j.Finished(sum.String(), l.w.now().UTC())
-	log.Debug("job computed", "engine", t.plan.Engine, "estimate", t.plan.Estimate.Round(time.Microsecond),
-		"elapsed", elapsed.Round(time.Microsecond))
-	l.results <- outcome{msg: t.msg, rec: &rec}
+	l.results <- outcome{msg: t.msg, rec: &rec, elapsed: elapsed}
 }
 
 // reject sends a message that can never succeed to the dead-letter topic;
@@ -333,9 +332,10 @@ func (l *lane) finish(work context.Context) {
 // (cancelled meanwhile) stays as it is, with no callback.
 func (l *lane) store(work context.Context, batch []outcome) bool {
 	var recs []job.Record
+	var elapsed []time.Duration
 	for _, o := range batch {
 		if o.rec != nil && !o.abandon {
-			recs = append(recs, *o.rec)
+			recs, elapsed = append(recs, *o.rec), append(elapsed, o.elapsed)
 		}
 	}
 	if len(recs) == 0 {
@@ -356,6 +356,8 @@ func (l *lane) store(work context.Context, batch []outcome) bool {
 		l.w.callbacks.Send(rec)
 		switch rec.Status {
 		case job.Finished:
+			l.log.Info("job done", "requestId", rec.RequestID, "a", rec.A, "b", rec.B, "engine", rec.Plan.Engine,
+				"estimate", rec.Plan.Estimate.Round(time.Microsecond), "elapsed", elapsed[i].Round(time.Microsecond))
 			metrics.JobsFinished.WithLabelValues(string(rec.Plan.Engine)).Inc()
 			if !rec.CreatedAt.IsZero() {
 				metrics.EndToEndSeconds.Observe(l.w.now().Sub(rec.CreatedAt).Seconds())

@@ -31,6 +31,7 @@ func benchCommand(stdout io.Writer) *cobra.Command {
 		maxJobs     int
 		a, b        uint64
 		preferWait  bool
+		drain       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -49,6 +50,12 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 				return usageError{fmt.Errorf("want 1 ≤ --a ≤ --b, --concurrency ≥ 1, --duration > 0, --rate ≥ 0, --jobs ≥ 0")}
 			}
 			c := newClient(cmd)
+			if drain {
+				if maxJobs == 0 {
+					return usageError{fmt.Errorf("--drain needs --jobs")}
+				}
+				return runDrain(cmd.Context(), c, a, b, concurrency, maxJobs, stdout)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), duration)
 			defer cancel()
 			res := runBench(ctx, c, a, b, rate, concurrency, maxJobs, preferWait, cmd.ErrOrStderr())
@@ -66,6 +73,7 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 	f.IntVar(&maxJobs, "jobs", 0, "stop after this many jobs (0: no limit)")
 	f.Uint64Var(&a, "a", 1, "each job's lower bound")
 	f.Uint64Var(&b, "b", 1_000_000, "each job's upper bound")
+	f.BoolVar(&drain, "drain", false, "submit --jobs jobs without waiting (print a line starting \"submitted\"), then wait for them all and report how fast the workers drained them: (jobs-1) / (last finishedAt - first finishedAt); start the workers after the submitted line to measure a backlog draining")
 	f.BoolVar(&preferWait, "prefer-wait", false, "submit with Prefer: wait=30, so a quick job's result comes in the POST's answer (no poll); POST latency then includes the job")
 	addClientFlags(cmd)
 	return cmd
@@ -187,4 +195,70 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// runDrain submits n jobs from concurrency clients without waiting, says
+// so, then waits for every one and reports the submit rate and the rate at
+// which the workers finished them (from the records' finishedAt).
+func runDrain(ctx context.Context, c *client.Client, a, b uint64, concurrency, n int, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	ids := make(chan string, n)
+	next := make(chan struct{}, n)
+	for range n {
+		next <- struct{}{}
+	}
+	close(next)
+	var failed atomic.Int64
+	begin := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for range next {
+				rec, err := c.Submit(ctx, a, b)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				ids <- rec.RequestID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	submitted := time.Since(begin)
+	fmt.Fprintf(out, "submitted jobs=%d errors=%d jobs_per_s=%.2f\n", len(ids), failed.Load(), float64(len(ids))/submitted.Seconds())
+	if f, ok := out.(interface{ Sync() error }); ok {
+		_ = f.Sync()
+	}
+	var mu sync.Mutex
+	var first, last time.Time
+	finished := 0
+	for range concurrency {
+		wg.Go(func() {
+			for id := range ids {
+				rec, err := c.Wait(ctx, id, nil)
+				if err != nil || rec.Status != job.Finished || rec.FinishedAt == nil {
+					failed.Add(1)
+					continue
+				}
+				mu.Lock()
+				finished++
+				if first.IsZero() || rec.FinishedAt.Before(first) {
+					first = *rec.FinishedAt
+				}
+				if rec.FinishedAt.After(last) {
+					last = *rec.FinishedAt
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if finished < 2 {
+		return fmt.Errorf("only %d jobs finished", finished)
+	}
+	fmt.Fprintf(out, "result jobs=%d errors=%d drain_jobs_per_s=%.2f drain_s=%.3f\n",
+		finished, failed.Load(), float64(finished-1)/last.Sub(first).Seconds(), last.Sub(first).Seconds())
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,10 +74,10 @@ var (
 )
 
 // RegisterLag exports each lane's consumer-group lag per partition, read
-// from Kafka at each scrape. A process registers it once; later calls are
-// no-ops.
+// from Kafka at each scrape. The latest call's function is the one read
+// (tests run several services in one process, one after another).
 func RegisterLag(lag func(context.Context) (map[string]map[int]int64, error)) {
-	register(collector{lagDesc, func(ctx context.Context, ch chan<- prometheus.Metric) error {
+	lagCollector.register(func(ctx context.Context, ch chan<- prometheus.Metric) error {
 		byLane, err := lag(ctx)
 		for lane, parts := range byLane {
 			for p, n := range parts {
@@ -83,19 +85,20 @@ func RegisterLag(lag func(context.Context) (map[string]map[int]int64, error)) {
 			}
 		}
 		return err
-	}})
+	})
 }
 
 // RegisterBacklog exports the compute seconds each lane's backlog holds,
 // read from the store at each scrape: the heavy lane's autoscaling metric.
+// The latest call's function is the one read.
 func RegisterBacklog(seconds func(context.Context) (map[string]float64, error)) {
-	register(collector{backlogDesc, func(ctx context.Context, ch chan<- prometheus.Metric) error {
+	backlogCollector.register(func(ctx context.Context, ch chan<- prometheus.Metric) error {
 		byLane, err := seconds(ctx)
 		for lane, s := range byLane {
 			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, s, lane)
 		}
 		return err
-	}})
+	})
 }
 
 var (
@@ -105,27 +108,32 @@ var (
 		"The planner's estimates summed over the jobs accepted and not yet final, by lane.", []string{"lane"}, nil)
 )
 
-func register(c prometheus.Collector) {
-	err := prometheus.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if err != nil && !errors.As(err, &already) {
-		panic(err)
-	}
-}
+var (
+	lagCollector     = &collector{desc: lagDesc}
+	backlogCollector = &collector{desc: backlogDesc}
+)
 
 // collector reads one series family from a dependency at each scrape; an
 // unreachable dependency leaves it out of that scrape, the rest still served.
 type collector struct {
 	desc    *prometheus.Desc
-	collect func(context.Context, chan<- prometheus.Metric) error
+	once    sync.Once
+	collect atomic.Pointer[func(context.Context, chan<- prometheus.Metric) error]
 }
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+// register makes f the collector's reader, registering the collector with
+// the default registry the first time.
+func (c *collector) register(f func(context.Context, chan<- prometheus.Metric) error) {
+	c.collect.Store(&f)
+	c.once.Do(func() { prometheus.MustRegister(c) })
+}
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
+func (c *collector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_ = c.collect(ctx, ch)
+	_ = (*c.collect.Load())(ctx, ch)
 }
 
 // Handler serves the series in the Prometheus text format; a collector
