@@ -220,20 +220,20 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		return service{}, fmt.Errorf("worker.lanes: %w", err)
 	}
 	w := worker.New(worker.Config{
-		Store:         a.store,
-		Owner:         a.owner,
-		Limits:        a.limits(),
-		Cancellations: a.store.Cancellations(ctx),
-		Callbacks:     a.callbacks,
+		Store:            a.store,
+		Owner:            a.owner,
+		Limits:           a.limits(),
+		Cancellations:    a.store.Cancellations(ctx),
+		Callbacks:        a.callbacks,
 		NewConsumer:      a.queue.Consumer,
 		Lanes:            lanes,
 		Concurrency:      cfg.Worker.Concurrency,
 		LightConcurrency: cfg.Worker.LightConcurrency,
 		Prefetch:         cfg.Worker.Prefetch,
-		Threads:       cfg.Worker.Threads,
-		DrainTimeout:  cfg.Worker.DrainTimeout,
-		LeaseTTL:      cfg.Worker.LeaseTTL,
-		Log:           log,
+		Threads:          cfg.Worker.Threads,
+		DrainTimeout:     cfg.Worker.DrainTimeout,
+		LeaseTTL:         cfg.Worker.LeaseTTL,
+		Log:              log,
 	})
 	a.registerQueueMetrics()
 	return service{run: func(ctx context.Context) error {

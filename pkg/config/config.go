@@ -177,14 +177,14 @@ type HTTP struct {
 
 // Kafka configures the job queue.
 type Kafka struct {
-	TLS               TLS           `mapstructure:"tls"`
-	SASL              SASL          `mapstructure:"sasl"`
-	Brokers           []string      `mapstructure:"brokers"`
-	Topic             string        `mapstructure:"topic"`
-	Partitions        int           `mapstructure:"partitions"`
-	ReplicationFactor int           `mapstructure:"replication_factor"`
-	Group             string        `mapstructure:"group"`
-	DLQTopic          string        `mapstructure:"dlq_topic"`
+	TLS               TLS      `mapstructure:"tls"`
+	SASL              SASL     `mapstructure:"sasl"`
+	Brokers           []string `mapstructure:"brokers"`
+	Topic             string   `mapstructure:"topic"`
+	Partitions        int      `mapstructure:"partitions"`
+	ReplicationFactor int      `mapstructure:"replication_factor"`
+	Group             string   `mapstructure:"group"`
+	DLQTopic          string   `mapstructure:"dlq_topic"`
 	// HeavyTopic and HeavyGroup carry the heavy lane's jobs (see Lanes).
 	HeavyTopic string `mapstructure:"heavy_topic"`
 	HeavyGroup string `mapstructure:"heavy_group"`

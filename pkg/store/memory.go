@@ -35,9 +35,9 @@ type Memory struct {
 		owner string
 		until time.Time
 	}
-	backlog     map[string]backlogEntry
-	changeSubs  map[chan Change]struct{}
-	cancelSubs  map[chan string]struct{}
+	backlog    map[string]backlogEntry
+	changeSubs map[chan Change]struct{}
+	cancelSubs map[chan string]struct{}
 }
 
 type backlogEntry struct {
