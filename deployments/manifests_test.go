@@ -169,7 +169,7 @@ func TestManifestsScaling(t *testing.T) {
 	})
 
 	t.Run("AuthenticateTheScalerFromTheServicesOwnSecret", func(t *testing.T) {
-		tr := m.scaled[0].Spec.Triggers[0]
+		tr := m.scaled[scaledFor(t, m, "worker")].Spec.Triggers[0]
 		if tr.AuthenticationRef == nil || m.triggerAuth[tr.AuthenticationRef.Name] == nil {
 			t.Fatalf("the kafka trigger's authenticationRef %v names no TriggerAuthentication", tr.AuthenticationRef)
 		}
@@ -192,7 +192,10 @@ func TestManifestsScaling(t *testing.T) {
 	})
 
 	t.Run("ScaleWorkersOnLagUpToThePartitionCount", func(t *testing.T) {
-		so := m.scaled[0]
+		so := m.scaled[scaledFor(t, m, "worker")]
+		if env := envOf(m.deployments["worker"]); env["SUMPRIMES_WORKER_LANES"] != "light" {
+			t.Errorf("the lag-scaled worker consumes lanes %q, want light only", env["SUMPRIMES_WORKER_LANES"])
+		}
 		if so.Spec.ScaleTargetRef.Name != "worker" || so.Spec.MaxReplicaCount == nil || *so.Spec.MaxReplicaCount > 12 {
 			t.Fatalf("ScaledObject targets %q with max %v; want the worker, at most 12 (the partitions)", so.Spec.ScaleTargetRef.Name, so.Spec.MaxReplicaCount)
 		}
@@ -206,6 +209,26 @@ func TestManifestsScaling(t *testing.T) {
 		for _, k := range []string{"lagThreshold", "activationLagThreshold", "bootstrapServers"} {
 			if tr.Metadata[k] == "" {
 				t.Errorf("trigger lacks %s", k)
+			}
+		}
+	})
+
+	t.Run("ScaleTheHeavyLaneOnItsBacklogsComputeTime", func(t *testing.T) {
+		d := m.deployments["worker-heavy"]
+		if d == nil || envOf(d)["SUMPRIMES_WORKER_LANES"] != "heavy" {
+			t.Fatal("no worker-heavy Deployment consuming the heavy lane alone")
+		}
+		so := m.scaled[scaledFor(t, m, "worker-heavy")]
+		if so.Spec.MaxReplicaCount == nil || *so.Spec.MaxReplicaCount > 12 {
+			t.Errorf("worker-heavy scales to %v, want at most 12 (the partitions)", so.Spec.MaxReplicaCount)
+		}
+		tr := so.Spec.Triggers[0]
+		if tr.Type != "prometheus" || !strings.Contains(tr.Metadata["query"], `sumprimes_backlog_compute_seconds{lane="heavy"}`) {
+			t.Errorf("worker-heavy's trigger is %s %q, want prometheus on the heavy lane's backlog seconds", tr.Type, tr.Metadata["query"])
+		}
+		for _, k := range []string{"serverAddress", "threshold", "activationThreshold"} {
+			if tr.Metadata[k] == "" {
+				t.Errorf("worker-heavy's trigger lacks %s", k)
 			}
 		}
 	})
@@ -226,10 +249,36 @@ func TestManifestsScaling(t *testing.T) {
 				names = append(names, k)
 			}
 		}
+		for _, d := range m.deployments {
+			for k := range envOf(d) {
+				names = append(names, k)
+			}
+		}
 		for _, n := range names {
 			if strings.HasPrefix(n, config.EnvPrefix+"_") && !known[n] {
 				t.Errorf("%s is no configuration key", n)
 			}
 		}
 	})
+}
+
+// scaledFor returns the index of the ScaledObject that scales deployment.
+func scaledFor(t *testing.T, m manifests, deployment string) int {
+	t.Helper()
+	for i, so := range m.scaled {
+		if so.Spec.ScaleTargetRef.Name == deployment {
+			return i
+		}
+	}
+	t.Fatalf("no ScaledObject scales %s", deployment)
+	return -1
+}
+
+// envOf returns the variables a deployment's first container sets itself.
+func envOf(d *appsv1.Deployment) map[string]string {
+	env := map[string]string{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
 }

@@ -8,8 +8,11 @@
 # same machine and Redis: processing a backlog, enqueueing, and our closed
 # loop), mixed (light jobs while heavy ones saturate the workers), fair (one
 # client's light jobs behind another's 500) and open loop at 1,000 jobs/s.
+# BENCH_ONLY=peer,mixed (any of throughput, peer, mixed, fair, open) runs
+# those parts alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 source scripts/services.sh
 ensure redis
 ensure kafka
@@ -33,6 +36,8 @@ export SUMPRIMES_KAFKA_TOPIC=sumprimes.$run SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.
 	SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run.heavy SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-heavy \
 	SUMPRIMES_WORKER_CONCURRENCY=1 SUMPRIMES_WORKER_LIGHT_CONCURRENCY=1 SUMPRIMES_WORKER_THREADS=1 SUMPRIMES_METRICS_ADDR=
 api=http://127.0.0.1:18080
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+if want throughput; then
 SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api.log" & pids+=($!)
 "$bin" worker 2>"$dir/worker1.log" & pids+=($!)
 for _ in $(seq 1 120); do "$bin" health --url $api/readyz 2>/dev/null && break; sleep 0.5; done
@@ -58,7 +63,6 @@ sleep 5 # let the consumer group give the new member its partitions
 bench "CPU-heavy [10^12, 10^12+10^8], closed loop, 4 clients" 2 "${heavy[@]}" --concurrency 4 --duration 15s >/dev/null
 two=${rows[-1]}
 
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 printf '\n| load | workers | jobs | jobs/s | POST p50 / p99 (ms) | end to end p50 / p95 / p99 (ms) | errors |\n|---|---|---|---|---|---|---|\n'
 for r in "${rows[@]}"; do
 	IFS='|' read -r label workers line <<<"$r"
@@ -68,6 +72,8 @@ for r in "${rows[@]}"; do
 done
 printf '\nthroughput ratio, 2 workers / 1 worker, CPU-heavy jobs: %s\n' \
 	"$(awk -v a="$(field jobs_per_s "$two")" -v b="$(field jobs_per_s "$one")" 'BEGIN{printf "%.2f", a/b}')"
+
+fi
 
 # The scenarios of the mixed-load issue, each on a fresh stack (its own
 # topic and group, so one scenario's leftover jobs cannot slow the next),
@@ -97,6 +103,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 light=(--a 1 --b 1000)
 scenarios=()
 
+if want peer; then
 # peer, processing a backlog like for like: 20,000 trivial jobs enqueued with
 # no worker running, then one worker (Asynq: one server, concurrency 8)
 # drains them; rate = first to last completion. And the enqueue phase alone.
@@ -119,17 +126,22 @@ stack peer
 echo "bench: peer, sumprimes closed loop, 64 clients" >&2
 ours=$("$bin" bench --api-url $api "${light[@]}" --prefer-wait --concurrency 64 --duration 10s 2>/dev/null | grep '^result ')
 scenarios+=("peer: sumprimes closed loop (64 clients, submit to result) / Asynq processing alone|$(field jobs_per_s "$ours") / $(field jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(ratio "$(field jobs_per_s "$ours")" "$(field jobs_per_s "$theirs")")")
+fi
 
+if want mixed; then
 # mixed: heavy jobs saturate the workers while light ones arrive at 10/s.
 stack mixed
 echo "bench: mixed, heavy [9.97·10^12, 10^13] from 6 clients, light at 10/s" >&2
 "$bin" bench --api-url $api --a 9970000000000 --b 10000000000000 --concurrency 6 --duration 40s >/dev/null 2>&1 & heavy=$!
 sleep 2
 line=$("$bin" bench --api-url $api "${light[@]}" --rate 10 --duration 15s 2>/dev/null | grep '^result ' || true)
+	echo "$line" >&2
 kill $heavy 2>/dev/null || true
 p99=$(field e2e_p99_ms "$line")
 scenarios+=("mixed: light jobs' end-to-end p50 / p99 while heavy jobs saturate the workers|$(field e2e_p50_ms "$line") / ${p99:-none finished} ms ($(field jobs "$line") finished, $(field errors "$line") not)|p99 ≤ 100 ms|$(ratio "${p99:-0}" 100)")
+fi
 
+if want fair; then
 # fair: client B's light jobs at 5/s, alone, then behind client A's 500 heavier jobs.
 stack fair SUMPRIMES_AUTH_KEYS=client-a:client-a,client-b:client-b
 echo "bench: fair, B alone" >&2
@@ -141,13 +153,16 @@ behind=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 -
 kill $hog 2>/dev/null || true
 b99=$(field e2e_p99_ms "$behind")
 scenarios+=("fair: B's end-to-end p50 / p99, alone → behind A's 500 jobs|$(field e2e_p50_ms "$alone") / $(field e2e_p99_ms "$alone") → $(field e2e_p50_ms "$behind") / ${b99:-none finished} ms|within 2× of alone|$(ratio "${b99:-0}" "$(field e2e_p99_ms "$alone")")")
+fi
 
+if want open; then
 # open loop: trivial jobs arriving at 1,000/s whatever the service does.
 stack open
 echo "bench: open loop, 1,000 trivial jobs/s for 15 s" >&2
 line=$("$bin" bench --api-url $api "${light[@]}" --rate 1000 --duration 15s 2>/dev/null | grep '^result ' || true)
 scenarios+=("open loop at 1,000 jobs/s: POST p99|$(field post_p99_ms "$line") ms ($(field jobs "$line") finished, $(field errors "$line") not)|≤ 10 ms|$(ratio "$(field post_p99_ms "$line")" 10)")
 scenarios+=("open loop at 1,000 jobs/s: end-to-end p99|$(field e2e_p99_ms "$line") ms|≤ 100 ms|$(ratio "$(field e2e_p99_ms "$line")" 100)")
+fi
 
 printf '
 | scenario | measured | target | ratio to target or peer |\n|---|---|---|---|\n'

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,6 +164,14 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	if w.cancellations != nil {
 		go w.watchCancellations(work)
+	}
+	if slices.Contains(w.lanes, job.Heavy) {
+		// Heavy jobs compute on background threads (see background), which
+		// yield to the rest only if the rest has Ps to run on: one more P
+		// per heavy thread, so that they never hold all of them.
+		procs := runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(procs + w.slots[job.Heavy]*w.threads)
+		defer runtime.GOMAXPROCS(procs)
 	}
 	var wg sync.WaitGroup
 	for _, name := range w.lanes {
