@@ -150,6 +150,7 @@ echo "bench: fair, B behind A's 500 jobs [10^12, 10^12+10^9]" >&2
 "$bin" bench --api-url $api --api-key client-a --a 1000000000000 --b 1001000000000 --jobs 500 --concurrency 500 --duration 10s >/dev/null 2>&1 & hog=$!
 sleep 3
 behind=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 15s 2>/dev/null | grep '^result ' || true)
+echo "alone: $alone" >&2; echo "behind: $behind" >&2
 kill $hog 2>/dev/null || true
 b99=$(field e2e_p99_ms "$behind")
 scenarios+=("fair: B's end-to-end p50 / p99, alone → behind A's 500 jobs|$(field e2e_p50_ms "$alone") / $(field e2e_p99_ms "$alone") → $(field e2e_p50_ms "$behind") / ${b99:-none finished} ms|within 2× of alone|$(ratio "${b99:-0}" "$(field e2e_p99_ms "$alone")")")
