@@ -50,8 +50,9 @@ type errPublish struct{ err error }
 func (e errPublish) Error() string { return "publish: " + e.err.Error() }
 
 // accept writes j's IN_PROGRESS record under the store's generation, then
-// publishes j and waits for the broker's acknowledgement.
-func (a *acceptor) accept(j job.Job) error {
+// publishes j and waits for the broker's acknowledgement; it returns j as
+// accepted (with that generation).
+func (a *acceptor) accept(j job.Job) (job.Job, error) {
 	sub := &submission{j: j, done: make(chan error, 1)}
 	a.mu.Lock()
 	a.waiting = append(a.waiting, sub)
@@ -63,7 +64,8 @@ func (a *acceptor) accept(j job.Job) error {
 	if lead {
 		a.lead()
 	}
-	return <-sub.done
+	err := <-sub.done // settle wrote sub.j before sending
+	return sub.j, err
 }
 
 // lead takes one batch of the waiting submits and settles it; if more are

@@ -359,7 +359,7 @@ func (s *Server) claim(c echo.Context, ctx context.Context, req submitRequest, j
 // submits that arrive meanwhile (see acceptor), and returns the record to
 // answer with.
 func (s *Server) accept(ctx context.Context, j job.Job) (job.Record, error) {
-	err := s.acceptor.accept(j)
+	j, err := s.acceptor.accept(j)
 	var pe errPublish
 	switch {
 	case errors.Is(err, errNotStored):

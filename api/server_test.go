@@ -197,6 +197,9 @@ func TestSubmit(t *testing.T) {
 		if got["status"] != "IN_PROGRESS" || got["payload"] != nil || id == "" {
 			t.Fatalf("body = %v, want IN_PROGRESS with null payload and an id", got)
 		}
+		if gen, _ := b.store.Generation(context.Background()); got["generation"] != gen || b.queue.published[0].Generation != gen {
+			t.Errorf("generation answered %v, published %q; want the store's %q in both", got["generation"], b.queue.published[0].Generation, gen)
+		}
 		if loc := rec.Header().Get("Location"); loc != "/sumPrime/"+id {
 			t.Errorf("Location = %q, want /sumPrime/%s", loc, id)
 		}

@@ -158,6 +158,9 @@ func (l *load) burst(t *testing.T, cfg config.Config, n int, b uint64) map[int]i
 	var held map[int]int64
 	testenv.Eventually(t, time.Minute, "a partition to hold three uncommitted jobs", func() bool {
 		lag, err := q.Lag(t.Context())
+		if err != nil {
+			return false
+		}
 		held = lag.ByLane[job.Light]
 		for _, n := range held {
 			if n >= 3 {
