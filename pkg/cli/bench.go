@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"math"
 	"slices"
 	"sync"
@@ -49,7 +50,12 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 			if a < 1 || b < a || concurrency < 1 || duration <= 0 || rate < 0 || maxJobs < 0 {
 				return usageError{fmt.Errorf("want 1 ≤ --a ≤ --b, --concurrency ≥ 1, --duration > 0, --rate ≥ 0, --jobs ≥ 0")}
 			}
-			c := newClient(cmd)
+			// Clients that keep their connections, as a real service's do:
+			// net/http keeps two idle ones per host by default, so a load of
+			// hundreds at once would be mostly TCP handshakes.
+			transport := http.DefaultTransport.(*http.Transport).Clone()
+			transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 0, 4096
+			c := newClient(cmd, client.WithHTTPClient(&http.Client{Transport: transport}))
 			if drain {
 				if maxJobs == 0 {
 					return usageError{fmt.Errorf("--drain needs --jobs")}
@@ -122,19 +128,24 @@ func runBench(ctx context.Context, c *client.Client, a, b uint64, rate float64, 
 		fmt.Fprintf(progress, "\r%5.0fs  finished %d  errors %d  ", time.Since(begin).Seconds(), res.jobs, res.errors)
 	})()
 	if rate > 0 {
+		// Every tick starts the jobs due by then: a tick the generator
+		// missed (it shares the CPUs) delays arrivals, never drops them.
 		arrivals := time.NewTicker(time.Duration(float64(time.Second) / rate))
 		defer arrivals.Stop()
+		launched := 0
 	open:
 		for {
 			select {
 			case <-ctx.Done():
 				break open
-			case <-arrivals.C:
-				if !claim() {
-					break open
+			case now := <-arrivals.C:
+				for due := int(now.Sub(begin).Seconds() * rate); launched < due; launched++ {
+					if !claim() {
+						break open
+					}
+					inflight.Add(1)
+					go one()
 				}
-				inflight.Add(1)
-				go one()
 			}
 		}
 	} else {

@@ -33,12 +33,12 @@ func addClientFlags(cmd *cobra.Command) {
 	cmd.Flags().String("api-key", "", "API key, sent as X-API-Key (default $SUMPRIMES_API_KEY)")
 }
 
-func newClient(cmd *cobra.Command) *client.Client {
+func newClient(cmd *cobra.Command, opts ...client.Option) *client.Client {
 	key, _ := cmd.Flags().GetString("api-key")
 	if key == "" {
 		key = os.Getenv("SUMPRIMES_API_KEY")
 	}
-	return client.New(apiURL(cmd), client.WithAPIKey(key))
+	return client.New(apiURL(cmd), append([]client.Option{client.WithAPIKey(key)}, opts...)...)
 }
 
 // clientError turns an API problem into the CLI's error: the server's own
