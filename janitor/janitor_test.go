@@ -124,7 +124,7 @@ func TestJanitor(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.lost(t, "id-1")
-		_ = b.store.Lease(b.ctx, "id-1", "worker", time.Minute)
+		_, _, _ = b.store.Take(b.ctx, []string{"id-1"}, "worker", time.Minute)
 		b.pass(t)
 		if n := b.published(t); n != 0 || b.janitor.Counts().Running != 1 {
 			t.Fatalf("published %d, counts %+v; want a running job left alone", n, b.janitor.Counts())

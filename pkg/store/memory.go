@@ -154,7 +154,7 @@ func (m *Memory) Take(ctx context.Context, ids []string, owner string, ttl time.
 	gen, _ := m.Generation(ctx)
 	found := make([]Found, len(ids))
 	for i, id := range ids {
-		_ = m.Lease(ctx, id, owner, ttl)
+		m.lease(id, ttl)
 		found[i].Record, found[i].Err = m.Get(ctx, id)
 		found[i].Record.Progress = nil
 	}
@@ -276,11 +276,10 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-func (m *Memory) Lease(_ context.Context, id, _ string, ttl time.Duration) error {
+func (m *Memory) lease(id string, ttl time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.leases[id] = m.now().Add(ttl)
-	return nil
 }
 
 func (m *Memory) SetProgress(_ context.Context, id string, fraction float64) error {

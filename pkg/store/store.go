@@ -77,11 +77,9 @@ type Progress interface {
 	// Take reads the records of a batch of fetched jobs and leases them
 	// all to owner for ttl, in one round trip, with the store's
 	// generation; found[i].Err is ErrNotFound where ids[i] has no record.
+	// A worker takes a job again to renew its lease while it computes, and
+	// a final Put ends the lease; the janitor leaves leased jobs alone.
 	Take(ctx context.Context, ids []string, owner string, ttl time.Duration) (found []Found, generation string, err error)
-	// Lease marks id as being computed by owner for ttl; a worker renews it
-	// while it computes, and a final Put ends it. The janitor leaves leased
-	// jobs alone.
-	Lease(ctx context.Context, id, owner string, ttl time.Duration) error
 	// SetProgress records how far a running job has got (0..1); Get shows
 	// it while the record is IN_PROGRESS.
 	SetProgress(ctx context.Context, id string, fraction float64) error
@@ -562,10 +560,6 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 	}
 	_, err := pipe.Exec(ctx)
 	return translate(err)
-}
-
-func (r *Redis) Lease(ctx context.Context, id, owner string, ttl time.Duration) error {
-	return translate(r.client.Set(ctx, r.leaseKey(id), owner, ttl).Err())
 }
 
 func (r *Redis) Ping(ctx context.Context) error {

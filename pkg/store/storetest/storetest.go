@@ -274,9 +274,9 @@ func holdsLeasesUntilTheJobIsFinal(t *testing.T, h Harness) {
 	if leased, _ := s.Leased(ctx, "id-1"); leased {
 		t.Fatal("leased before any worker took it")
 	}
-	_ = s.Lease(ctx, "id-1", "worker-a", time.Minute)
+	_, _, _ = s.Take(ctx, []string{"id-1"}, "worker-a", time.Minute)
 	if leased, _ := s.Leased(ctx, "id-1"); !leased {
-		t.Fatal("not leased after Lease")
+		t.Fatal("not leased after Take")
 	}
 	_ = s.Put(ctx, j.Finished("17", now))
 	if leased, _ := s.Leased(ctx, "id-1"); leased {
