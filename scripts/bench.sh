@@ -98,7 +98,8 @@ stack() { # NAME [ENV...]: an API and, unless NAME ends in -noworker, one worker
 	startworker "$name"
 	sleep 3 # the worker joins its groups
 }
-startworker() { env "${stackenv[@]}" "$bin" worker 2>"$dir/worker-$1.log" & pids+=($!); }
+startworker() { env "${stackenv[@]}" SUMPRIMES_METRICS_ADDR=127.0.0.1:19090 "$bin" worker 2>"$dir/worker-$1.log" & pids+=($!); }
+counter() { curl -s "$1" | awk -v name="$2" '$1 == name { printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 light=(--a 1 --b 1000)
 scenarios=()
@@ -125,6 +126,8 @@ scenarios+=("peer: the same 20,000 enqueued (sumprimes: POST from 64 clients, ea
 stack peer
 echo "bench: peer, sumprimes closed loop, 64 clients" >&2
 ours=$("$bin" bench --api-url $api "${light[@]}" --prefer-wait --concurrency 64 --duration 10s 2>/dev/null | grep '^result ')
+trips=$(( $(counter $api/metrics sumprimes_redis_round_trips_total) + $(counter http://127.0.0.1:19090/metrics sumprimes_redis_round_trips_total) ))
+scenarios+=("Redis round trips per job in that closed loop, API and worker: before this change 9 (counted in its code: generation, index, record, read before computing, lease, result, settle, poll, re-read on wake) → after|$(awk -v t="$trips" -v j="$(field jobs "$ours")" 'BEGIN{printf "%.2f", t/j}')|fewer|$(awk -v t="$trips" -v j="$(field jobs "$ours")" 'BEGIN{printf "%.2f", t/j/9}')")
 scenarios+=("peer: sumprimes closed loop (64 clients, submit to result) / Asynq processing alone|$(field jobs_per_s "$ours") / $(field jobs_per_s "$theirs") jobs/s|≥ 1.0×|$(ratio "$(field jobs_per_s "$ours")" "$(field jobs_per_s "$theirs")")")
 fi
 

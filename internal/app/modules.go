@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -51,6 +52,7 @@ func initRedis(a *app, ctx context.Context) (service, error) {
 		SentinelPassword: string(r.SentinelPassword), TLS: tlsConfig,
 	}
 	a.redis = store.NewClient(cfg)
+	a.redis.AddHook(roundTrips{})
 	check, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := store.Check(check, cfg, a.redis); err != nil {
@@ -58,6 +60,26 @@ func initRedis(a *app, ctx context.Context) (service, error) {
 		return service{}, err
 	}
 	return service{stop: func() { a.redis.Close() }}, nil
+}
+
+// roundTrips counts every command sent alone and every pipeline as one
+// round trip (sumprimes_redis_round_trips_total).
+type roundTrips struct{}
+
+func (roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		metrics.RedisRoundTrips.Inc()
+		return next(ctx, cmd)
+	}
+}
+
+func (roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		metrics.RedisRoundTrips.Inc()
+		return next(ctx, cmds)
+	}
 }
 
 func initStore(a *app, _ context.Context) (service, error) {

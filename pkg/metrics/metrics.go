@@ -67,6 +67,11 @@ var (
 		Name: "sumprimes_job_latency_seconds", Help: "Time from submit to the stored result.",
 		Buckets: prometheus.ExponentialBuckets(1e-3, 3, 12),
 	})
+	// RedisRoundTrips counts this process's round trips to Redis: a command
+	// alone or a pipeline of them.
+	RedisRoundTrips = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_redis_round_trips_total", Help: "Round trips to Redis: single commands and pipelines.",
+	})
 	// JanitorActions counts what the janitor did, by action.
 	JanitorActions = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sumprimes_janitor_actions_total", Help: "Janitor findings and actions.",
