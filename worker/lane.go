@@ -127,23 +127,29 @@ func (l *lane) fetch(ctx context.Context) {
 	}
 }
 
+// gather returns first and whatever else ch holds right now, up to
+// maxBatch in all: a batch that never waits for more to arrive.
+func gather[T any](first T, ch <-chan T) []T {
+	batch := []T{first}
+	for len(batch) < maxBatch {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, v)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // admit takes the fetched messages in batches: what arrived while the last
 // batch was being read.
 func (l *lane) admit(ctx, work context.Context) {
 	for first := range l.fetched {
-		batch := []fetchedMsg{first}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case f, ok := <-l.fetched:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, f)
-			default:
-				break gather
-			}
-		}
+		batch := gather(first, l.fetched)
 		if ctx.Err() != nil { // shutting down: not started, delivered again
 			for _, f := range batch {
 				l.results <- outcome{msg: f.msg, abandon: true}
@@ -325,19 +331,7 @@ func (l *lane) reject(ctx context.Context, m queue.Message, reason string, fail 
 // trip, calls back the clients that asked, then marks each message done.
 func (l *lane) finish(work context.Context) {
 	for first := range l.results {
-		batch := []outcome{first}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case o, ok := <-l.results:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, o)
-			default:
-				break gather
-			}
-		}
+		batch := gather(first, l.results)
 		stored := l.store(work, batch)
 		for _, o := range batch {
 			if o.abandon || o.rec != nil && !stored {

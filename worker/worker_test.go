@@ -101,29 +101,13 @@ func (c *fakeConsumer) DeadLetter(_ context.Context, m queue.Message, _ string) 
 
 // faultyStore is the in-memory store (held to Redis's rules by the store's
 // conformance suite) logging what the worker writes; its first failures
-// Puts fail, and with a gate each Put waits for the gate to close.
+// PutAlls fail, and with a gate each PutAll waits for the gate to close.
 type faultyStore struct {
 	*store.Memory
 	mu       sync.Mutex
 	failures int
 	gate     chan struct{}
 	events   *events
-}
-
-func (s *faultyStore) Put(ctx context.Context, r job.Record) error {
-	if s.gate != nil {
-		<-s.gate
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failures > 0 {
-		s.failures--
-		s.events.add("put failed")
-		return errors.New("redis unavailable")
-	}
-	err := s.Memory.Put(ctx, r)
-	s.events.add("put %s %s", r.RequestID, r.Status)
-	return err
 }
 
 func (s *faultyStore) PutAll(ctx context.Context, recs []job.Record) ([]error, error) {
