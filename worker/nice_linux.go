@@ -3,22 +3,18 @@ package worker
 import (
 	"runtime"
 	"syscall"
-	"unsafe"
 )
 
-// background makes the calling goroutine's OS thread its own, under
-// SCHED_IDLE, for good: the goroutine must end without unlocking, and the
-// thread ends with it (so no other goroutine ever runs at that priority).
-// A heavy job computes on such threads: where it shares CPUs with light
-// jobs, the API, Kafka or Redis, they come first, and where it has the
-// CPUs to itself it loses nothing. Lowering one's own priority needs no
-// privilege; if the kernel refuses SCHED_IDLE, nice 19 stands in.
+// background makes the calling goroutine's OS thread its own, at nice 10,
+// for good: the goroutine must end without unlocking, and the thread ends
+// with it (so no other goroutine ever runs at that priority). A heavy job
+// computes on such threads: where they share CPUs with light jobs, the API,
+// Kafka or Redis in the same cgroup (one process with both lanes, a shared
+// host), those come first, while the heavy job still gets about a tenth of
+// a CPU against each busy thread (never starved, as SCHED_IDLE could be),
+// and all of it when the CPUs are otherwise idle. Lowering one's own
+// priority needs no privilege.
 func background() {
 	runtime.LockOSThread()
-	tid := syscall.Gettid()
-	const schedIdle = 5 // SCHED_IDLE, sched(7)
-	var param struct{ priority int32 }
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), schedIdle, uintptr(unsafe.Pointer(&param))); errno != 0 {
-		_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
-	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 10)
 }
