@@ -264,7 +264,7 @@ func (l *lane) compute(t *task) {
 	log := l.log.With("requestId", j.RequestID)
 	tracker := l.w.hold(t.ctx, j, t.admitted, t.cancel, log)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", t.plan.Engine, "estimate", t.plan.Estimate)
-	sum, err := l.run(t, primes.Options{Threads: l.threads, Progress: tracker.report})
+	sum, err := t.plan.Run(t.ctx, primes.Options{Threads: l.threads, Progress: tracker.report})
 	tracker.stop()
 	switch {
 	case context.Cause(t.ctx) == errCancelled:
@@ -285,28 +285,6 @@ func (l *lane) compute(t *task) {
 	metrics.ComputeSeconds.WithLabelValues(string(t.plan.Engine)).Observe(elapsed.Seconds())
 	rec := j.Finished(sum.String(), l.w.now().UTC())
 	l.results <- outcome{msg: t.msg, rec: &rec, elapsed: elapsed}
-}
-
-// run computes t's sum. A heavy job computes on threads of its own at
-// background priority (see background): light jobs and I/O on the same
-// CPUs come first.
-func (l *lane) run(t *task, opt primes.Options) (primes.U128, error) {
-	if l.name != job.Heavy {
-		return t.plan.Run(t.ctx, opt)
-	}
-	opt.OnThread = background
-	type result struct {
-		sum primes.U128
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		background() // this thread ends with the goroutine
-		sum, err := t.plan.Run(t.ctx, opt)
-		done <- result{sum, err}
-	}()
-	r := <-done
-	return r.sum, r.err
 }
 
 // reject sends a message that can never succeed to the dead-letter topic;

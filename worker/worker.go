@@ -166,9 +166,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		go w.watchCancellations(work)
 	}
 	if slices.Contains(w.lanes, job.Heavy) {
-		// Heavy jobs compute on background threads (see background), which
-		// yield to the rest only if the rest has Ps to run on: one more P
-		// per heavy thread, so that they never hold all of them.
+		// A heavy job's goroutines hold their Ps for its whole length, and
+		// Go preempts them only every 10 ms: with no P left, a light job or
+		// a store round trip of this process would wait that long at each
+		// step. One more P per heavy thread, and the rest always finds one;
+		// the OS then shares the CPUs among the threads.
 		procs := runtime.GOMAXPROCS(0)
 		runtime.GOMAXPROCS(procs + w.slots[job.Heavy]*w.threads)
 		defer runtime.GOMAXPROCS(procs)

@@ -85,9 +85,6 @@ func (p Plan) Run(ctx context.Context, opt Options) (U128, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if opt.OnThread != nil {
-			opt.OnThread()
-		}
 		lower, lowerErr = PrefixSum(ctx, p.A-1, nil)
 	}()
 	upper, err := PrefixSum(ctx, p.B, opt.Progress)

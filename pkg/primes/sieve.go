@@ -57,10 +57,6 @@ type Options struct {
 	// hundred times per computation. It may be called from several
 	// goroutines at once and must return quickly.
 	Progress func(done float64)
-	// OnThread, when not nil, is called first on each goroutine the sieve
-	// starts to compute on (a caller may lower their OS threads' priority
-	// there, say). The prefix engine computes on the caller's goroutine.
-	OnThread func()
 }
 
 // Sieving primes come in three tiers by how often they hit a segment.
@@ -264,9 +260,6 @@ func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if opt.OnThread != nil {
-				opt.OnThread()
-			}
 			w := newSieveWorker(s)
 			var local U128
 			for ctx.Err() == nil {
