@@ -303,11 +303,12 @@ func (b *produceBatch) indexes() []int {
 }
 
 // produce sends one batch in one request and waits for all in-sync
-// replicas, returning the error of each job that failed; a retriable broker
-// error (a leader moving) is tried again a few times while ctx lasts, for
-// the partitions it hit. A retry may store a job twice, which the worker
-// tolerates (a second delivery of a job is skipped or recomputed to the
-// same sum).
+// replicas, returning the error of each job that failed. A failure a retry
+// may cure (the connection lost, a broker restarting, a leader moving) is
+// tried again with backoff while ctx lasts, for the partitions it hit; a
+// broker's refusal that will not change (a denied topic, a record too large)
+// is not. A retry may store a job twice, which the worker tolerates (a
+// second delivery of a job is skipped or recomputed to the same sum).
 func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) map[int]error {
 	failed := map[int]error{}
 	var backoffs backoff.Backoff
@@ -331,14 +332,17 @@ func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) ma
 		if err == nil && len(retry.topics) == 0 {
 			return failed
 		}
-		if err != nil { // the whole request: every job of it failed
+		if err != nil { // the whole request failed: every job of it
 			for _, i := range b.indexes() {
 				failed[i] = err
 			}
-			k.forgetLayouts(b)
-			return failed
+			var ke kafka.Error
+			if errors.As(err, &ke) && !ke.Temporary() {
+				return failed
+			}
+			retry = b
 		}
-		if attempt == 3 || !backoffs.Wait(ctx) {
+		if attempt == maxProduceAttempts || !backoffs.Wait(ctx) {
 			return failed
 		}
 		k.forgetLayouts(retry)
@@ -348,6 +352,10 @@ func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) ma
 		b = retry
 	}
 }
+
+// maxProduceAttempts bounds the tries of one produce; the caller's context
+// bounds their time.
+const maxProduceAttempts = 8
 
 // roundTrip sends req and sorts its answer: failed gets the errors of the
 // partitions that failed, the batch returned holds those worth another try.
