@@ -212,6 +212,11 @@ func TestManifestsScaling(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestManifestsHeavyLaneAndKeys: the heavy lane scales on work, and every\nvariable set is a configuration key.
+func TestManifestsHeavyLaneAndKeys(t *testing.T) {
+	m := load(t)
 
 	t.Run("ScaleTheHeavyLaneOnItsBacklogsComputeTime", func(t *testing.T) {
 		d := m.deployments["worker-heavy"]

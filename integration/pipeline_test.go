@@ -78,6 +78,14 @@ func TestPipeline(t *testing.T) {
 			t.Fatalf("GET unknown id = %d, want 404", r.status)
 		}
 	})
+}
+
+// TestPipelineLanesAndWaiting: a POST may wait for its result, heavy jobs run in\ntheir own lane, and many jobs at once all finish.
+func TestPipelineLanesAndWaiting(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	url := startAPI(t, cfg)
+	startWorker(t, cfg)
 
 	t.Run("AnswersThePOSTWithTheResultWhenAskedToWait", func(t *testing.T) {
 		t.Parallel()
