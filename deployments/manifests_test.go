@@ -1,15 +1,11 @@
-// Package deployments checks the Kubernetes manifests: every document in
-// the kustomization decodes strictly (no unknown or mistyped field) into
-// the upstream API types, KEDA's ScaledObject included, and the settings
-// the service depends on hold. It is a module of its own so the service
+// Package deployments checks the Kubernetes manifests: kustomize itself
+// renders the base and the overlays, every resource decodes strictly (no
+// unknown or mistyped field) into the upstream API types, KEDA's
+// ScaledObject included, and the settings the service depends on hold. It is a module of its own so the service
 // does not carry the Kubernetes libraries.
 package deployments
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,8 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/sumprimes/sumprimes/pkg/config"
 )
 
 type manifests struct {
@@ -32,64 +26,59 @@ type manifests struct {
 	kinds       map[string]int
 }
 
-// load decodes every document of every resource the kustomization lists.
+// load renders the kustomization with kustomize and decodes every resource.
 func load(t *testing.T) manifests {
 	t.Helper()
-	dir := "k8s"
-	var kust struct {
-		Resources []string `json:"resources"`
-	}
-	decodeFile(t, filepath.Join(dir, "kustomization.yaml"), &kust)
-	m := manifests{deployments: map[string]*appsv1.Deployment{}, kinds: map[string]int{}, triggerAuth: map[string]*keda.TriggerAuthentication{}}
-	for _, file := range kust.Resources {
-		data, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, doc := range bytes.Split(data, []byte("\n---\n")) {
-			where := fmt.Sprintf("%s document %d", file, i+1)
-			var head struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-			}
-			if err := yaml.Unmarshal(doc, &head); err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			m.kinds[head.APIVersion+"/"+head.Kind]++
-			var obj any
-			switch head.APIVersion + "/" + head.Kind {
-			case "apps/v1/Deployment":
-				d := &appsv1.Deployment{}
-				obj, m.deployments[nameOf(t, doc)] = d, d
-			case "v1/Service":
-				obj = &corev1.Service{}
-			case "v1/Namespace":
-				obj = &corev1.Namespace{}
-			case "v1/ConfigMap":
-				c := &corev1.ConfigMap{}
-				obj, m.configMaps = c, append(m.configMaps, c)
-			case "v1/Secret":
-				s := &corev1.Secret{}
-				obj, m.secrets = s, append(m.secrets, s)
-			case "autoscaling/v2/HorizontalPodAutoscaler":
-				obj = &autoscalingv2.HorizontalPodAutoscaler{}
-			case "policy/v1/PodDisruptionBudget":
-				obj = &policyv1.PodDisruptionBudget{}
-			case "keda.sh/v1alpha1/ScaledObject":
-				s := &keda.ScaledObject{}
-				obj, m.scaled = s, append(m.scaled, s)
-			case "keda.sh/v1alpha1/TriggerAuthentication":
-				a := &keda.TriggerAuthentication{}
-				obj, m.triggerAuth[nameOf(t, doc)] = a, a
-			default:
-				t.Fatalf("%s: unexpected kind %s %s", where, head.APIVersion, head.Kind)
-			}
-			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-		}
-	}
+	m, _ := render(t, "k8s")
 	return m
+}
+
+func newManifests() manifests {
+	return manifests{deployments: map[string]*appsv1.Deployment{}, kinds: map[string]int{}, triggerAuth: map[string]*keda.TriggerAuthentication{}}
+}
+
+// add decodes one document strictly into its upstream type.
+func (m *manifests) add(t *testing.T, where string, doc []byte) {
+	t.Helper()
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(doc, &head); err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	m.kinds[head.APIVersion+"/"+head.Kind]++
+	var obj any
+	switch head.APIVersion + "/" + head.Kind {
+	case "apps/v1/Deployment":
+		d := &appsv1.Deployment{}
+		obj, m.deployments[nameOf(t, doc)] = d, d
+	case "v1/Service":
+		obj = &corev1.Service{}
+	case "v1/Namespace":
+		obj = &corev1.Namespace{}
+	case "v1/ConfigMap":
+		c := &corev1.ConfigMap{}
+		obj, m.configMaps = c, append(m.configMaps, c)
+	case "v1/Secret":
+		s := &corev1.Secret{}
+		obj, m.secrets = s, append(m.secrets, s)
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		obj = &autoscalingv2.HorizontalPodAutoscaler{}
+	case "policy/v1/PodDisruptionBudget":
+		obj = &policyv1.PodDisruptionBudget{}
+	case "keda.sh/v1alpha1/ScaledObject":
+		s := &keda.ScaledObject{}
+		obj, m.scaled = s, append(m.scaled, s)
+	case "keda.sh/v1alpha1/TriggerAuthentication":
+		a := &keda.TriggerAuthentication{}
+		obj, m.triggerAuth[nameOf(t, doc)] = a, a
+	default:
+		t.Fatalf("%s: unexpected kind %s %s", where, head.APIVersion, head.Kind)
+	}
+	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
 }
 
 func nameOf(t *testing.T, doc []byte) string {
@@ -100,17 +89,6 @@ func nameOf(t *testing.T, doc []byte) string {
 		t.Fatal(err)
 	}
 	return meta.Metadata.Name
-}
-
-func decodeFile(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }
 
 func TestManifests(t *testing.T) {
@@ -238,33 +216,7 @@ func TestManifestsHeavyLaneAndKeys(t *testing.T) {
 		}
 	})
 
-	t.Run("SetOnlyRealConfigurationKeys", func(t *testing.T) {
-		known := map[string]bool{}
-		for _, k := range config.Keys() {
-			known[config.EnvVar(k)] = true
-		}
-		var names []string
-		for _, c := range m.configMaps {
-			for k := range c.Data {
-				names = append(names, k)
-			}
-		}
-		for _, s := range m.secrets {
-			for k := range s.StringData {
-				names = append(names, k)
-			}
-		}
-		for _, d := range m.deployments {
-			for k := range envOf(d) {
-				names = append(names, k)
-			}
-		}
-		for _, n := range names {
-			if strings.HasPrefix(n, config.EnvPrefix+"_") && !known[n] {
-				t.Errorf("%s is no configuration key", n)
-			}
-		}
-	})
+	t.Run("SetOnlyRealConfigurationKeys", func(t *testing.T) { onlyRealKeys(t, m) })
 }
 
 // scaledFor returns the index of the ScaledObject that scales deployment.
