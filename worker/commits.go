@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"context"
+	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/sumprimes/sumprimes/pkg/queue"
 )
@@ -66,4 +69,67 @@ func (c *commits) finished(m queue.Message) (queue.Message, bool) {
 	last := p.msgs[n-1]
 	p.msgs, p.done = p.msgs[n:], p.done[n:]
 	return last, true
+}
+
+// committer sends commits from a goroutine of its own, the latest per
+// partition: a commit past offset N covers every earlier one, so while one
+// is held (kafka-go holds them while the group rebalances) later ones
+// replace it rather than queue behind it.
+type committer struct {
+	mu      sync.Mutex
+	pending map[int]queue.Message
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+func newCommitter() *committer {
+	return &committer{pending: map[int]queue.Message{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// add asks for a commit past m.
+func (c *committer) add(m queue.Message) {
+	c.mu.Lock()
+	if p, ok := c.pending[m.Partition]; !ok || p.Offset < m.Offset {
+		c.pending[m.Partition] = m
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop makes run send what is pending a last time and return.
+func (c *committer) stop() { close(c.done) }
+
+// commitWait bounds the last commits at shutdown, before the reader closes
+// (kafka-go's Close flushes what it holds).
+const commitWait = 5 * time.Second
+
+func (c *committer) run(consumer queue.Consumer, log *slog.Logger) {
+	for {
+		select {
+		case <-c.wake:
+			c.flush(context.Background(), consumer, log)
+		case <-c.done:
+			ctx, cancel := context.WithTimeout(context.Background(), commitWait)
+			defer cancel()
+			c.flush(ctx, consumer, log)
+			return
+		}
+	}
+}
+
+func (c *committer) flush(ctx context.Context, consumer queue.Consumer, log *slog.Logger) {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = map[int]queue.Message{}
+	c.mu.Unlock()
+	for _, m := range batch {
+		if err := consumer.Commit(ctx, m); err != nil {
+			// The group may have moved the partition; its new owner will see
+			// the jobs again and find their results stored.
+			log.Warn("commit failed; jobs may be delivered again", "partition", m.Partition, "offset", m.Offset, "error", err)
+		}
+	}
 }

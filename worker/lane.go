@@ -34,8 +34,9 @@ type lane struct {
 	window  chan struct{} // one token per message fetched and not yet done
 	fetched chan fetchedMsg
 	queue   *fair
-	results chan outcome
-	commits *commits
+	results   chan outcome
+	commits   *commits
+	committer *committer
 }
 
 type fetchedMsg struct {
@@ -70,6 +71,7 @@ func (w *Worker) runLane(ctx, work context.Context, name job.Lane) {
 		threads: w.threads,
 		window:  make(chan struct{}, w.prefetch), fetched: make(chan fetchedMsg, w.prefetch),
 		queue: newFair(), results: make(chan outcome, w.prefetch), commits: newCommits(),
+		committer: newCommitter(),
 	}
 	if name == job.Light {
 		l.threads = 1
@@ -80,6 +82,12 @@ func (w *Worker) runLane(ctx, work context.Context, name job.Lane) {
 			l.log.Warn("close consumer", "error", err)
 		}
 	}()
+	// Commits go out from a goroutine of their own: kafka-go holds a commit
+	// while the group rebalances, and the pipeline must not wait for that.
+	committing := make(chan struct{})
+	go func() { defer close(committing); l.committer.run(l.c, l.log) }()
+	defer func() { l.committer.stop(); <-committing }() // before the reader closes
+
 	var producers, finisher sync.WaitGroup
 	finisher.Go(func() { l.finish(work) })
 	producers.Go(func() {
@@ -316,7 +324,7 @@ func (l *lane) finish(work context.Context) {
 				<-l.window // not done: delivered again
 				continue
 			}
-			l.done(work, o.msg)
+			l.done(o.msg)
 		}
 	}
 }
@@ -363,17 +371,11 @@ func (l *lane) store(work context.Context, batch []outcome) bool {
 	return true
 }
 
-// done commits past m when every earlier message of its partition is done
-// too, and frees its place in the window.
-func (l *lane) done(ctx context.Context, m queue.Message) {
-	defer func() { <-l.window }()
-	last, ok := l.commits.finished(m)
-	if !ok {
-		return
+// done frees m's place in the window and, when every earlier message of
+// its partition is done too, hands the commit past it to the committer.
+func (l *lane) done(m queue.Message) {
+	if last, ok := l.commits.finished(m); ok {
+		l.committer.add(last)
 	}
-	if err := l.c.Commit(ctx, last); err != nil && ctx.Err() == nil {
-		// The group may have moved the partition; its new owner will see the
-		// job again and find its result stored.
-		l.log.Warn("commit failed; the job may be delivered again", "partition", last.Partition, "offset", last.Offset, "error", err)
-	}
+	<-l.window
 }
