@@ -31,9 +31,9 @@ type lane struct {
 	log     *slog.Logger
 	threads int
 
-	window  chan struct{} // one token per message fetched and not yet done
-	fetched chan fetchedMsg
-	queue   *fair
+	window    chan struct{} // one token per message fetched and not yet done
+	fetched   chan fetchedMsg
+	queue     *fair
 	results   chan outcome
 	commits   *commits
 	committer *committer
