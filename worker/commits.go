@@ -79,39 +79,45 @@ type committer struct {
 	mu      sync.Mutex
 	pending map[int]queue.Message
 	wake    chan struct{}
-	done    chan struct{}
+	ctx     context.Context // ends at stop, freeing a commit kafka-go holds
+	stop    context.CancelFunc
 }
 
 func newCommitter() *committer {
-	return &committer{pending: map[int]queue.Message{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	return &committer{pending: map[int]queue.Message{}, wake: make(chan struct{}, 1), ctx: ctx, stop: stop}
 }
 
 // add asks for a commit past m.
 func (c *committer) add(m queue.Message) {
-	c.mu.Lock()
-	if p, ok := c.pending[m.Partition]; !ok || p.Offset < m.Offset {
-		c.pending[m.Partition] = m
-	}
-	c.mu.Unlock()
+	c.keep(m)
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
-// stop makes run send what is pending a last time and return.
-func (c *committer) stop() { close(c.done) }
-
 // commitWait bounds the last commits at shutdown, before the reader closes
 // (kafka-go's Close flushes what it holds).
 const commitWait = 5 * time.Second
 
+// keep holds a commit past m unless one past a later offset is held.
+func (c *committer) keep(m queue.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.pending[m.Partition]; !ok || p.Offset < m.Offset {
+		c.pending[m.Partition] = m
+	}
+}
+
+// run sends commits until stop is called, then what is pending a last
+// time, within commitWait, and returns.
 func (c *committer) run(consumer queue.Consumer, log *slog.Logger) {
 	for {
 		select {
 		case <-c.wake:
-			c.flush(context.Background(), consumer, log)
-		case <-c.done:
+			c.flush(c.ctx, consumer, log)
+		case <-c.ctx.Done():
 			ctx, cancel := context.WithTimeout(context.Background(), commitWait)
 			defer cancel()
 			c.flush(ctx, consumer, log)
@@ -126,7 +132,12 @@ func (c *committer) flush(ctx context.Context, consumer queue.Consumer, log *slo
 	c.pending = map[int]queue.Message{}
 	c.mu.Unlock()
 	for _, m := range batch {
-		if err := consumer.Commit(ctx, m); err != nil {
+		err := consumer.Commit(ctx, m)
+		switch {
+		case err == nil:
+		case c.ctx.Err() != nil && ctx == c.ctx:
+			c.keep(m) // stopping: the last flush tries it again
+		default:
 			// The group may have moved the partition; its new owner will see
 			// the jobs again and find their results stored.
 			log.Warn("commit failed; jobs may be delivered again", "partition", m.Partition, "offset", m.Offset, "error", err)
