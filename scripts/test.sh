@@ -42,8 +42,12 @@ if ! command -v st >/dev/null; then # schemathesis, run against the API's own Op
 fi
 
 go test -race -count=1 -timeout 20m "$@" ./...
-# The Kubernetes manifests, strictly decoded into the upstream types (a
-# module of its own, so the service does not carry the Kubernetes libraries).
+# The Kubernetes manifests, rendered by kustomize and strictly decoded into
+# the upstream types, and their KEDA triggers read by KEDA's own scalers
+# against the broker and a real Prometheus (a module of its own, so the
+# service does not carry the Kubernetes and KEDA libraries).
+command -v prometheus >/dev/null ||
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 (cd deployments && go test -count=1 "$@" ./...)
 # The prime engines' heaviest checks (sums up to 10^12) run at full size only
 # without the race detector, which slows the sieve some fifty times.
