@@ -1,7 +1,7 @@
 # sumprimes — see README.md.
 GO ?= go
 
-.PHONY: run test chaos build bench bench-primes services-up services-down clean
+.PHONY: run test chaos compose-test build bench bench-primes services-up services-down clean
 
 ## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
 run:
@@ -14,6 +14,10 @@ test:
 ## chaos: thousands of jobs through SIGKILLed workers and restarted Redis and Kafka; prints lost=0
 chaos:
 	scripts/chaos.sh
+
+## compose-test: the image built from the Dockerfile and docker-compose.yml run in Docker (local stand-ins for the upstream images), checked from the host; prints lost=0
+compose-test:
+	scripts/compose-test.sh
 
 ## build: the sumprimes binary in bin/
 build:
