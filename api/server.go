@@ -67,6 +67,10 @@ var _ Store = store.Store(nil)
 type Server struct {
 	cfg      Config
 	draining atomic.Bool // set at shutdown: readiness fails from then on
+	// closing is closed when shutdown begins: long-polls answer with the
+	// record as it stands and event streams end, telling the client to
+	// reconnect (to another replica), instead of holding shutdown up.
+	closing  chan struct{}
 	echo     *echo.Echo
 	store    Store
 	queue    Queue
@@ -157,6 +161,7 @@ func New(cfg Config) *Server {
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
 		hub:          newHub(cfg.Changes),
+		closing:      make(chan struct{}),
 		maxWait:      cfg.MaxWait,
 		callbacks:    cfg.Callbacks,
 	}
@@ -216,7 +221,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 // requests on a kept-alive connection. Shutdown order: readiness fails at
 // once, so load balancers stop sending; requests are still served for
 // DrainDelay, the time they take to notice; then the listener closes and
-// in-flight requests get up to ShutdownTimeout to finish.
+// in-flight requests get up to ShutdownTimeout to finish. Long-polls and
+// event streams end as soon as shutdown begins (see closing).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
@@ -239,6 +245,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	close(s.closing)
 	if s.cfg.DrainDelay > 0 {
 		time.Sleep(s.cfg.DrainDelay)
 	}
@@ -499,6 +506,8 @@ func (s *Server) await(c echo.Context, rec job.Record, changed <-chan *job.Recor
 		case <-deadline.C:
 			return rec, nil
 		case <-c.Request().Context().Done():
+			return rec, nil
+		case <-s.closing:
 			return rec, nil
 		}
 	}

@@ -211,6 +211,12 @@ func (s *Server) events(c echo.Context) error {
 		select {
 		case <-c.Request().Context().Done():
 			return nil
+		case <-s.closing:
+			// This replica is going away: the stream ends with an event that
+			// carries no record, asking the client to reconnect in a second.
+			fmt.Fprint(w, "retry: 1000\nevent: reconnect\n\n")
+			w.Flush()
+			return nil
 		case <-keepAlive.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,52 @@ func TestAPIKeys(t *testing.T) {
 	cli.Env = append(os.Environ(), "SUMPRIMES_API_KEY=bob-key")
 	if out, err := cli.Output(); err != nil || string(out) != "37550402023\n" {
 		t.Fatalf("CLI with SUMPRIMES_API_KEY = %q, %v", out, err)
+	}
+}
+
+// TestShutdownWithOpenStreams: SIGTERM reaches an API process while a
+// client follows a job's events and another long-polls it; both end at once
+// (the stream with a reconnect event) and the process exits 0 instead of
+// running out http.shutdown_timeout.
+func TestShutdownWithOpenStreams(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	p := startProcess(t, cfg, "api", "--http-addr", "127.0.0.1:0")
+	var url string
+	testenv.Eventually(t, 30*time.Second, "the API to log its address", func() bool {
+		m := regexp.MustCompile(`"msg":"api listening",.*?"addr":"([^"]+)"`).FindStringSubmatch(p.out.String())
+		if m != nil {
+			url = "http://" + m[1]
+		}
+		return m != nil
+	})
+	waitReady(t, url)
+	id := submit(t, url, 1, 1000) // no worker: it stays in progress
+	stream, err := (&http.Client{Timeout: time.Minute}).Get(url + "/sumPrime/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	events := bufio.NewReader(stream.Body)
+	if line, _ := events.ReadString('\n'); line != "event: progress\n" {
+		t.Fatalf("first line %q, want the progress event", line)
+	}
+	poll := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url + "/sumPrime/" + id + "?wait=60s")
+		if err != nil {
+			poll <- 0 // it came after the listener closed
+			return
+		}
+		resp.Body.Close()
+		poll <- resp.StatusCode
+	}()
+	p.stop(t) // fails unless the process exits 0
+	rest, _ := io.ReadAll(events)
+	if !strings.HasSuffix(string(rest), "event: reconnect\n\n") {
+		t.Errorf("the stream ended with %q, want a reconnect event", rest)
+	}
+	if status := <-poll; status != http.StatusOK && status != 0 {
+		t.Errorf("the long-poll answered %d, want 200 with the record as it stands", status)
 	}
 }
