@@ -220,6 +220,28 @@ func TestCLIClient(t *testing.T) {
 	if _, code := run("submit", "1", "10000000000001"); code != 2 {
 		t.Fatalf("submit over the limit: exit %d, want 2 (the server's 400)", code)
 	}
+	if out, code := run("get", id, "--output", "text"); code != 0 || out != id+" FINISHED 1060\n" {
+		t.Fatalf("get --output text = %q, exit %d", out, code)
+	}
+	if _, code := run("get", id, "--output", "yaml"); code != 2 {
+		t.Fatalf("get --output yaml: exit %d, want 2", code)
+	}
+	// The same idempotency key and range give the same job, as JSON.
+	var first, again job.Record
+	for _, rec := range []*job.Record{&first, &again} {
+		out, code := run("submit", "1", "2000", "--idempotency-key", "cli-"+id, "--output", "json", "--wait")
+		if err := json.Unmarshal([]byte(out), rec); code != 0 || err != nil {
+			t.Fatalf("submit --output json = %q, exit %d: %v", out, code, err)
+		}
+	}
+	if first.RequestID != again.RequestID || first.Status != job.Finished || *again.Payload != "277050" {
+		t.Fatalf("submitted twice with one key: %+v then %+v, want one FINISHED job", first, again)
+	}
+	// A callback URL goes with the job (and is checked by the API: plain
+	// http to loopback is refused unless allowed).
+	if out, code := run("submit", "1", "100", "--callback-url", "http://127.0.0.1:1/hook"); code != 2 {
+		t.Fatalf("submit --callback-url to a refused address = %q, exit %d, want 2 (the server's 400)", out, code)
+	}
 }
 
 // TestCallbacks runs a receiver on loopback (allowed explicitly, as loopback

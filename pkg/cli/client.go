@@ -59,43 +59,81 @@ func clientError(err error) error {
 }
 
 func submitCommand(stdout io.Writer) *cobra.Command {
-	var wait bool
+	var (
+		wait                     bool
+		idempotencyKey, callback string
+	)
 	cmd := &cobra.Command{
 		Use:   "submit A B",
 		Short: "Submit [A, B] to the API; print the request id, or with --wait the sum",
 		Example: `  sumprimes submit 1 1000000 --wait
-  37550402023`,
+  37550402023
+  sumprimes submit 1 1000000 --idempotency-key report-2026-11 --output json`,
 		Args: twoBounds,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, b, err := bounds(args)
 			if err != nil {
 				return err
 			}
+			out, err := outputOf(cmd)
+			if err != nil {
+				return err
+			}
+			var opts []client.SubmitOption
+			if idempotencyKey != "" {
+				opts = append(opts, client.IdempotencyKey(idempotencyKey))
+			}
+			if callback != "" {
+				opts = append(opts, client.CallbackURL(callback))
+			}
 			c := newClient(cmd)
-			rec, err := c.Submit(cmd.Context(), a, b)
+			rec, err := c.Submit(cmd.Context(), a, b, opts...)
 			if err != nil {
 				return clientError(err)
 			}
-			if !wait {
+			if wait {
+				bar := newProgressBar(cmd.ErrOrStderr())
+				rec, err = c.Wait(cmd.Context(), rec.RequestID, bar.update)
+				bar.done()
+				if err != nil {
+					return clientError(err)
+				}
+			}
+			switch {
+			case out == "json":
+				err = printJSON(stdout, rec)
+			case !wait:
 				fmt.Fprintln(stdout, rec.RequestID)
-				return nil
+			case rec.Payload != nil:
+				fmt.Fprintln(stdout, *rec.Payload)
 			}
-			bar := newProgressBar(cmd.ErrOrStderr())
-			rec, err = c.Wait(cmd.Context(), rec.RequestID, bar.update)
-			bar.done()
-			if err != nil {
-				return clientError(err)
+			if err == nil && wait && rec.Payload == nil {
+				err = fmt.Errorf("request %s ended %s: %s", rec.RequestID, rec.Status, rec.Error)
 			}
-			if rec.Payload == nil {
-				return fmt.Errorf("request %s ended %s: %s", rec.RequestID, rec.Status, rec.Error)
-			}
-			fmt.Fprintln(stdout, *rec.Payload)
-			return nil
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the sum, with a progress bar on a terminal")
+	f := cmd.Flags()
+	f.BoolVar(&wait, "wait", false, "wait for the sum, with a progress bar on a terminal")
+	f.StringVar(&idempotencyKey, "idempotency-key", "", "makes the submit safe to retry: the same key and range give the same job")
+	f.StringVar(&callback, "callback-url", "", "an https URL the API POSTs the final record to when the job ends")
+	addOutputFlag(cmd, "text")
 	addClientFlags(cmd)
 	return cmd
+}
+
+// addOutputFlag adds --output: text (what each command prints for people)
+// or json (the record, or the result, as JSON).
+func addOutputFlag(cmd *cobra.Command, def string) {
+	cmd.Flags().StringP("output", "o", def, "text or json")
+}
+
+func outputOf(cmd *cobra.Command) (string, error) {
+	out, _ := cmd.Flags().GetString("output")
+	if out != "text" && out != "json" {
+		return "", usageError{fmt.Errorf("--output must be text or json, got %q", out)}
+	}
+	return out, nil
 }
 
 func getCommand(stdout io.Writer) *cobra.Command {
@@ -114,15 +152,39 @@ func recordCommand(stdout io.Writer, use, short string, call func(*client.Client
 		Short: short,
 		Args:  oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := outputOf(cmd)
+			if err != nil {
+				return err
+			}
 			rec, err := call(newClient(cmd), cmd.Context(), args[0])
 			if err != nil {
 				return clientError(err)
 			}
-			return printJSON(stdout, rec)
+			if out == "json" {
+				return printJSON(stdout, rec)
+			}
+			fmt.Fprintln(stdout, recordLine(rec))
+			return nil
 		},
 	}
+	addOutputFlag(cmd, "json")
 	addClientFlags(cmd)
 	return cmd
+}
+
+// recordLine is a record for people: id, status, then the sum, the
+// progress or the error.
+func recordLine(rec job.Record) string {
+	line := rec.RequestID + " " + string(rec.Status)
+	switch {
+	case rec.Payload != nil:
+		line += " " + *rec.Payload
+	case rec.Error != "":
+		line += " " + rec.Error
+	case rec.Progress != nil:
+		line += fmt.Sprintf(" %.0f%%", 100**rec.Progress)
+	}
+	return line
 }
 
 func oneID(_ *cobra.Command, args []string) error {

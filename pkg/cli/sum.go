@@ -45,9 +45,18 @@ grows with B^¾ (sum over [A, B] = S(B) − S(A−1)). A and B go up to 10^16.`,
 			if showPlan {
 				fmt.Fprintf(cmd.ErrOrStderr(), "engine %s, estimated %s on one core\n", plan.Engine, plan.Estimate.Round(time.Millisecond))
 			}
+			out, err := outputOf(cmd)
+			if err != nil {
+				return err
+			}
+			began := time.Now()
 			sum, err := plan.Run(cmd.Context(), primes.Options{Threads: threads})
 			if err != nil {
 				return err
+			}
+			if out == "json" {
+				return printJSON(stdout, map[string]any{"a": a, "b": b, "sum": sum.String(), "engine": plan.Engine,
+					"estimateNs": plan.Estimate.Nanoseconds(), "tookNs": time.Since(began).Nanoseconds()})
 			}
 			fmt.Fprintln(stdout, sum)
 			return nil
@@ -56,6 +65,7 @@ grows with B^¾ (sum over [A, B] = S(B) − S(A−1)). A and B go up to 10^16.`,
 	cmd.Flags().IntVar(&threads, "threads", 0, "goroutines to use (0 = all CPUs)")
 	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the engine the planner chose, and its estimate, on stderr")
 	cmd.Flags().StringVar(&engine, "engine", "auto", "auto (the planner's choice), sieve or prefix")
+	addOutputFlag(cmd, "text")
 	return cmd
 }
 

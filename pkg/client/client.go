@@ -86,33 +86,49 @@ func New(baseURL string, opts ...Option) *Client {
 }
 
 // SubmitOption configures one Submit.
-type SubmitOption func(*http.Request)
+type SubmitOption func(*submission)
+
+// submission is one Submit's request: its body's fields and headers.
+type submission struct {
+	body   map[string]any
+	header http.Header
+}
 
 // IdempotencyKey makes the submit safe to retry: the same key and range
 // return the original job instead of a new one.
 func IdempotencyKey(key string) SubmitOption {
-	return func(r *http.Request) { r.Header.Set("Idempotency-Key", strconv.Quote(key)) }
+	return func(s *submission) { s.header.Set("Idempotency-Key", strconv.Quote(key)) }
 }
 
 // PreferWait asks the API to answer the submit with the final record if
 // the job finishes within d (whole seconds, RFC 7240 Prefer: wait), which
 // saves a poll for a quick job; the record is IN_PROGRESS if it did not.
 func PreferWait(d time.Duration) SubmitOption {
-	return func(r *http.Request) { r.Header.Set("Prefer", "wait="+strconv.Itoa(max(1, int(d.Seconds())))) }
+	return func(s *submission) { s.header.Set("Prefer", "wait="+strconv.Itoa(max(1, int(d.Seconds())))) }
+}
+
+// CallbackURL asks the API to POST the final record to url when the job
+// ends (signed, see the README's Callbacks).
+func CallbackURL(url string) SubmitOption {
+	return func(s *submission) { s.body["callbackUrl"] = url }
 }
 
 // Submit asks for the sum of the primes in [a, b] and returns the accepted
 // (IN_PROGRESS) record at once, or, with PreferWait, the final record if it
 // came in time.
 func (c *Client) Submit(ctx context.Context, a, b uint64, opts ...SubmitOption) (Record, error) {
-	body, _ := json.Marshal(map[string]uint64{"a": a, "b": b})
+	sub := submission{body: map[string]any{"a": a, "b": b}, header: http.Header{}}
+	for _, o := range opts {
+		o(&sub)
+	}
+	body, _ := json.Marshal(sub.body)
 	req, err := c.request(ctx, http.MethodPost, "/sumPrime", bytes.NewReader(body))
 	if err != nil {
 		return Record{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	for _, o := range opts {
-		o(req)
+	for k, v := range sub.header {
+		req.Header[k] = v
 	}
 	return c.do(req)
 }
