@@ -6,6 +6,7 @@ replace github.com/sumprimes/sumprimes => ../
 
 require (
 	github.com/kedacore/keda/v2 v2.17.2
+	github.com/prometheus/prometheus v0.0.0-00010101000000-000000000000
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/sumprimes/sumprimes v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.32.2
@@ -204,7 +205,6 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/prometheus/prometheus v0.0.0-00010101000000-000000000000 // indirect
 	github.com/rabbitmq/amqp091-go v1.10.0 // indirect
 	github.com/rcrowley/go-metrics v0.0.0-20250401214520-65e299d6c5c9 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect

@@ -49,6 +49,11 @@ go test -race -count=1 -timeout 20m "$@" ./...
 command -v prometheus >/dev/null ||
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 (cd deployments && go test -count=1 "$@" ./...)
+# The Prometheus alerting rules, checked and unit-tested by promtool (from the
+# same Debian package).
+promtool check rules deployments/prometheus/alerts.yaml >/dev/null
+promtool test rules deployments/prometheus/alerts_test.yaml >/dev/null
+echo "test.sh: the alerting rules pass promtool check rules and test rules" >&2
 # The prime engines' heaviest checks (sums up to 10^12) run at full size only
 # without the race detector, which slows the sieve some fifty times.
 go test -count=1 -timeout 10m "$@" ./pkg/primes
