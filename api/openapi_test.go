@@ -188,6 +188,12 @@ func specCases() []specCase {
 			b.queue.down = true
 			return post(`{"a":1,"b":10}`)(b, l)
 		}},
+		{"GET /sumPrime", 200, "status", req(http.MethodGet, "/sumPrime?status=FINISHED", found(job.Finished))},
+		{"GET /sumPrime", 200, "limit", req(http.MethodGet, "/sumPrime?limit=1", found(job.Finished))},
+		{"GET /sumPrime", 400, "page_token", req(http.MethodGet, "/sumPrime?page_token=bm9wZQ", nil)},
+		{"GET /sumPrime", 401, "", unauthenticated(http.MethodGet, "/sumPrime")},
+		{"GET /sumPrime", 429, "X-API-Key", req(http.MethodGet, "/sumPrime", limited)},
+		{"GET /sumPrime", 503, "", req(http.MethodGet, "/sumPrime", storeDown)},
 		{"GET /sumPrime/{id}", 200, "id", req(http.MethodGet, id, found(job.Finished))},
 		{"GET /sumPrime/{id}", 200, "wait", req(http.MethodGet, id+"?wait=1s", found(job.Finished))},
 		{"GET /sumPrime/{id}", 400, "wait", req(http.MethodGet, id+"?wait=soon", nil)},

@@ -48,6 +48,7 @@ const bodyLimit = "1KB"
 // idempotency claims, and whether it answers.
 type Store interface {
 	store.Records
+	store.Listing
 	store.Claims
 	Ping(ctx context.Context) error
 }
@@ -189,6 +190,7 @@ func New(cfg Config) *Server {
 		e.HEAD(path, h, m...)
 	}
 	e.POST("/sumPrime", s.submit, s.authenticate, s.limited("submit", cfg.SubmitLimit))
+	get("/sumPrime", s.list, s.authenticate, s.limited("poll", cfg.PollLimit))
 	get("/sumPrime/:id", s.get, s.authenticate, s.limited("poll", cfg.PollLimit))
 	e.DELETE("/sumPrime/:id", s.cancel, s.authenticate, s.limited("submit", cfg.SubmitLimit))
 	get("/sumPrime/:id/events", s.events, s.authenticate, s.limited("poll", cfg.PollLimit))

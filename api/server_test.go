@@ -51,6 +51,13 @@ func (s *faultyStore) CreateAll(ctx context.Context, recs []job.Record) ([]error
 	return s.Memory.CreateAll(ctx, recs)
 }
 
+func (s *faultyStore) List(ctx context.Context, q store.ListQuery) ([]job.Record, string, error) {
+	if err := s.fault(); err != nil {
+		return nil, "", err
+	}
+	return s.Memory.List(ctx, q)
+}
+
 func (s *faultyStore) Get(ctx context.Context, id string) (job.Record, error) {
 	if err := s.fault(); err != nil {
 		return job.Record{}, err

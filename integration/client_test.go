@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -327,6 +328,51 @@ func TestAPIKeys(t *testing.T) {
 	cli.Env = append(os.Environ(), "SUMPRIMES_API_KEY=bob-key")
 	if out, err := cli.Output(); err != nil || string(out) != "37550402023\n" {
 		t.Fatalf("CLI with SUMPRIMES_API_KEY = %q, %v", out, err)
+	}
+	listsOwnJobsInPages(t, url, alice, bob, rec.RequestID)
+}
+
+// listsOwnJobsInPages: GET /sumPrime lists a client's own jobs only, newest
+// first, page after page; the CLI's list too.
+func listsOwnJobsInPages(t *testing.T, url string, alice, bob *client.Client, first string) {
+	ctx := context.Background()
+	want := []string{first}
+	for b := range uint64(3) {
+		rec, err := alice.Submit(ctx, 1, 100+b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{rec.RequestID}, want...)
+		time.Sleep(2 * time.Millisecond) // distinct creation times, so the order is known
+	}
+	var got []string
+	opt := client.ListOptions{Limit: 3}
+	for range 5 {
+		page, err := alice.List(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range page.Jobs {
+			got = append(got, rec.RequestID)
+		}
+		if opt.PageToken = page.NextPageToken; opt.PageToken == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("alice's pages list %v, want her four jobs newest first %v", got, want)
+	}
+	page, err := bob.List(ctx, client.ListOptions{Status: "FINISHED"})
+	if err != nil || len(page.Jobs) != 1 || page.Jobs[0].Owner != "bob" {
+		t.Fatalf("bob's FINISHED jobs: %+v, %v; want his one", page, err)
+	}
+	if _, err := bob.List(ctx, client.ListOptions{Status: "DONE"}); client.StatusOf(err) != http.StatusBadRequest {
+		t.Fatalf("List with status DONE = %v, want 400", err)
+	}
+	cli := exec.Command(binary, "list", "--all", "--api-url", url)
+	cli.Env = append(os.Environ(), "SUMPRIMES_API_KEY=bob-key")
+	if out, err := cli.Output(); err != nil || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "FINISHED 37550402023  [1, 1000000]") {
+		t.Fatalf("CLI list as bob = %q, %v", out, err)
 	}
 }
 

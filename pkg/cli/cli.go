@@ -71,6 +71,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		sumCommand(stdout),
 		submitCommand(stdout),
 		getCommand(stdout),
+		listCommand(stdout),
 		cancelCommand(stdout),
 		healthCommand(),
 		benchCommand(stdout),

@@ -243,3 +243,58 @@ func (p *progressBar) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+func listCommand(stdout io.Writer) *cobra.Command {
+	var (
+		status string
+		limit  int
+		all    bool
+		token  string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the jobs the API keeps, newest first (yours, when it has API keys)",
+		Example: `  sumprimes list --status FAILED
+  sumprimes list --all --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := outputOf(cmd)
+			if err != nil {
+				return err
+			}
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit must not be negative")}
+			}
+			c, opt := newClient(cmd), client.ListOptions{Status: status, Limit: limit, PageToken: token}
+			var jobs []job.Record
+			for {
+				page, err := c.List(cmd.Context(), opt)
+				if err != nil {
+					return clientError(err)
+				}
+				jobs = append(jobs, page.Jobs...)
+				if opt.PageToken = page.NextPageToken; !all || page.NextPageToken == "" {
+					break
+				}
+			}
+			if out == "json" {
+				return printJSON(stdout, client.Page{Jobs: jobs, NextPageToken: opt.PageToken})
+			}
+			for _, rec := range jobs {
+				fmt.Fprintf(stdout, "%s  [%d, %d]\n", recordLine(rec), rec.A, rec.B)
+			}
+			if opt.PageToken != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "more: --page-token %s (or --all)\n", opt.PageToken)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&status, "status", "", "only jobs with this status: IN_PROGRESS, FINISHED, FAILED or CANCELLED")
+	f.IntVar(&limit, "limit", 0, "jobs per page (0: the API's default, 50)")
+	f.BoolVar(&all, "all", false, "follow the pages to the end")
+	f.StringVar(&token, "page-token", "", "start at this page (printed after a partial listing)")
+	addOutputFlag(cmd, "text")
+	addClientFlags(cmd)
+	return cmd
+}

@@ -133,6 +133,47 @@ func (c *Client) Submit(ctx context.Context, a, b uint64, opts ...SubmitOption) 
 	return c.do(req)
 }
 
+// Page is one page of List: jobs newest first, and the token of the next
+// page ("" after the last).
+type Page struct {
+	Jobs          []Record `json:"jobs"`
+	NextPageToken string   `json:"nextPageToken,omitempty"`
+}
+
+// ListOptions select a page of List: a status ("" for all), a page size
+// (0 for the API's default) and the token of the page (from the page
+// before; "" for the first).
+type ListOptions struct {
+	Status    string
+	Limit     int
+	PageToken string
+}
+
+// List returns a page of the jobs the API keeps (the result TTL's worth),
+// newest first: the caller's own when the API has keys.
+func (c *Client) List(ctx context.Context, opt ListOptions) (Page, error) {
+	q := url.Values{}
+	if opt.Status != "" {
+		q.Set("status", opt.Status)
+	}
+	if opt.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opt.Limit))
+	}
+	if opt.PageToken != "" {
+		q.Set("page_token", opt.PageToken)
+	}
+	path := "/sumPrime"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	req, err := c.request(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	return page, c.doJSON(req, &page)
+}
+
 // Get returns the request's record now.
 func (c *Client) Get(ctx context.Context, id string) (Record, error) {
 	return c.get(ctx, id, 0)
@@ -223,14 +264,22 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 
 // do sends req and decodes a record, or the problem the server answered.
 func (c *Client) do(req *http.Request) (Record, error) {
+	var rec Record
+	err := c.doJSON(req, &rec)
+	return rec, err
+}
+
+// doJSON sends req and decodes the answer into v, or returns the problem
+// the API answered with as an *Error.
+func (c *Client) doJSON(req *http.Request, v any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Record{}, fmt.Errorf("client: %s %s: %w", req.Method, req.URL.Path, err)
+		return fmt.Errorf("client: %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return Record{}, fmt.Errorf("client: read answer: %w", err)
+		return fmt.Errorf("client: read answer: %w", err)
 	}
 	if resp.StatusCode >= 400 {
 		e := &Error{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
@@ -238,13 +287,12 @@ func (c *Client) do(req *http.Request) (Record, error) {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}
-		return Record{}, e
+		return e
 	}
-	var rec Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return Record{}, fmt.Errorf("client: decode record: %w", err)
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("client: decode answer: %w", err)
 	}
-	return rec, nil
+	return nil
 }
 
 // backoff is the wait before retry n: what the server asked for, else an

@@ -1,7 +1,7 @@
 // Package store keeps request records where any API replica can read them.
 //
 // Its interfaces are the boundary, split by who uses them: the API knows
-// Records, Claims and Notifications; the worker Records and Progress; the
+// Records, Listing, Claims and Notifications; the worker Records and Progress; the
 // janitor Records and the Index. Redis is the real implementation and
 // translates go-redis errors once, here; Memory is the in-process double
 // for tests, held to the same rules by the conformance suite in storetest.
@@ -137,6 +137,7 @@ type Notifications interface {
 // Store is the whole result store; each role asks for the parts it uses.
 type Store interface {
 	Records
+	Listing
 	Progress
 	Claims
 	Index
@@ -275,6 +276,7 @@ func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, erro
 		backlogAdd.Eval(ctx, pipe, r.backlogKeys(rec.Lane), rec.RequestID, rec.Planned().Estimate.Milliseconds())
 		sets[i] = pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
 	}
+	r.indexForList(ctx, pipe, recs)
 	var wait *redis.Cmd
 	if r.replicas > 0 {
 		wait = pipe.Do(ctx, "WAIT", r.replicas, replicaWait.Milliseconds())

@@ -7,6 +7,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +70,7 @@ var rules = []struct {
 	{"TakesABatchWithLeasesAndTheGeneration", takesABatchWithLeasesAndTheGeneration},
 	{"AnnouncesAWrittenResultWithItsRecord", announcesAWrittenResultWithItsRecord},
 	{"SumsTheBacklogPerLaneOncePerJob", sumsTheBacklogPerLaneOncePerJob},
+	{"ListsJobsNewestFirstByOwnerAndStatusInPages", listsJobsNewestFirstByOwnerAndStatusInPages},
 }
 
 var (
@@ -502,5 +505,60 @@ func sumsTheBacklogPerLaneOncePerJob(t *testing.T, h Harness) {
 	_, _ = s.Cancel(ctx, "id-3")
 	if got, _ := s.Backlog(ctx); got[job.Heavy] != 3*time.Second || got[job.Light] != 0 {
 		t.Fatalf("Backlog = %v after one heavy job finished and the light one was cancelled; want heavy 3s, light 0", got)
+	}
+}
+
+func listsJobsNewestFirstByOwnerAndStatusInPages(t *testing.T, h Harness) {
+	s := h.Store
+	var recs []job.Record
+	for i := range 7 { // two owners; the same millisecond twice
+		j := newJob(fmt.Sprintf("id-%d", i))
+		j.Owner = []string{"ann", "bob"}[i%2]
+		j.CreatedAt = now.Add(time.Duration(min(i, 5)) * time.Millisecond)
+		recs = append(recs, job.Pending(j))
+	}
+	if _, err := s.CreateAll(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, recs[2].Finished("17", now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reject(ctx, "id-4"); err != nil { // a tombstone is listed by no one
+		t.Fatal(err)
+	}
+	pages := func(q store.ListQuery) (ids []string) {
+		for range 10 {
+			page, next, err := s.List(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range page {
+				ids = append(ids, rec.RequestID)
+			}
+			if q.After = next; next == "" {
+				return ids
+			}
+		}
+		t.Fatalf("the pages of %+v never end", q)
+		return nil
+	}
+	for _, c := range []struct {
+		q    store.ListQuery
+		want string
+	}{
+		{store.ListQuery{Limit: 2}, "id-6 id-5 id-3 id-2 id-1 id-0"},
+		{store.ListQuery{Limit: 10}, "id-6 id-5 id-3 id-2 id-1 id-0"},
+		{store.ListQuery{Owner: "ann", Limit: 2}, "id-6 id-2 id-0"},
+		{store.ListQuery{Owner: "bob", Limit: 1}, "id-5 id-3 id-1"},
+		{store.ListQuery{Status: job.Finished, Limit: 1}, "id-2"},
+		{store.ListQuery{Owner: "bob", Status: job.InProgress, Limit: 5}, "id-5 id-3 id-1"},
+		{store.ListQuery{Owner: "carl", Limit: 5}, ""},
+	} {
+		if got := strings.Join(pages(c.q), " "); got != c.want {
+			t.Errorf("List %+v, page after page: %q, want %q", c.q, got, c.want)
+		}
+	}
+	if _, _, err := s.List(ctx, store.ListQuery{Limit: 1, After: "nonsense"}); !errors.Is(err, store.ErrCursor) {
+		t.Errorf("List after a cursor it did not make: %v, want ErrCursor", err)
 	}
 }
