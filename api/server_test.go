@@ -580,57 +580,60 @@ func TestRoutes(t *testing.T) {
 	})
 }
 
+// TestServeEndsStreamsAtShutdown: the long-polls and event streams open
+// when shutdown begins end at once (the stream with a reconnect event), and
+// Serve returns nil within ShutdownTimeout.
+func TestServeEndsStreamsAtShutdown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a": 1, "b": 1000000}`)
+	id := decode[map[string]any](t, rec)["requestId"].(string)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/sumPrime/" + id
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.server.Serve(ctx, ln) }()
+
+	poll := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url + "?wait=5s")
+		if err != nil {
+			poll <- 0
+			return
+		}
+		resp.Body.Close()
+		poll <- resp.StatusCode
+	}()
+	var stream *http.Response
+	client := &http.Client{Timeout: 30 * time.Second} // a stream kept open fails the test, not hangs it
+	testenv.Eventually(t, 5*time.Second, "the event stream to open", func() bool {
+		stream, err = client.Get(url + "/events")
+		return err == nil
+	})
+	defer stream.Body.Close()
+	events := bufio.NewReader(stream.Body)
+	if line, _ := events.ReadString('\n'); line != "event: progress\n" {
+		t.Fatalf("first line %q, want the progress event", line)
+	}
+	cancel() // shutdown begins; the job is still in progress
+	rest, _ := io.ReadAll(events)
+	if !strings.HasSuffix(string(rest), "retry: 1000\nevent: reconnect\n\n") {
+		t.Errorf("the stream ended with %q, want a reconnect event", rest)
+	}
+	if status := <-poll; status != http.StatusOK {
+		t.Errorf("the long-poll answered %d, want 200 with the record as it stands", status)
+	}
+	// ShutdownTimeout is a second: open streams no longer run it out.
+	if err := <-done; err != nil {
+		t.Fatalf("Serve returned %v with a stream open at shutdown, want nil", err)
+	}
+}
+
 func TestServe(t *testing.T) {
 	t.Parallel()
-
-	t.Run("EndsLongPollsAndEventStreamsWhenShutdownBegins", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a": 1, "b": 1000000}`)
-		id := decode[map[string]any](t, rec)["requestId"].(string)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		url := "http://" + ln.Addr().String() + "/sumPrime/" + id
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- b.server.Serve(ctx, ln) }()
-
-		poll := make(chan int, 1)
-		go func() {
-			resp, err := http.Get(url + "?wait=5s")
-			if err != nil {
-				poll <- 0
-				return
-			}
-			resp.Body.Close()
-			poll <- resp.StatusCode
-		}()
-		var stream *http.Response
-		client := &http.Client{Timeout: 30 * time.Second} // a stream kept open fails the test, not hangs it
-		testenv.Eventually(t, 5*time.Second, "the event stream to open", func() bool {
-			stream, err = client.Get(url + "/events")
-			return err == nil
-		})
-		defer stream.Body.Close()
-		events := bufio.NewReader(stream.Body)
-		if line, _ := events.ReadString('\n'); line != "event: progress\n" {
-			t.Fatalf("first line %q, want the progress event", line)
-		}
-		cancel() // shutdown begins; the job is still in progress
-		rest, _ := io.ReadAll(events)
-		if !strings.HasSuffix(string(rest), "retry: 1000\nevent: reconnect\n\n") {
-			t.Errorf("the stream ended with %q, want a reconnect event", rest)
-		}
-		if status := <-poll; status != http.StatusOK {
-			t.Errorf("the long-poll answered %d, want 200 with the record as it stands", status)
-		}
-		// ShutdownTimeout is a second: open streams no longer run it out.
-		if err := <-done; err != nil {
-			t.Fatalf("Serve returned %v with a stream open at shutdown, want nil", err)
-		}
-	})
 
 	t.Run("FailsReadinessButKeepsServingDuringTheDrainDelay", func(t *testing.T) {
 		t.Parallel()

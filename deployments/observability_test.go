@@ -27,7 +27,9 @@ func TestAlertsAndDashboardUseOurMetrics(t *testing.T) {
 	}
 	exprs := map[string]string{}
 	var rules struct {
-		Groups []struct{ Rules []struct{ Alert, Expr string } }
+		Groups []struct {
+			Rules []struct{ Alert, Expr string }
+		}
 	}
 	readYAML(t, "prometheus/alerts.yaml", &rules)
 	for _, g := range rules.Groups {
