@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,12 @@ func newKeyring(keys []Key) keyring {
 // ownerKey holds, in the echo context, the name of the client a request
 // authenticated as.
 const ownerKey = "sumprimes.owner"
+
+// sees reports whether the request may see a job of owner: its own, or
+// any when the service has no keys or the request holds an admin's key.
+func (s *Server) sees(c echo.Context, jobOwner string) bool {
+	return len(s.keys) == 0 || jobOwner == owner(c) || slices.Contains(s.admins, owner(c))
+}
 
 // owner returns the name the request authenticated as; "" when no keys are
 // configured.

@@ -83,6 +83,7 @@ type Server struct {
 	now      func() time.Time
 
 	keys         keyring
+	admins       []string
 	limiter      ratelimit.Limiter
 	apiKeyHeader string
 	backlog      *backlogGauge
@@ -106,6 +107,9 @@ type Config struct {
 
 	// Keys are the API keys clients must send; none leaves the API open.
 	Keys []Key
+	// Admins are the key names that see every client's jobs (GET /sumPrime
+	// lists them all; any job may be read and cancelled).
+	Admins []string
 	// CORSOrigins may call the API from a browser; none sends no CORS
 	// headers.
 	CORSOrigins []string
@@ -159,6 +163,7 @@ func New(cfg Config) *Server {
 		now:      time.Now,
 
 		keys:         newKeyring(cfg.Keys),
+		admins:       cfg.Admins,
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
 		hub:          newHub(cfg.Changes),

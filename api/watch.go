@@ -112,7 +112,7 @@ func parseWait(values []string, max time.Duration) (time.Duration, *Problem) {
 // or else read again.
 func (s *Server) changedRecord(c echo.Context, id string, carried *job.Record) (job.Record, error) {
 	if carried != nil {
-		if len(s.keys) > 0 && carried.Owner != owner(c) {
+		if !s.sees(c, carried.Owner) {
 			return job.Record{}, notFound(id)
 		}
 		return *carried, nil
@@ -127,7 +127,7 @@ func (s *Server) record(c echo.Context, id string) (job.Record, error) {
 	defer cancel()
 	rec, err := s.store.Get(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || err == nil && len(s.keys) > 0 && rec.Owner != owner(c):
+	case errors.Is(err, store.ErrNotFound) || err == nil && !s.sees(c, rec.Owner):
 		return job.Record{}, notFound(id)
 	case err != nil:
 		s.log.Error("read record", "requestId", id, "error", err)

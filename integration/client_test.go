@@ -305,7 +305,7 @@ func TestCallbacks(t *testing.T) {
 func TestAPIKeys(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.Config(t)
-	cfg.Auth.Keys = "alice:alice-key,bob:bob-key"
+	cfg.Auth.Keys, cfg.Auth.Admins = "alice:alice-key,bob:bob-key,carol:carol-key", []string{"carol"}
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
 	ctx := context.Background()
@@ -365,6 +365,13 @@ func listsOwnJobsInPages(t *testing.T, url string, alice, bob *client.Client, fi
 	page, err := bob.List(ctx, client.ListOptions{Status: "FINISHED"})
 	if err != nil || len(page.Jobs) != 1 || page.Jobs[0].Owner != "bob" {
 		t.Fatalf("bob's FINISHED jobs: %+v, %v; want his one", page, err)
+	}
+	carol := client.New(url, client.WithAPIKey("carol-key")) // an admin: every client's jobs
+	if all, err := carol.List(ctx, client.ListOptions{}); err != nil || len(all.Jobs) != 5 || all.Jobs[0].RequestID != want[0] {
+		t.Fatalf("carol, an admin, lists %+v, %v; want alice's four and bob's one, newest first", all, err)
+	}
+	if rec, err := carol.Get(ctx, first); err != nil || rec.Owner != "alice" {
+		t.Fatalf("carol's Get of alice's job = %+v, %v; want it", rec, err)
 	}
 	if _, err := bob.List(ctx, client.ListOptions{Status: "DONE"}); client.StatusOf(err) != http.StatusBadRequest {
 		t.Fatalf("List with status DONE = %v, want 400", err)

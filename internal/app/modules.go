@@ -223,6 +223,7 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		TrustedProxies: rl.Proxies(),
 
 		Keys:        apiKeys,
+		Admins:      cfg.Auth.Admins,
 		CORSOrigins: cfg.HTTP.CORSOrigins,
 		Callbacks:   a.callbacks,
 		Backlog: func(ctx context.Context) (int64, error) {

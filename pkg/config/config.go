@@ -51,6 +51,9 @@ type Auth struct {
 	// KeysFile holds more pairs, one a line (a mounted Kubernetes Secret);
 	// blank lines and lines starting with # are skipped.
 	KeysFile string `mapstructure:"keys_file"`
+	// Admins names the key holders (by name) who see every client's jobs,
+	// to list and read them, as an operator does.
+	Admins []string `mapstructure:"admins"`
 }
 
 // APIKey is one key and the name of the client that holds it.
@@ -391,6 +394,7 @@ var defaults = map[string]any{
 	"log.format":                 "text",
 	"auth.keys":                  "",
 	"auth.keys_file":             "",
+	"auth.admins":                []string{},
 }
 
 // Keys returns every configuration key, sorted.
@@ -458,6 +462,7 @@ func Load(src Source) (Config, error) {
 	c.RateLimit.TrustedProxies = splitList(c.RateLimit.TrustedProxies)
 	c.HTTP.CORSOrigins = splitList(c.HTTP.CORSOrigins)
 	c.Callbacks.AllowedNetworks = splitList(c.Callbacks.AllowedNetworks)
+	c.Auth.Admins = splitList(c.Auth.Admins)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}

@@ -194,3 +194,13 @@ func TestTheREADMEDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminsFromTheEnvironment: auth.admins reads a comma-separated list
+// from its variable, as the other lists do.
+func TestAdminsFromTheEnvironment(t *testing.T) {
+	t.Setenv("SUMPRIMES_AUTH_ADMINS", "carol, dave")
+	cfg, err := config.Load(config.Source{})
+	if err != nil || len(cfg.Auth.Admins) != 2 || cfg.Auth.Admins[1] != "dave" {
+		t.Fatalf("auth.admins from SUMPRIMES_AUTH_ADMINS=\"carol, dave\": %q, %v", cfg.Auth.Admins, err)
+	}
+}
