@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -174,13 +175,19 @@ func Ready(timeout time.Duration, check func(context.Context) error) http.Handle
 	}
 }
 
-// Serve answers /metrics, /healthz and /readyz (ready calls the role's own
-// checks) on ln until ctx ends.
+// Serve answers /metrics, /healthz, /readyz (ready calls the role's own
+// checks) and /debug/pprof/ on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener, ready func(context.Context) error) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler())
 	mux.HandleFunc("GET /healthz", Health)
 	mux.Handle("GET /readyz", Ready(3*time.Second, ready))
+	// Go's profiles, for whoever can reach the ops port (never the API's).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
