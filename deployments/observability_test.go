@@ -31,7 +31,7 @@ func TestAlertsAndDashboardUseOurMetrics(t *testing.T) {
 			Rules []struct{ Alert, Expr string }
 		}
 	}
-	readYAML(t, "prometheus/alerts.yaml", &rules)
+	read(t, "prometheus/alerts.yaml", &rules, func(b []byte, v any) error { return yaml.Unmarshal(b, v) })
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
 			exprs["alert "+r.Alert] = r.Expr
@@ -43,7 +43,7 @@ func TestAlertsAndDashboardUseOurMetrics(t *testing.T) {
 			Targets []struct{ Expr string }
 		}
 	}
-	readJSON(t, "grafana/sumprimes.json", &dash)
+	read(t, "grafana/sumprimes.json", &dash, json.Unmarshal)
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
 			exprs["panel "+p.Title+": "+tg.Expr] = tg.Expr
@@ -77,22 +77,12 @@ func TestAlertsAndDashboardUseOurMetrics(t *testing.T) {
 	}
 }
 
-func readYAML(t *testing.T, path string, v any) {
+// read decodes the file at path into v with unmarshal (YAML or JSON).
+func read(t *testing.T, path string, v any, unmarshal func([]byte, any) error) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err == nil {
-		err = yaml.Unmarshal(b, v)
-	}
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err == nil {
-		err = json.Unmarshal(b, v)
+		err = unmarshal(b, v)
 	}
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
