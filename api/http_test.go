@@ -124,7 +124,7 @@ func TestHTTPDetails(t *testing.T) {
 		addr := serve(t, b)
 		j := job.Job{RequestID: "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", A: 1, B: 10, CreatedAt: time.Now()}
 		_ = b.store.Create(context.Background(), job.Pending(j))
-		for _, path := range []string{"/", "/healthz", "/readyz", "/openapi.yaml", "/metrics", "/sumPrime/" + j.RequestID, "/sumPrime/" + j.RequestID + "/events"} {
+		for _, path := range []string{"/", "/healthz", "/readyz", "/openapi.yaml", "/sumPrime/" + j.RequestID, "/sumPrime/" + j.RequestID + "/events"} {
 			resp, err := http.Head("http://" + addr + path)
 			if err != nil {
 				t.Fatalf("HEAD %s: %v", path, err)

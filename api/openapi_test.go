@@ -95,10 +95,10 @@ func specServer(t *testing.T) (*testBundle, *countingLimiter, http.Handler) {
 	l := &countingLimiter{allow: 1 << 30, seen: map[string]int{}}
 	b.server = api.New(api.Config{
 		Store: b.store, Queue: b.queue, Timeout: time.Second,
-		Limits:      job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keys:        []api.Key{{Name: "alice", Secret: aliceKey}},
-		Limiter:     l,
+		Limits:  job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:    []api.Key{{Name: "alice", Secret: aliceKey}},
+		Limiter: l, PublicMetrics: true, // every documented route served
 		SubmitLimit: ratelimit.Limit{Rate: 1, Burst: 1}, PollLimit: ratelimit.Limit{Rate: 1, Burst: 1},
 	})
 	return b, l, b.server

@@ -106,7 +106,10 @@ type Config struct {
 	Log     *slog.Logger
 
 	// Keys are the API keys clients must send; none leaves the API open.
-	Keys []Key
+	// PublicMetrics serves /metrics here too (http.public_metrics); the
+	// ops listener serves it either way.
+	PublicMetrics bool
+	Keys          []Key
 	// Admins are the key names that see every client's jobs (GET /sumPrime
 	// lists them all; any job may be read and cancelled).
 	Admins []string
@@ -201,7 +204,9 @@ func New(cfg Config) *Server {
 	get("/sumPrime/:id/events", s.events, s.authenticate, s.limited("poll", cfg.PollLimit))
 	get("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	get("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
-	get("/metrics", echo.WrapHandler(metrics.Handler()))
+	if cfg.PublicMetrics {
+		get("/metrics", echo.WrapHandler(metrics.Handler()))
+	}
 	get("/healthz", echo.WrapHandler(http.HandlerFunc(metrics.Health)))
 	get("/readyz", echo.WrapHandler(metrics.Ready(s.timeout, s.ready)))
 	return s

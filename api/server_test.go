@@ -667,3 +667,12 @@ func TestServe(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsStayOffThePublicPort: /metrics is the ops listener's unless
+// http.public_metrics asks the API to serve it too.
+func TestMetricsStayOffThePublicPort(t *testing.T) {
+	t.Parallel()
+	if rec := setup(t).do(t, http.MethodGet, "/metrics", "", ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the public port = %d, want 404", rec.Code)
+	}
+}

@@ -31,7 +31,7 @@ func TestSchemathesis(t *testing.T) {
 	cfg.Limits.MaxB = 1e9                 // and event streams would follow seconds-long jobs
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
-	cmd := exec.Command("st", "run", url+"/openapi.yaml", "--url", url,
+	cmd := exec.Command("st", "--config-file", "schemathesis.toml", "run", url+"/openapi.yaml", "--url", url,
 		"--checks", "all", "--exclude-checks", "positive_data_acceptance,use_after_free",
 		"--max-examples", "15", "--seed", "1", "--no-color")
 	cmd.Env = append(os.Environ(), "SCHEMATHESIS_TELEMETRY=false")

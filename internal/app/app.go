@@ -38,7 +38,7 @@ const (
 	Store     Module = "store"     // the result store on it
 	Queue     Module = "queue"     // the Kafka job queue; ensures the topics exist
 	Callbacks Module = "callbacks" // the signed callback sender
-	Ops       Module = "ops"       // /metrics, /healthz and /readyz on metrics.addr
+	Ops       Module = "ops"       // /metrics, /healthz, /readyz and /debug/pprof/ on metrics.addr
 	API       Module = "api"
 	Worker    Module = "worker"
 	Janitor   Module = "janitor"
@@ -76,7 +76,7 @@ var modules = map[Module]module{
 	Queue:     {init: initQueue},
 	Callbacks: {init: initCallbacks},
 	Ops:       {deps: []Module{Store, Queue}, init: initOps},
-	API:       {deps: []Module{Redis, Store, Queue, Callbacks}, init: initAPI},
+	API:       {deps: []Module{Redis, Store, Queue, Callbacks, Ops}, init: initAPI},
 	Worker:    {deps: []Module{Store, Queue, Callbacks, Ops}, init: initWorker},
 	Janitor:   {deps: []Module{Store, Queue, Callbacks, Ops}, init: initJanitor},
 }

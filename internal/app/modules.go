@@ -161,8 +161,9 @@ func initCallbacks(a *app, _ context.Context) (service, error) {
 	return service{}, nil
 }
 
-// initOps serves /metrics, /healthz and /readyz for the roles that have no
-// API listener of their own; an empty metrics.addr serves nothing.
+// initOps serves /metrics, /healthz, /readyz and Go's profiles for every
+// role, apart from the API's public port; an empty metrics.addr serves
+// nothing. A process running several roles serves it once.
 func initOps(a *app, _ context.Context) (service, error) {
 	if a.cfg.Metrics.Addr == "" {
 		return service{}, nil
@@ -222,10 +223,11 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		APIKeyHeader:   rl.APIKeyHeader,
 		TrustedProxies: rl.Proxies(),
 
-		Keys:        apiKeys,
-		Admins:      cfg.Auth.Admins,
-		CORSOrigins: cfg.HTTP.CORSOrigins,
-		Callbacks:   a.callbacks,
+		Keys:          apiKeys,
+		PublicMetrics: cfg.HTTP.PublicMetrics,
+		Admins:        cfg.Auth.Admins,
+		CORSOrigins:   cfg.HTTP.CORSOrigins,
+		Callbacks:     a.callbacks,
 		Backlog: func(ctx context.Context) (int64, error) {
 			lag, err := a.queue.Lag(ctx)
 			return lag.Total(), err

@@ -140,7 +140,8 @@ func Config(t testing.TB) config.Config {
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + Unique() + ":"
 	cfg.Worker.Concurrency = 2
 	cfg.Worker.Threads = 1
-	cfg.Metrics.Addr = "" // in-process roles share the API's /metrics
+	// In-process roles share one registry, read at the API's /metrics.
+	cfg.Metrics.Addr, cfg.HTTP.PublicMetrics = "", true
 	// Tests poll hard from one address; the rate-limit test sets its own.
 	cfg.RateLimit.SubmitRate, cfg.RateLimit.SubmitBurst = 1e6, 1e6
 	cfg.RateLimit.PollRate, cfg.RateLimit.PollBurst = 1e6, 1e6

@@ -46,7 +46,7 @@ It listens on 127.0.0.1:8080 unless http.addr says otherwise. Nothing is
 persisted: use it to try the service, not to run it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, map[string]any{"http.addr": "127.0.0.1:8080", "metrics.addr": ""})
+			cfg, err := loadConfig(cmd, map[string]any{"http.addr": "127.0.0.1:8080", "metrics.addr": "", "http.public_metrics": true})
 			if err != nil {
 				return err
 			}

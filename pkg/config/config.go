@@ -88,8 +88,8 @@ func (a Auth) APIKeys() ([]APIKey, error) {
 	return keys, nil
 }
 
-// Metrics configures where the worker and janitor roles serve /metrics,
-// /healthz and /readyz (the API serves them on its own listener).
+// Metrics configures the ops listener: where every role serves /metrics,
+// /healthz, /readyz and /debug/pprof/, apart from the API's public port.
 type Metrics struct {
 	Addr string `mapstructure:"addr"`
 }
@@ -176,6 +176,9 @@ type HTTP struct {
 	// 1 KB); IdleTimeout closes a kept-alive connection that sends nothing.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"`
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// PublicMetrics serves /metrics on the API's own port too, as before
+	// the ops listener (metrics.addr) served it for every role.
+	PublicMetrics bool `mapstructure:"public_metrics"`
 }
 
 // Kafka configures the job queue.
@@ -333,6 +336,7 @@ var defaults = map[string]any{
 	"http.cors_origins":          []string{},
 	"http.read_timeout":          "10s",
 	"http.idle_timeout":          "60s",
+	"http.public_metrics":        false,
 	"kafka.brokers":              []string{"127.0.0.1:9092"},
 	"kafka.topic":                "sumprimes.jobs",
 	"kafka.partitions":           12,
