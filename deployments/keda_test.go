@@ -237,10 +237,7 @@ func serviceConfig(t *testing.T, secret map[string]string) config.Config {
 	cfg := testenv.Config(t)
 	cfg.RateLimit.Enabled, cfg.Metrics.Addr = false, ""
 	if mech := secret["SUMPRIMES_KAFKA_SASL_MECHANISM"]; mech != "" {
-		q, kafka := testenv.KafkaSASL(t, mech)
-		cfg.Kafka.Brokers, cfg.Kafka.TLS, cfg.Kafka.SASL = kafka.Brokers, kafka.TLS, kafka.SASL
-		cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Topic, q.DLQTopic, q.Group
-		cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
+		testenv.OnKafkaSASL(t, &cfg, mech)
 	}
 	return cfg
 }

@@ -20,10 +20,7 @@ func TestSecuredBackends(t *testing.T) {
 	cfg := testenv.Config(t)
 	_, cfg.Redis = testenv.RedisTLS(t)
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + testenv.Unique() + ":"
-	q, kafka := testenv.KafkaSASL(t, "SCRAM-SHA-512")
-	cfg.Kafka.Brokers, cfg.Kafka.TLS, cfg.Kafka.SASL = kafka.Brokers, kafka.TLS, kafka.SASL
-	cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Topic, q.DLQTopic, q.Group
-	cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
+	testenv.OnKafkaSASL(t, &cfg, "SCRAM-SHA-512")
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
 	if rec := await(t, url, submit(t, url, 1, 1_000_000)); rec.Status != "FINISHED" || *rec.Payload != "37550402023" {

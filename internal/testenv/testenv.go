@@ -216,6 +216,16 @@ func KafkaSASL(t testing.TB, mechanism string) (queue.Config, config.Kafka) {
 	return q, settings
 }
 
+// OnKafkaSASL points cfg at the broker's SASL_SSL listener, signing in
+// with mechanism, on a topic and groups of the test's own (see KafkaSASL).
+func OnKafkaSASL(t testing.TB, cfg *config.Config, mechanism string) {
+	t.Helper()
+	q, kafka := KafkaSASL(t, mechanism)
+	cfg.Kafka.Brokers, cfg.Kafka.TLS, cfg.Kafka.SASL = kafka.Brokers, kafka.TLS, kafka.SASL
+	cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Topic, q.DLQTopic, q.Group
+	cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
+}
+
 // Unique returns a short random name part.
 func Unique() string {
 	b := make([]byte, 6)

@@ -111,9 +111,13 @@ func (r *Redis) List(ctx context.Context, q ListQuery) ([]job.Record, string, er
 		for i, e := range entries {
 			after = e
 			if recs[i] != nil && listMatches(*recs[i], q) {
-				if out = append(out, *recs[i]); len(out) == q.Limit {
-					return out, r.nextAfter(ctx, key, e), nil
+				if out = append(out, *recs[i]); len(out) < q.Limit {
+					continue
 				}
+				if i < len(entries)-1 { // the batch shows more follow
+					return out, e, nil
+				}
+				return out, r.nextAfter(ctx, key, e), nil
 			}
 		}
 		if len(entries) < q.Limit {
