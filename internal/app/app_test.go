@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -68,6 +69,15 @@ func TestRun(t *testing.T) {
 		opts := Options{Config: defaults(t), Log: testenv.Logger(t), Listener: ln, Started: func() { close(started) }}
 		go func() { done <- Run(ctx, opts, Dev...) }()
 		<-started
+		// The API serves at once but is ready only once the topics exist.
+		testenv.Eventually(t, 30*time.Second, "the API to be ready", func() bool {
+			resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
 
 		url := "http://" + ln.Addr().String() + "/sumPrime"
 		resp, err := http.Post(url, "application/json", strings.NewReader(`{"a":1,"b":1000000}`))
