@@ -31,12 +31,11 @@ type lane struct {
 	log     *slog.Logger
 	threads int
 
-	window    chan struct{} // one token per message fetched and not yet done
-	fetched   chan fetchedMsg
-	queue     *fair
-	results   chan outcome
-	commits   *commits
-	committer *committer
+	window  chan struct{} // one token per message fetched and not yet done
+	fetched chan fetchedMsg
+	queue   *fair
+	results chan outcome
+	commits *commits
 }
 
 type fetchedMsg struct {
@@ -71,22 +70,16 @@ func (w *Worker) runLane(ctx, work context.Context, name job.Lane) {
 		threads: w.threads,
 		window:  make(chan struct{}, w.prefetch), fetched: make(chan fetchedMsg, w.prefetch),
 		queue: newFair(), results: make(chan outcome, w.prefetch), commits: newCommits(),
-		committer: newCommitter(),
 	}
 	if name == job.Light {
 		l.threads = 1
 	}
 	l.log.Info("lane consuming", "slots", w.slots[name], "threads", l.threads, "prefetch", w.prefetch)
-	defer func() {
+	defer func() { // sends the last commits
 		if err := l.c.Close(); err != nil {
 			l.log.Warn("close consumer", "error", err)
 		}
 	}()
-	// Commits go out from a goroutine of their own: kafka-go holds a commit
-	// while the group rebalances, and the pipeline must not wait for that.
-	committing := make(chan struct{})
-	go func() { defer close(committing); l.committer.run(l.c, l.log) }()
-	defer func() { l.committer.stop(); <-committing }() // before the reader closes
 
 	var producers, finisher sync.WaitGroup
 	finisher.Go(func() { l.finish(work) })
@@ -372,10 +365,13 @@ func (l *lane) store(work context.Context, batch []outcome) bool {
 }
 
 // done frees m's place in the window and, when every earlier message of
-// its partition is done too, hands the commit past it to the committer.
+// its partition is done too, commits past it (the queue sends commits in
+// the background: this does not wait for the broker).
 func (l *lane) done(m queue.Message) {
 	if last, ok := l.commits.finished(m); ok {
-		l.committer.add(last)
+		if err := l.c.Commit(context.Background(), last); err != nil {
+			l.log.Warn("commit failed; jobs may be delivered again", "partition", last.Partition, "offset", last.Offset, "error", err)
+		}
 	}
 	<-l.window
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +36,8 @@ type Consumer interface {
 	// still commit past it.
 	Fetch(ctx context.Context) (Message, error)
 	// Commit marks m and every earlier message of its partition as done.
+	// It does not wait for the broker: commits go out in the background
+	// and at Close, and only in the group generation m was fetched in.
 	Commit(ctx context.Context, m Message) error
 	// DeadLetter copies m to the dead-letter topic with reason in its
 	// headers, for a message that can never succeed; the caller then
@@ -79,6 +80,7 @@ type Message struct {
 	Partition int
 	Offset    int64
 	raw       kafka.Message
+	gen       *generation // the group generation it was fetched in
 }
 
 // RequestID names the request m belongs to: its job's, or for a message
@@ -409,83 +411,6 @@ func (k *Kafka) Consumer(lane job.Lane) Consumer { return k.consumer(k.Topic(lan
 // DeadLetters returns a consumer of the dead-letter topic, in a group of
 // its own (the light lane's group name + "-janitor").
 func (k *Kafka) DeadLetters() Consumer { return k.consumer(k.cfg.DLQTopic, k.cfg.Group+"-janitor") }
-
-func (k *Kafka) consumer(topic, group string) Consumer {
-	log := k.log
-	return &reader{dlq: k.dlq, r: kafka.NewReader(kafka.ReaderConfig{
-		Brokers: k.cfg.Brokers,
-		Dialer:  &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: k.cfg.TLS, SASLMechanism: k.cfg.SASL},
-		GroupID: group,
-		Topic:   topic,
-		// A new group must start at the beginning: jobs accepted before the
-		// first worker joined are still owed a result.
-		StartOffset: kafka.FirstOffset,
-		MinBytes:    1,
-		MaxBytes:    1 << 20,
-		MaxWait:     time.Second,
-		// Commits are still made only for jobs whose results are stored;
-		// sending them in the background every 100 ms rather than one
-		// round trip per job multiplies throughput, and a crash then
-		// redelivers at most 100 ms of finished jobs, harmlessly (their
-		// records are final: the worker skips them). Close flushes them.
-		CommitInterval:    100 * time.Millisecond,
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			log.Warn(fmt.Sprintf(format, args...), "component", "kafka-reader")
-		}),
-	})}
-}
-
-type reader struct {
-	r   *kafka.Reader
-	dlq *kafka.Writer
-}
-
-func (r *reader) Fetch(ctx context.Context) (Message, error) {
-	m, err := r.r.FetchMessage(ctx)
-	if err != nil {
-		return Message{}, fmt.Errorf("queue: fetch: %w", err)
-	}
-	msg := Message{Key: string(m.Key), Partition: m.Partition, Offset: m.Offset, raw: m}
-	for _, h := range m.Headers {
-		if h.Key == "x-error" {
-			msg.Reason = string(h.Value)
-		}
-	}
-	if err := json.Unmarshal(m.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
-		return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, m.Partition, m.Offset, err)
-	}
-	return msg, nil
-}
-
-func (r *reader) Commit(ctx context.Context, m Message) error {
-	if err := r.r.CommitMessages(ctx, m.raw); err != nil {
-		return fmt.Errorf("queue: commit partition %d offset %d: %w", m.Partition, m.Offset, err)
-	}
-	return nil
-}
-
-func (r *reader) DeadLetter(ctx context.Context, m Message, reason string) error {
-	err := r.dlq.WriteMessages(ctx, kafka.Message{
-		Key:   m.raw.Key,
-		Value: m.raw.Value,
-		Headers: []kafka.Header{
-			{Key: "x-error", Value: []byte(reason)},
-			{Key: "x-source-topic", Value: []byte(m.raw.Topic)},
-			{Key: "x-source-partition", Value: []byte(strconv.Itoa(m.Partition))},
-			{Key: "x-source-offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
-			{Key: "x-failed-at", Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("queue: dead-letter partition %d offset %d: %w", m.Partition, m.Offset, err)
-	}
-	return nil
-}
-
-func (r *reader) Close() error { return r.r.Close() }
 
 // Each fetches from c until ctx ends and hands every message to handle, a
 // message that is not a job with its ErrUndecodable error (so that handle

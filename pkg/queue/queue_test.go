@@ -107,6 +107,63 @@ func TestKafka(t *testing.T) {
 			t.Fatalf("fetched %q, want the uncommitted job \"second\"", m2.Job.RequestID)
 		}
 	})
+
+	// A member that finishes a job after the group rebalanced must not move
+	// the partition's offset back past what its new owner committed.
+	t.Run("ALateCommitFromAnEndedGenerationIsDropped", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 1)
+		for _, id := range []string{"j0", "j1", "j2"} {
+			if err := b.queue.Publish(b.ctx, job.Job{RequestID: id, A: 1, B: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c1 := b.queue.Consumer(job.Light)
+		defer c1.Close()
+		late, err := c1.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2 := b.queue.Consumer(job.Light) // joining ends late's generation
+		defer c2.Close()
+		// Whoever owns the partition now reads and commits everything.
+		ctx, stop := context.WithCancel(b.ctx)
+		defer stop()
+		for _, c := range []queue.Consumer{c1, c2} {
+			go func() {
+				for {
+					m, err := c.Fetch(ctx)
+					if err != nil {
+						return
+					}
+					c.Commit(ctx, m)
+				}
+			}()
+		}
+		lagOf := func() int64 {
+			lag, err := b.queue.Lag(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return lag.Total()
+		}
+		for lagOf() != 0 {
+			select {
+			case <-b.ctx.Done():
+				t.Fatal("the group never committed the three jobs")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		stop()
+		if err := c1.Commit(b.ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		c1.Close() // sends what it was asked
+		c2.Close()
+		if n := lagOf(); n != 0 {
+			t.Fatalf("lag after a late commit of offset %d = %d, want 0: the offset moved back", late.Offset, n)
+		}
+	})
 }
 
 // TestKafkaBadMessages: what is not a job is flagged and can be dead-lettered.
