@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -90,14 +92,17 @@ type specCase struct {
 
 const someID = "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60"
 
+const rootKey = "root-key" // an admin's (specServer)
+
 func specServer(t *testing.T) (*testBundle, *countingLimiter, http.Handler) {
-	b := &testBundle{store: newStore(), queue: &fakeQueue{}}
+	b := &testBundle{store: newStore(), queue: &fakeQueue{}, ops: &fakeOperator{}}
 	l := &countingLimiter{allow: 1 << 30, seen: map[string]int{}}
 	b.server = api.New(api.Config{
-		Store: b.store, Queue: b.queue, Timeout: time.Second,
+		Store: b.store, Queue: b.queue, Operator: b.ops, Timeout: time.Second,
 		Limits:  job.Limits{MaxB: 1e13, MaxCost: 12 * time.Second},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keys:    []api.Key{{Name: "alice", Secret: aliceKey}},
+		Keys:    []api.Key{{Name: "alice", Secret: aliceKey}, {Name: "root", Secret: rootKey}},
+		Admins:  []string{"root"},
 		Limiter: l, PublicMetrics: true, // every documented route served
 		SubmitLimit: ratelimit.Limit{Rate: 1, Burst: 1}, PollLimit: ratelimit.Limit{Rate: 1, Burst: 1},
 	})
@@ -156,9 +161,76 @@ func storeDown(b *testBundle, _ *countingLimiter) { b.store.down.Store(true) }
 
 func limited(_ *testBundle, l *countingLimiter) { l.allow = 0 }
 
+// asAdmin sends method to path with an admin's key after setup, if any.
+func asAdmin(method, path string, setup func(*testBundle, *countingLimiter)) prepare {
+	return func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
+		if setup != nil {
+			setup(b, l)
+		}
+		return method, path, "", map[string]string{"Authorization": "Bearer " + rootKey}
+	}
+}
+
+// deadLetter lists a dead letter of someID's job, whose record has status.
+func deadLetter(status job.Status) func(*testBundle, *countingLimiter) {
+	return func(b *testBundle, _ *countingLimiter) {
+		j := job.Job{RequestID: someID, A: 1, B: 10, CreatedAt: time.Now(), Owner: "alice"}
+		_ = b.store.Create(context.Background(), job.Pending(j))
+		final := j.Failed("b is past the worker's limit", time.Now())
+		if status == job.Finished {
+			final = j.Finished("17", time.Now())
+		}
+		_ = b.store.Put(context.Background(), final)
+		b.ops.letters = append(b.ops.letters,
+			queue.DeadLetter{ID: "0-7", Key: someID, Job: &j, Reason: "b is past the worker's limit"},
+			queue.DeadLetter{ID: "0-8", Key: "junk", Reason: "not a job"})
+	}
+}
+
+func opsDown(b *testBundle, _ *countingLimiter) { b.ops.down = true }
+
+// adminCases are the admin API's cases: an admin's key, a client's (403),
+// none valid (401), rate-limited, and each dependency down.
+func adminCases() []specCase {
+	var cases []specCase
+	for _, op := range []struct{ method, path, doc string }{
+		{http.MethodGet, "/admin/dead-letters", ""},
+		{http.MethodDelete, "/admin/dead-letters", ""},
+		{http.MethodPost, "/admin/dead-letters/replay", ""},
+		{http.MethodPost, "/admin/dead-letters/0-7/replay", "/admin/dead-letters/{deadLetterId}/replay"},
+		{http.MethodGet, "/admin/workers", ""},
+		{http.MethodGet, "/admin/stats", ""},
+	} {
+		name := op.method + " " + cmp.Or(op.doc, op.path)
+		down := opsDown
+		if op.path == "/admin/stats" {
+			down = storeDown
+		}
+		cases = append(cases,
+			specCase{name, 401, "", unauthenticated(op.method, op.path)},
+			specCase{name, 403, "", req(op.method, op.path, nil)}, // alice is no admin
+			specCase{name, 429, "X-API-Key", asAdmin(op.method, op.path, limited)},
+			specCase{name, 503, "", asAdmin(op.method, op.path, down)},
+		)
+	}
+	replay := "POST /admin/dead-letters/{deadLetterId}/replay"
+	return append(cases,
+		specCase{"GET /admin/dead-letters", 200, "limit", asAdmin(http.MethodGet, "/admin/dead-letters?limit=5", deadLetter(job.Failed))},
+		specCase{"GET /admin/dead-letters", 400, "limit", asAdmin(http.MethodGet, "/admin/dead-letters?limit=0", nil)},
+		specCase{"DELETE /admin/dead-letters", 200, "", asAdmin(http.MethodDelete, "/admin/dead-letters", deadLetter(job.Failed))},
+		specCase{"POST /admin/dead-letters/replay", 200, "", asAdmin(http.MethodPost, "/admin/dead-letters/replay", deadLetter(job.Failed))},
+		specCase{replay, 202, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/0-7/replay", deadLetter(job.Failed))},
+		specCase{replay, 200, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/0-7/replay", deadLetter(job.Finished))},
+		specCase{replay, 404, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/9-9/replay", deadLetter(job.Failed))},
+		specCase{replay, 409, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/0-8/replay", deadLetter(job.Failed))},
+		specCase{"GET /admin/workers", 200, "", asAdmin(http.MethodGet, "/admin/workers", nil)},
+		specCase{"GET /admin/stats", 200, "", asAdmin(http.MethodGet, "/admin/stats", nil)},
+	)
+}
+
 func specCases() []specCase {
 	id := "/sumPrime/" + someID
-	return []specCase{
+	cases := []specCase{
 		{"POST /sumPrime", 202, "", post(`{"a":1,"b":10}`)},
 		{"POST /sumPrime", 200, "Idempotency-Key", func(b *testBundle, l *countingLimiter) (string, string, string, map[string]string) {
 			withRecord(b, job.Finished)
@@ -222,6 +294,7 @@ func specCases() []specCase {
 		{"GET /", 200, "", req(http.MethodGet, "/", nil)},
 		{"GET /metrics", 200, "", req(http.MethodGet, "/metrics", nil)},
 	}
+	return append(cases, adminCases()...)
 }
 
 func TestOpenAPISpec(t *testing.T) {

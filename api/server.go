@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,8 @@ type Store interface {
 	store.Records
 	store.Listing
 	store.Claims
+	store.Operations
+	Pending(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
 }
 
@@ -88,6 +91,8 @@ type Server struct {
 	apiKeyHeader string
 	backlog      *backlogGauge
 	hub          *hub
+	stats        *stats
+	ops          Operator
 	maxWait      time.Duration
 	callbacks    *callback.Sender
 }
@@ -111,8 +116,12 @@ type Config struct {
 	PublicMetrics bool
 	Keys          []Key
 	// Admins are the key names that see every client's jobs (GET /sumPrime
-	// lists them all; any job may be read and cancelled).
+	// lists them all; any job may be read and cancelled) and may use the
+	// admin API (/admin/...).
 	Admins []string
+	// Operator serves the admin API's dead letters and workers; without
+	// it those answer 503.
+	Operator Operator
 	// CORSOrigins may call the API from a browser; none sends no CORS
 	// headers.
 	CORSOrigins []string
@@ -153,6 +162,7 @@ type Config struct {
 
 // New returns a Server with its routes registered.
 func New(cfg Config) *Server {
+	st := newStats()
 	s := &Server{
 		cfg:      cfg,
 		echo:     echo.New(),
@@ -169,10 +179,12 @@ func New(cfg Config) *Server {
 		admins:       cfg.Admins,
 		limiter:      cfg.Limiter,
 		apiKeyHeader: cfg.APIKeyHeader,
-		hub:          newHub(cfg.Changes),
+		stats:        st,
+		hub:          newHub(cfg.Changes, st),
 		closing:      make(chan struct{}),
 		maxWait:      cfg.MaxWait,
 		callbacks:    cfg.Callbacks,
+		ops:          cfg.Operator,
 	}
 	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
 		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
@@ -202,6 +214,13 @@ func New(cfg Config) *Server {
 	get("/sumPrime/:id", s.get, s.authenticate, s.limited("poll", cfg.PollLimit))
 	e.DELETE("/sumPrime/:id", s.cancel, s.authenticate, s.limited("submit", cfg.SubmitLimit))
 	get("/sumPrime/:id/events", s.events, s.authenticate, s.limited("poll", cfg.PollLimit))
+	admin := []echo.MiddlewareFunc{s.authenticate, s.adminOnly, s.limited("poll", cfg.PollLimit)}
+	get("/admin/dead-letters", s.deadLetters, admin...)
+	e.DELETE("/admin/dead-letters", s.purgeDeadLetters, admin...)
+	e.POST("/admin/dead-letters/replay", s.replayAll, admin...)
+	e.POST("/admin/dead-letters/:deadLetterId/replay", s.replayDeadLetter, admin...)
+	get("/admin/workers", s.workers, admin...)
+	get("/admin/stats", s.adminStats, admin...)
 	get("/", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) })
 	get("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", OpenAPI) })
 	if cfg.PublicMetrics {
@@ -212,6 +231,10 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// pathParam is an echo path parameter (":id"), for Routes to spell as
+// OpenAPI does ("{id}").
+var pathParam = regexp.MustCompile(`:(\w+)`)
+
 // Routes lists the routes served, as "METHOD /path/{param}".
 func (s *Server) Routes() []string {
 	var out []string
@@ -219,7 +242,7 @@ func (s *Server) Routes() []string {
 		if r.Method == http.MethodHead {
 			continue // mirrors GET
 		}
-		out = append(out, r.Method+" "+strings.ReplaceAll(r.Path, ":id", "{id}"))
+		out = append(out, r.Method+" "+pathParam.ReplaceAllString(r.Path, "{$1}"))
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
@@ -81,6 +83,13 @@ func (s *faultyStore) Claim(ctx context.Context, key string, c store.Claim) (sto
 
 func (s *faultyStore) Ping(context.Context) error { return s.fault() }
 
+func (s *faultyStore) Pending(ctx context.Context) (int64, error) {
+	if err := s.fault(); err != nil {
+		return 0, err
+	}
+	return s.Memory.Pending(ctx)
+}
+
 func (s *faultyStore) Reject(ctx context.Context, id string) (job.Record, error) {
 	if s.rejectDown.Load() {
 		return job.Record{}, errors.New("store down")
@@ -135,10 +144,58 @@ func (q *fakeQueue) Ping(context.Context) error {
 }
 func (q *fakeQueue) Close() error { return nil }
 
+// fakeOperator serves dead letters from a slice, or fails when down.
+type fakeOperator struct {
+	mu      sync.Mutex
+	letters []queue.DeadLetter
+	down    bool
+}
+
+func (o *fakeOperator) fault() error {
+	if o.down {
+		return errors.New("broker down")
+	}
+	return nil
+}
+
+func (o *fakeOperator) ListDeadLetters(context.Context, int) ([]queue.DeadLetter, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.letters), o.fault()
+}
+
+func (o *fakeOperator) ReadDeadLetter(_ context.Context, id string) (queue.DeadLetter, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range o.letters {
+		if d.ID == id {
+			return d, o.fault()
+		}
+	}
+	return queue.DeadLetter{}, cmp.Or(o.fault(), queue.ErrNoDeadLetter)
+}
+
+func (o *fakeOperator) PurgeDeadLetters(context.Context) (int64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := int64(len(o.letters))
+	o.letters = nil
+	return n, o.fault()
+}
+
+func (o *fakeOperator) Members(context.Context) (map[job.Lane][]queue.Member, error) {
+	return map[job.Lane][]queue.Member{job.Light: {{ID: "m-1", Owner: "worker-1", Host: "/192.0.2.9", Partitions: []int{0, 1}}}}, o.fault()
+}
+
+func (o *fakeOperator) Lag(context.Context) (queue.Lag, error) {
+	return queue.Lag{ByLane: map[job.Lane]map[int]int64{job.Light: {0: 2, 1: 0}, job.Heavy: {0: 0}}}, o.fault()
+}
+
 type testBundle struct {
 	server *api.Server
 	store  *faultyStore
 	queue  *fakeQueue
+	ops    *fakeOperator
 }
 
 func setup(t *testing.T) *testBundle {

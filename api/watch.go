@@ -26,10 +26,11 @@ import (
 type hub struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan *job.Record]struct{}
+	stats   *stats // counts the final records that pass
 }
 
-func newHub(changes <-chan store.Change) *hub {
-	h := &hub{waiters: map[string]map[chan *job.Record]struct{}{}}
+func newHub(changes <-chan store.Change, st *stats) *hub {
+	h := &hub{waiters: map[string]map[chan *job.Record]struct{}{}, stats: st}
 	if changes != nil {
 		go h.run(changes)
 	}
@@ -38,6 +39,7 @@ func newHub(changes <-chan store.Change) *hub {
 
 func (h *hub) run(changes <-chan store.Change) {
 	for c := range changes {
+		h.stats.observe(c.Record, time.Now())
 		h.mu.Lock()
 		for ch := range h.waiters[c.ID] {
 			select {

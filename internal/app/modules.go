@@ -103,7 +103,7 @@ func initQueue(a *app, _ context.Context) (service, error) {
 	a.queue = queue.New(queue.Config{
 		Brokers: k.Brokers, Topic: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
 		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout, TLS: tlsConfig, SASL: mechanism,
-		HeavyTopic: k.HeavyTopic, HeavyGroup: k.HeavyGroup,
+		HeavyTopic: k.HeavyTopic, HeavyGroup: k.HeavyGroup, ClientID: a.owner,
 	}, a.log)
 	a.topicReady = make(chan struct{})
 	run := func(ctx context.Context) error {
@@ -212,6 +212,7 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		DrainDelay:      cfg.HTTP.DrainDelay,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout,
 		Queue:           a.queue,
+		Operator:        a.queue,
 		Limits:          a.limits(),
 		HeavyFrom:       cfg.Lanes.HeavyFrom,
 		Timeout:         cfg.HTTP.RequestTimeout,

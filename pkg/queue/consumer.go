@@ -45,7 +45,7 @@ type member struct {
 func (k *Kafka) consumer(topic, group string) Consumer {
 	log := k.log.With("component", "kafka-consumer", "topic", topic, "group", group)
 	logger := kafka.LoggerFunc(func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) })
-	dialer := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: k.cfg.TLS, SASLMechanism: k.cfg.SASL}
+	dialer := &kafka.Dialer{ClientID: k.cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: k.cfg.TLS, SASLMechanism: k.cfg.SASL}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:      group,
 		Brokers: k.cfg.Brokers,

@@ -70,6 +70,9 @@ type Config struct {
 	// each in: the producer, the consumers and the admin calls alike.
 	TLS  *tls.Config
 	SASL sasl.Mechanism
+	// ClientID names this process to the brokers; a consumer-group member
+	// shows it (Members), so the workers' lease owner goes here.
+	ClientID string
 }
 
 // Message is one fetched job with where it came from.

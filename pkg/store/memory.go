@@ -29,7 +29,7 @@ type Memory struct {
 	progress   map[string]float64
 	pending    map[string]time.Time // the index: when each was last seen alive
 	attempts   map[string]int
-	leases     map[string]time.Time // lease expiry by id
+	leases     map[string]lease
 	claims     map[string]claimEntry
 	lock       struct {
 		owner string
@@ -43,6 +43,12 @@ type Memory struct {
 type backlogEntry struct {
 	lane     job.Lane
 	estimate time.Duration
+}
+
+// lease is a worker's hold on a running job.
+type lease struct {
+	owner string
+	until time.Time
 }
 
 type entry struct {
@@ -64,7 +70,7 @@ func NewMemory(ttl time.Duration, now func() time.Time) *Memory {
 	return &Memory{
 		ttl: ttl, now: now,
 		records: map[string]entry{}, progress: map[string]float64{}, pending: map[string]time.Time{},
-		attempts: map[string]int{}, leases: map[string]time.Time{}, claims: map[string]claimEntry{},
+		attempts: map[string]int{}, leases: map[string]lease{}, claims: map[string]claimEntry{},
 		backlog: map[string]backlogEntry{}, changeSubs: map[chan Change]struct{}{}, cancelSubs: map[chan string]struct{}{},
 	}
 }
@@ -154,7 +160,7 @@ func (m *Memory) Take(ctx context.Context, ids []string, owner string, ttl time.
 	gen, _ := m.Generation(ctx)
 	found := make([]Found, len(ids))
 	for i, id := range ids {
-		m.lease(id, ttl)
+		m.lease(id, owner, ttl)
 		found[i].Record, found[i].Err = m.Get(ctx, id)
 		found[i].Record.Progress = nil
 	}
@@ -241,7 +247,12 @@ func (m *Memory) end(id string, final func(job.Record, time.Time) job.Record) (j
 		default:
 		}
 	}
-	m.settle(id, true)
+	m.settle(id, false)
+	if ended.Status == job.Cancelled {
+		m.announce(Change{ID: id, Record: &ended})
+	} else {
+		m.announce(Change{ID: id})
+	}
 	return ended, nil
 }
 
@@ -276,10 +287,10 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-func (m *Memory) lease(id string, ttl time.Duration) {
+func (m *Memory) lease(id, owner string, ttl time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.leases[id] = m.now().Add(ttl)
+	m.leases[id] = lease{owner, m.now().Add(ttl)}
 }
 
 func (m *Memory) SetProgress(_ context.Context, id string, fraction float64) error {
@@ -341,8 +352,8 @@ func (m *Memory) Forget(_ context.Context, id string) error {
 func (m *Memory) Leased(_ context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	until, ok := m.leases[id]
-	return ok && m.now().Before(until), nil
+	l, ok := m.leases[id]
+	return ok && m.now().Before(l.until), nil
 }
 
 func (m *Memory) Attempt(_ context.Context, id string) (int, error) {

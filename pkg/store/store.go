@@ -142,6 +142,7 @@ type Store interface {
 	Claims
 	Index
 	Notifications
+	Operations
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }
@@ -475,7 +476,14 @@ func (r *Redis) end(ctx context.Context, id string, final func(job.Record, time.
 		}
 		pipe := r.client.Pipeline()
 		pipe.Publish(ctx, r.cancelledChannel(), id)
-		r.settle(ctx, pipe, id, rec.Lane, true)
+		r.settle(ctx, pipe, id, rec.Lane, false)
+		// A cancellation is announced with its record, as a result is; a
+		// rejection, which no one may see, by id.
+		announced := any(id)
+		if ended.Status == job.Cancelled {
+			announced = data
+		}
+		pipe.Publish(ctx, r.eventsChannel(), announced)
 		_, err = pipe.Exec(ctx)
 		return ended, translate(err)
 	}

@@ -71,6 +71,8 @@ var rules = []struct {
 	{"AnnouncesAWrittenResultWithItsRecord", announcesAWrittenResultWithItsRecord},
 	{"SumsTheBacklogPerLaneOncePerJob", sumsTheBacklogPerLaneOncePerJob},
 	{"ListsJobsNewestFirstByOwnerAndStatusInPages", listsJobsNewestFirstByOwnerAndStatusInPages},
+	{"ListsRunningJobsWithTheirWorkersAndProgress", listsRunningJobsWithTheirWorkersAndProgress},
+	{"RetriesAFailedJobOnce", retriesAFailedJobOnce},
 }
 
 var (
@@ -370,8 +372,8 @@ func cancelsOnlyJobsInProgressAndTellsTheWorkers(t *testing.T, h Harness) {
 	if id := <-cancellations; id != "id-1" {
 		t.Fatalf("cancellation of %q, want id-1", id)
 	}
-	if c := <-changes; c.ID != "id-1" {
-		t.Fatalf("change of %q, want id-1", c.ID)
+	if c := <-changes; c.ID != "id-1" || c.Record == nil || c.Record.Status != job.Cancelled {
+		t.Fatalf("change %+v, want id-1 with its CANCELLED record", c)
 	}
 	if _, err := s.Cancel(ctx, "id-1"); !errors.Is(err, store.ErrFinal) {
 		t.Fatalf("second Cancel = %v, want ErrFinal", err)
@@ -560,5 +562,71 @@ func listsJobsNewestFirstByOwnerAndStatusInPages(t *testing.T, h Harness) {
 	}
 	if _, _, err := s.List(ctx, store.ListQuery{Limit: 1, After: "nonsense"}); !errors.Is(err, store.ErrCursor) {
 		t.Errorf("List after a cursor it did not make: %v, want ErrCursor", err)
+	}
+}
+
+func listsRunningJobsWithTheirWorkersAndProgress(t *testing.T, h Harness) {
+	s := h.Store
+	for i, id := range []string{"b", "a", "done"} {
+		j := newJob(id)
+		j.CreatedAt = now.Add(time.Duration(i) * time.Second)
+		_ = s.Create(ctx, job.Pending(j))
+	}
+	_ = s.Put(ctx, newJob("done").Finished("17", now))
+	_, _, _ = s.Take(ctx, []string{"a"}, "worker-1", time.Minute)
+	_ = s.SetProgress(ctx, "a", 0.5)
+	running, err := s.Running(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range running {
+		p := "-"
+		if r.Record.Progress != nil {
+			p = fmt.Sprint(*r.Record.Progress)
+		}
+		got = append(got, fmt.Sprintf("%s:%s:%s:%s", r.Record.RequestID, r.Record.Status, r.Worker, p))
+	}
+	if want := "b:IN_PROGRESS::- a:IN_PROGRESS:worker-1:0.5"; strings.Join(got, " ") != want {
+		t.Fatalf("Running = %v, want %s (oldest first, final jobs left out)", got, want)
+	}
+	if running, _ := s.Running(ctx, 1); len(running) != 1 {
+		t.Fatalf("Running(1) gave %d jobs", len(running))
+	}
+}
+
+func retriesAFailedJobOnce(t *testing.T, h Harness) {
+	s := h.Store
+	j := newJob("id-1")
+	j.Plan = job.Plan{Engine: "sieve", Estimate: time.Second}
+	_ = s.Create(ctx, job.Pending(j))
+	_ = s.Put(ctx, j.Failed("dead-lettered", now))
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Fatalf("pending = %d after FAILED", n)
+	}
+	again, err := s.Retry(ctx, "id-1")
+	if err != nil || again.Status != job.InProgress || again.Error != "" || again.FinishedAt != nil || again.RequestID != "id-1" {
+		t.Fatalf("Retry = %+v, %v; want the job IN_PROGRESS again", again, err)
+	}
+	if got, _ := s.Get(ctx, "id-1"); got.Status != job.InProgress || h.RecordTTL("id-1") != -1 {
+		t.Fatalf("after Retry: %s, TTL %v; want IN_PROGRESS that never expires", got.Status, h.RecordTTL("id-1"))
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Fatalf("pending = %d after Retry, want 1", n)
+	}
+	if backlog, _ := s.Backlog(ctx); backlog[job.Light] != time.Second {
+		t.Fatalf("backlog = %v after Retry, want the job's second", backlog)
+	}
+	if rec, err := s.Retry(ctx, "id-1"); !errors.Is(err, store.ErrNotFailed) || rec.Status != job.InProgress {
+		t.Fatalf("second Retry = %s, %v; want IN_PROGRESS with ErrNotFailed", rec.Status, err)
+	}
+	if written, err := store.Finish(ctx, s, j.Finished("17", now)); !written || err != nil {
+		t.Fatalf("the new attempt's result: written %v, %v", written, err)
+	}
+	if _, err := s.Retry(ctx, "id-1"); !errors.Is(err, store.ErrNotFailed) {
+		t.Fatalf("Retry of FINISHED = %v, want ErrNotFailed", err)
+	}
+	if _, err := s.Retry(ctx, "never"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Retry of an unknown id = %v, want ErrNotFound", err)
 	}
 }
