@@ -24,12 +24,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/metrics"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
+	"github.com/sumprimes/sumprimes/pkg/tracing"
 )
 
 // OpenAPI is the API's OpenAPI 3.1 description, served at /openapi.yaml.
@@ -158,6 +161,10 @@ type Config struct {
 	// Callbacks checks callback URLs at submit and delivers the CANCELLED
 	// records; nil means callbacks are off.
 	Callbacks *callback.Sender
+	// TracerProvider, when set, traces every request (a server span each,
+	// W3C trace context honoured) and hands a submit's trace context to
+	// its job's message.
+	TracerProvider trace.TracerProvider
 }
 
 // New returns a Server with its routes registered.
@@ -194,6 +201,16 @@ func New(cfg Config) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.Recover())
+	if cfg.TracerProvider != nil {
+		e.Use(otelecho.Middleware("sumprimes-api", otelecho.WithTracerProvider(cfg.TracerProvider),
+			otelecho.WithPropagators(tracing.Propagator), otelecho.WithSkipper(func(c echo.Context) bool {
+				switch c.Path() { // probes and scrapes: no one traces those
+				case "/healthz", "/readyz", "/metrics":
+					return true
+				}
+				return false
+			})))
+	}
 	e.Use(measure)
 	e.Use(middleware.BodyLimit(bodyLimit))
 	if len(cfg.CORSOrigins) > 0 {
@@ -332,6 +349,7 @@ func (s *Server) submit(c echo.Context) error {
 	}
 	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC(), "")
 	j.Owner, j.Lane = owner(c), job.LaneFor(plan.Estimate, s.lanes)
+	j.TraceParent = tracing.Inject(c.Request().Context())
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
 	defer cancel()
 	if s.backlog != nil && s.backlog.full() {

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -13,6 +18,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
+	"github.com/sumprimes/sumprimes/pkg/tracing"
 )
 
 // maxBatch bounds the jobs one store round trip carries.
@@ -265,8 +271,19 @@ func (l *lane) compute(t *task) {
 	log := l.log.With("requestId", j.RequestID)
 	tracker := l.w.hold(t.ctx, j, t.admitted, t.cancel, log)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", t.plan.Engine, "estimate", t.plan.Estimate)
+	_, span := l.w.tracer.Start(tracing.Extract(context.Background(), j.TraceParent), "compute",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("sumprimes.request_id", j.RequestID), attribute.String("sumprimes.lane", l.name.String()),
+			attribute.String("sumprimes.engine", string(t.plan.Engine)),
+			attribute.String("sumprimes.a", strconv.FormatUint(j.A, 10)), attribute.String("sumprimes.b", strconv.FormatUint(j.B, 10))))
 	sum, err := t.plan.Run(t.ctx, primes.Options{Threads: l.threads, Progress: tracker.report})
 	tracker.stop()
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else if t.ctx.Err() != nil {
+		span.SetStatus(codes.Error, context.Cause(t.ctx).Error())
+	}
+	span.End()
 	switch {
 	case context.Cause(t.ctx) == errCancelled:
 		log.Info("job cancelled by its client; stopped")

@@ -29,6 +29,9 @@ import (
 	"time"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -56,6 +59,7 @@ type Worker struct {
 	prefetch     int
 	drainTimeout time.Duration
 	log          *slog.Logger
+	tracer       trace.Tracer
 	now          func() time.Time
 
 	cancellations <-chan string
@@ -102,7 +106,11 @@ type Config struct {
 	// Callbacks delivers final records to the clients that asked; nil
 	// means callbacks are off.
 	Callbacks *callback.Sender
-	Log       *slog.Logger
+	// Tracer makes a span of each computation, a child of the submit's
+	// span when the job's message carries its trace context; nil traces
+	// nothing.
+	Tracer trace.Tracer
+	Log    *slog.Logger
 }
 
 // New returns a Worker for cfg.
@@ -128,6 +136,7 @@ func New(cfg Config) *Worker {
 		prefetch:     max(1, cmp.Or(cfg.Prefetch, 256)),
 		drainTimeout: cfg.DrainTimeout,
 		log:          cfg.Log,
+		tracer:       cmp.Or[trace.Tracer](cfg.Tracer, noop.Tracer{}),
 		now:          time.Now,
 
 		cancellations: cfg.Cancellations,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sumprimes/sumprimes/pkg/callback"
@@ -39,6 +40,7 @@ const (
 	Queue     Module = "queue"     // the Kafka job queue; ensures the topics exist
 	Callbacks Module = "callbacks" // the signed callback sender
 	Ops       Module = "ops"       // /metrics, /healthz, /readyz and /debug/pprof/ on metrics.addr
+	Tracing   Module = "tracing"   // the OpenTelemetry tracer provider (tracing.otlp_endpoint)
 	API       Module = "api"
 	Worker    Module = "worker"
 	Janitor   Module = "janitor"
@@ -71,13 +73,14 @@ type service struct {
 // embedded broker and store.
 var modules = map[Module]module{
 	Embedded:  {init: initEmbedded},
-	Redis:     {init: initRedis},
+	Tracing:   {init: initTracing},
+	Redis:     {deps: []Module{Tracing}, init: initRedis},
 	Store:     {deps: []Module{Redis}, init: initStore},
 	Queue:     {init: initQueue},
 	Callbacks: {init: initCallbacks},
 	Ops:       {deps: []Module{Store, Queue}, init: initOps},
-	API:       {deps: []Module{Redis, Store, Queue, Callbacks, Ops}, init: initAPI},
-	Worker:    {deps: []Module{Store, Queue, Callbacks, Ops}, init: initWorker},
+	API:       {deps: []Module{Tracing, Redis, Store, Queue, Callbacks, Ops}, init: initAPI},
+	Worker:    {deps: []Module{Tracing, Store, Queue, Callbacks, Ops}, init: initWorker},
 	Janitor:   {deps: []Module{Store, Queue, Callbacks, Ops}, init: initJanitor},
 }
 
@@ -97,6 +100,9 @@ type app struct {
 	log   *slog.Logger
 	ln    net.Listener
 	owner string // names this process in leases and the janitor lock
+	roles []Module
+
+	tracer trace.TracerProvider
 
 	redis      redis.UniversalClient
 	store      *store.Redis
@@ -112,7 +118,7 @@ func Run(ctx context.Context, opts Options, targets ...Module) (err error) {
 	host, _ := os.Hostname()
 	a := &app{
 		cfg: opts.Config, log: opts.Log, ln: opts.Listener,
-		owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]), roles: targets,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/janitor"
@@ -23,6 +25,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
+	"github.com/sumprimes/sumprimes/pkg/tracing"
 	"github.com/sumprimes/sumprimes/worker"
 )
 
@@ -39,6 +42,33 @@ func initEmbedded(a *app, _ context.Context) (service, error) {
 	return service{stop: stack.Close}, nil
 }
 
+// initTracing makes the tracer provider: OTLP/HTTP to
+// tracing.otlp_endpoint, or none (no-op) without one. Its stop sends the
+// spans still buffered.
+func initTracing(a *app, _ context.Context) (service, error) {
+	var roles []string
+	for _, r := range a.roles {
+		if r == API || r == Worker || r == Janitor {
+			roles = append(roles, string(r))
+		}
+	}
+	tp, shutdown, err := tracing.New(tracing.Config{
+		Endpoint: a.cfg.Tracing.Endpoint, SampleRatio: a.cfg.Tracing.SampleRatio,
+		Service: "sumprimes-" + strings.Join(roles, "+"),
+	})
+	if err != nil {
+		return service{}, err
+	}
+	a.tracer = tp
+	return service{stop: func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			a.log.Warn("sending the last spans failed", "error", err)
+		}
+	}}, nil
+}
+
 // initRedis builds the service's one Redis client and asks the server once
 // whether it takes it: a configuration it refuses stops start-up here.
 func initRedis(a *app, ctx context.Context) (service, error) {
@@ -53,6 +83,11 @@ func initRedis(a *app, ctx context.Context) (service, error) {
 	}
 	a.redis = store.NewClient(cfg)
 	a.redis.AddHook(roundTrips{})
+	if a.cfg.Tracing.Endpoint != "" {
+		if err := redisotel.InstrumentTracing(a.redis, redisotel.WithTracerProvider(a.tracer)); err != nil {
+			return service{}, fmt.Errorf("tracing redis: %w", err)
+		}
+	}
 	check, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := store.Check(check, cfg, a.redis); err != nil {
@@ -229,6 +264,12 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 		Admins:        cfg.Auth.Admins,
 		CORSOrigins:   cfg.HTTP.CORSOrigins,
 		Callbacks:     a.callbacks,
+		TracerProvider: func() trace.TracerProvider {
+			if a.cfg.Tracing.Endpoint == "" {
+				return nil
+			}
+			return a.tracer
+		}(),
 		Backlog: func(ctx context.Context) (int64, error) {
 			lag, err := a.queue.Lag(ctx)
 			return lag.Total(), err
@@ -259,6 +300,7 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		Threads:          cfg.Worker.Threads,
 		DrainTimeout:     cfg.Worker.DrainTimeout,
 		LeaseTTL:         cfg.Worker.LeaseTTL,
+		Tracer:           a.tracer.Tracer("github.com/sumprimes/sumprimes/worker"),
 		Log:              log,
 	})
 	a.registerQueueMetrics()

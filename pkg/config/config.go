@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -39,7 +40,18 @@ type Config struct {
 	Janitor   Janitor   `mapstructure:"janitor"`
 	Callbacks Callbacks `mapstructure:"callbacks"`
 	Metrics   Metrics   `mapstructure:"metrics"`
+	Tracing   Tracing   `mapstructure:"tracing"`
 	Auth      Auth      `mapstructure:"auth"`
+}
+
+// Tracing configures OpenTelemetry tracing; without an endpoint it is off.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP collector's base URL, such as
+	// http://otel-collector:4318 (spans go to its /v1/traces).
+	Endpoint string `mapstructure:"otlp_endpoint"`
+	// SampleRatio is the share of new traces kept; a trace begun upstream
+	// keeps its own decision.
+	SampleRatio float64 `mapstructure:"sample_ratio"`
 }
 
 // Auth configures the API keys clients authenticate with. With none, the
@@ -394,6 +406,8 @@ var defaults = map[string]any{
 	"callbacks.attempts":         5,
 	"callbacks.timeout":          "5s",
 	"metrics.addr":               ":9090",
+	"tracing.otlp_endpoint":      "",
+	"tracing.sample_ratio":       1.0,
 	"log.level":                  "info",
 	"log.format":                 "text",
 	"auth.keys":                  "",
@@ -513,6 +527,7 @@ func (c Config) Validate() error {
 	c.Janitor.validate(&p)
 	c.Callbacks.validate(&p)
 	c.Metrics.validate(&p)
+	c.Tracing.validate(&p)
 	c.Log.validate(&p)
 	c.Auth.validate(&p)
 	return errors.Join(p...)
@@ -737,6 +752,17 @@ func (c Metrics) validate(p *problems) {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			p.bad("metrics.addr", "want host:port or empty (off), got %q", c.Addr)
 		}
+	}
+}
+
+func (c Tracing) validate(p *problems) {
+	if c.Endpoint != "" {
+		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.bad("tracing.otlp_endpoint", "want an http(s) URL such as http://otel-collector:4318, or empty (off), got %q", c.Endpoint)
+		}
+	}
+	if c.SampleRatio < 0 || c.SampleRatio > 1 {
+		p.bad("tracing.sample_ratio", "must be from 0 to 1, got %v", c.SampleRatio)
 	}
 }
 

@@ -49,6 +49,10 @@ type Job struct {
 	// store has been wiped since (a new generation), never for a job the
 	// API did not accept.
 	Generation string `json:"generation,omitempty"`
+	// TraceParent is the W3C trace context of the request that submitted
+	// the job, when it is traced: it travels in the Kafka message's
+	// headers, never in its value or the record.
+	TraceParent string `json:"-"`
 	// Lane is the queue the job travels in: Heavy for jobs the planner
 	// expects to take long, empty (light) for the rest, so that a light
 	// job never waits behind a heavy one.

@@ -138,14 +138,19 @@ func (m *member) Fetch(ctx context.Context) (Message, error) {
 			if msg.gen.over() {
 				continue // its partition may be another member's now
 			}
+			var traceParent string
 			for _, h := range msg.raw.Headers {
-				if h.Key == "x-error" {
+				switch h.Key {
+				case "x-error":
 					msg.Reason = string(h.Value)
+				case "traceparent":
+					traceParent = string(h.Value)
 				}
 			}
 			if err := json.Unmarshal(msg.raw.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
 				return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, msg.Partition, msg.Offset, err)
 			}
+			msg.Job.TraceParent = traceParent
 			return msg, nil
 		}
 	}

@@ -326,6 +326,9 @@ func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) ma
 				for n, i := range idx {
 					value, _ := json.Marshal(jobs[i]) // a Job always encodes
 					records[n] = kafka.Record{Key: kafka.NewBytes([]byte(jobs[i].RequestID)), Value: kafka.NewBytes(value)}
+					if tp := jobs[i].TraceParent; tp != "" {
+						records[n].Headers = []kafka.Header{{Key: "traceparent", Value: []byte(tp)}}
+					}
 				}
 				rt.Partitions = append(rt.Partitions, produceapi.RequestPartition{
 					Partition: int32(p), RecordSet: protocol.RecordSet{Records: kafka.NewRecordReader(records...)},
