@@ -271,11 +271,12 @@ func (l *lane) compute(t *task) {
 	log := l.log.With("requestId", j.RequestID)
 	tracker := l.w.hold(t.ctx, j, t.admitted, t.cancel, log)
 	log.Debug("computing", "a", j.A, "b", j.B, "engine", t.plan.Engine, "estimate", t.plan.Estimate)
-	_, span := l.w.tracer.Start(tracing.Extract(context.Background(), j.TraceParent), "compute",
-		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-			attribute.String("sumprimes.request_id", j.RequestID), attribute.String("sumprimes.lane", l.name.String()),
+	_, span := l.w.tracer.Start(tracing.Extract(context.Background(), j.TraceParent), "compute", trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() { // tracing off: nothing to build
+		span.SetAttributes(attribute.String("sumprimes.request_id", j.RequestID), attribute.String("sumprimes.lane", l.name.String()),
 			attribute.String("sumprimes.engine", string(t.plan.Engine)),
-			attribute.String("sumprimes.a", strconv.FormatUint(j.A, 10)), attribute.String("sumprimes.b", strconv.FormatUint(j.B, 10))))
+			attribute.String("sumprimes.a", strconv.FormatUint(j.A, 10)), attribute.String("sumprimes.b", strconv.FormatUint(j.B, 10)))
+	}
 	sum, err := t.plan.Run(t.ctx, primes.Options{Threads: l.threads, Progress: tracker.report})
 	tracker.stop()
 	if err != nil {

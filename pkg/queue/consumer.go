@@ -22,6 +22,11 @@ import (
 // harmlessly (their records are final: the worker skips them).
 const commitInterval = 100 * time.Millisecond
 
+// fetchBuffer is how many fetched messages wait for Fetch, from all the
+// member's partitions together: enough that the partition readers and the
+// caller rarely wait on each other.
+const fetchBuffer = 256
+
 // member is one consumer-group member. kafka-go's ConsumerGroup runs the
 // group protocol; each generation gets a reader per partition assigned to
 // this member, and each message remembers the generation it was fetched
@@ -64,7 +69,7 @@ func (k *Kafka) consumer(topic, group string) Consumer {
 		panic(fmt.Sprintf("queue: consumer group %s: %v", group, err)) // only for a config that cannot be
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	m := &member{topic: topic, group: cg, dlq: k.dlq, log: log, msgs: make(chan Message), stop: stop, done: make(chan struct{}),
+	m := &member{topic: topic, group: cg, dlq: k.dlq, log: log, msgs: make(chan Message, fetchBuffer), stop: stop, done: make(chan struct{}),
 		readerConfig: kafka.ReaderConfig{Brokers: k.cfg.Brokers, Dialer: dialer, Topic: topic,
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: time.Second, ErrorLogger: logger}}
 	go m.run(ctx)
