@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,16 +27,7 @@ func TestAdminAPI(t *testing.T) {
 	id := failedJob(t, cfg, url, "ann-key", 5000)
 	startWorker(t, cfg) // the cause is gone: limits as the API's
 
-	call := func(method, path, key string) response {
-		t.Helper()
-		req, _ := http.NewRequest(method, url+path, nil)
-		req.Header.Set("X-API-Key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return read(t, resp)
-	}
+	call := func(method, path, key string) response { t.Helper(); return as(t, method, url+path, key, "") }
 	for _, path := range []string{"/admin/dead-letters", "/admin/workers", "/admin/stats"} {
 		if r := call(http.MethodGet, path, "ann-key"); r.status != http.StatusForbidden {
 			t.Fatalf("GET %s with a client's key = %d %s, want 403", path, r.status, r.body)
@@ -133,14 +125,7 @@ func failedJob(t *testing.T, cfg config.Config, url, key string, b uint64) strin
 			t.Errorf("worker stopped with %v", err)
 		}
 	}()
-	req, _ := http.NewRequest(http.MethodPost, url+"/sumPrime", strings.NewReader(`{"a":1,"b":`+itoa(b)+`}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-Key", key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := read(t, resp)
+	r := as(t, http.MethodPost, url+"/sumPrime", key, fmt.Sprintf(`{"a":1,"b":%d}`, b))
 	if r.status != http.StatusAccepted {
 		t.Fatalf("submit = %d %s", r.status, r.body)
 	}
@@ -156,13 +141,7 @@ func awaitAs(t *testing.T, url, id, key string) job.Record {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest(http.MethodGet, url+"/sumPrime/"+id+"?wait=10s", nil)
-		req.Header.Set("X-API-Key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := read(t, resp)
+		r := as(t, http.MethodGet, url+"/sumPrime/"+id+"?wait=10s", key, "")
 		if r.status != http.StatusOK {
 			t.Fatalf("GET %s = %d %s", id, r.status, r.body)
 		}
@@ -174,4 +153,17 @@ func awaitAs(t *testing.T, url, id, key string) job.Record {
 	return job.Record{}
 }
 
-func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+// as sends method to url with key, and body as JSON when there is one.
+func as(t *testing.T, method, url, key, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read(t, resp)
+}

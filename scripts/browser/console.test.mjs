@@ -4,7 +4,7 @@
 // From the page alone: find the failed job among the jobs, see why it
 // failed, find its dead letter and replay it, see it finish; see the
 // workers compute a long job the form submits, cancel it; see the overview. A screenshot of each view lands in the dir.
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, shots, key, failed, want] = process.argv.slice(2);
 if (!url || !shots || !key || !failed || !want) {
@@ -12,16 +12,7 @@ if (!url || !shots || !key || !failed || !want) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const fail = async (message) => {
-  await browser.close();
-  console.error("console test failed: " + message);
-  process.exit(1);
-};
+const { browser, fail } = await launch("console test");
 const wait = { timeout: 60000 };
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });

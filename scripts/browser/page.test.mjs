@@ -3,7 +3,7 @@
 // With a key: first submits without it and expects the 401 shown, then
 // fills it in. Submits a range and waits for the exact sum, shows an input
 // error, and cancels a long job. Exits non-zero on the first failure.
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, screenshot, key] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -11,16 +11,7 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const fail = async (message) => {
-  await browser.close();
-  console.error("browser test failed: " + message);
-  process.exit(1);
-};
+const { browser, fail } = await launch("browser test");
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
   const statusIs = (want) => page.waitForFunction(
