@@ -69,7 +69,7 @@ func (k *Kafka) lag(ctx context.Context, topic, group string) ([]int, map[int]in
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: log-end offsets: %w", err)
 	}
-	committed, err := k.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	committed, err := k.committed(ctx, group, topic, parts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: committed offsets: %w", err)
 	}
@@ -98,6 +98,29 @@ func (k *Kafka) lag(ctx context.Context, topic, group string) ([]int, map[int]in
 		byPartition[p.Partition] = max(0, p.LastOffset-from)
 	}
 	return parts, byPartition, nil
+}
+
+// committed reads group's committed offsets of topic's parts. The group's
+// coordinator may be loading or moving (a broker just started, or
+// restarted): that is asked again, a few times within a second.
+func (k *Kafka) committed(ctx context.Context, group, topic string, parts []int) (*kafka.OffsetFetchResponse, error) {
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		resp, err := k.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+		refused := err
+		if err == nil {
+			refused = resp.Error // answered, but with an error of the group's
+		}
+		transient := errors.Is(refused, kafka.GroupLoadInProgress) || errors.Is(refused, kafka.GroupCoordinatorNotAvailable) ||
+			errors.Is(refused, kafka.NotCoordinatorForGroup)
+		if !transient || wait > 800*time.Millisecond {
+			return resp, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return resp, err
+		}
+	}
 }
 
 // partitions lists a topic's partitions from the broker's metadata.
