@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sumprimes/sumprimes/pkg/job"
@@ -21,6 +22,10 @@ type acceptor struct {
 	queue   Queue
 	timeout time.Duration
 	log     *slog.Logger
+
+	// generation is the store's, as the last batch found it (a string):
+	// records name it, and CreateAll says when it has changed.
+	generation atomic.Value
 
 	mu      sync.Mutex
 	waiting []*submission
@@ -87,7 +92,8 @@ func (a *acceptor) lead() {
 	a.mu.Unlock()
 }
 
-// settle accepts a batch: the generation, the records, then the jobs.
+// settle accepts a batch: the records (in one round trip with the store's
+// generation), then the jobs.
 func (a *acceptor) settle(batch []*submission) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
@@ -96,26 +102,36 @@ func (a *acceptor) settle(batch []*submission) {
 			s.done <- err
 		}
 	}
-	gen, err := a.store.Generation(ctx)
-	if err != nil {
-		a.log.Error("read store generation", "error", err)
-		fail(errNotStored)
-		return
+	gen, ok := a.generation.Load().(string)
+	if !ok { // the first batch: read it
+		var err error
+		if gen, err = a.store.Generation(ctx); err != nil {
+			a.log.Error("read store generation", "error", err)
+			fail(errNotStored)
+			return
+		}
 	}
 	recs := make([]job.Record, len(batch))
 	for i, s := range batch {
 		s.j.Generation = gen
 		recs[i] = job.Pending(s.j)
 	}
-	errs, err := a.store.CreateAll(ctx, recs)
+	errs, current, err := a.store.CreateAll(ctx, recs)
 	if err != nil {
 		a.log.Error("store records", "jobs", len(batch), "error", err)
 		fail(errNotStored)
 		return
 	}
+	a.generation.Store(current)
 	var jobs []job.Job
 	var stored []*submission
 	for i, s := range batch {
+		if errs[i] == nil && current != gen {
+			// The store was wiped since gen was read: the record and the job
+			// must name the store's generation now.
+			s.j.Generation = current
+			errs[i] = a.store.Put(ctx, job.Pending(s.j))
+		}
 		if errs[i] != nil {
 			a.log.Error("store record", "requestId", s.j.RequestID, "error", errs[i])
 			s.done <- errNotStored

@@ -46,9 +46,9 @@ func (s *faultyStore) Create(ctx context.Context, r job.Record) error {
 	return cmp.Or(s.fault(), s.Memory.Create(ctx, r))
 }
 
-func (s *faultyStore) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
+func (s *faultyStore) CreateAll(ctx context.Context, recs []job.Record) ([]error, string, error) {
 	if err := s.fault(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return s.Memory.CreateAll(ctx, recs)
 }
@@ -249,6 +249,26 @@ type problemBody struct {
 
 func TestSubmit(t *testing.T) {
 	t.Parallel()
+
+	t.Run("NamesTheGenerationOfAStoreWipedMeanwhile", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		submit := func() job.Job {
+			if rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a": 1, "b": 10}`); rec.Code != http.StatusAccepted {
+				t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
+			}
+			return b.queue.published[len(b.queue.published)-1]
+		}
+		first := submit()
+		b.store.Wipe() // Redis restarted empty: a new generation
+		second := submit()
+		gen, _ := b.store.Generation(context.Background())
+		stored, err := b.store.Get(context.Background(), second.RequestID)
+		if second.Generation == first.Generation || second.Generation != gen || err != nil || stored.Generation != gen {
+			t.Fatalf("after the wipe: published under %q, stored under %q (%v); want the store's new %q in both (before: %q)",
+				second.Generation, stored.Generation, err, gen, first.Generation)
+		}
+	})
 
 	t.Run("AcceptsAValidRangeWithLocationAndRetryAfter", func(t *testing.T) {
 		t.Parallel()

@@ -135,12 +135,13 @@ func (m *Memory) Put(_ context.Context, rec job.Record) error {
 }
 
 // CreateAll creates each record as Create does.
-func (m *Memory) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
+func (m *Memory) CreateAll(ctx context.Context, recs []job.Record) ([]error, string, error) {
+	gen, _ := m.Generation(ctx)
 	errs := make([]error, len(recs))
 	for i, rec := range recs {
 		errs[i] = m.Create(ctx, rec)
 	}
-	return errs, nil
+	return errs, gen, nil
 }
 
 // PutAll writes each final record as Put does.

@@ -40,9 +40,11 @@ type Records interface {
 	// failing with ErrExists if the id is taken.
 	Create(ctx context.Context, rec job.Record) error
 	// CreateAll creates recs at once (one round trip to Redis); errs[i]
-	// is ErrExists where recs[i]'s id is taken. A non-nil err means none
-	// may be relied on.
-	CreateAll(ctx context.Context, recs []job.Record) (errs []error, err error)
+	// is ErrExists where recs[i]'s id is taken. It also returns the
+	// store's generation, read in the same round trip: records made under
+	// another (the store was wiped since the caller last read it) must be
+	// written again with it. A non-nil err means none may be relied on.
+	CreateAll(ctx context.Context, recs []job.Record) (errs []error, generation string, err error)
 	// Put writes rec over an IN_PROGRESS record, or where there is none
 	// (a record lost to a wipe). A final record is never replaced: the
 	// first FINISHED, FAILED or CANCELLED stands byte for byte, and Put
@@ -255,23 +257,26 @@ func (r *Redis) eventsChannel() string        { return r.prefix + "events" }
 func (r *Redis) cancelledChannel() string     { return r.prefix + "cancelled" }
 
 func (r *Redis) Create(ctx context.Context, rec job.Record) error {
-	errs, err := r.CreateAll(ctx, []job.Record{rec})
+	errs, _, err := r.CreateAll(ctx, []job.Record{rec})
 	if err != nil {
 		return err
 	}
 	return errs[0]
 }
 
-func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, error) {
+func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, string, error) {
 	// Listed first: a pending id without a record is pruned by the janitor,
 	// while a record missing from the index would never be watched. WAIT
 	// counts the writes of its own connection: one pipeline, one connection.
 	pipe := r.client.Pipeline()
+	genKey := r.prefix + "generation"
+	pipe.SetNX(ctx, genKey, uuid.NewString(), 0)
+	gen := pipe.Get(ctx, genKey)
 	sets := make([]*redis.BoolCmd, len(recs))
 	for i, rec := range recs {
 		data, err := json.Marshal(rec)
 		if err != nil {
-			return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+			return nil, "", fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 		}
 		pipe.ZAdd(ctx, r.pendingKey(), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID})
 		backlogAdd.Eval(ctx, pipe, r.backlogKeys(rec.Lane), rec.RequestID, rec.Planned().Estimate.Milliseconds())
@@ -287,16 +292,16 @@ func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, erro
 	for i, set := range sets {
 		switch {
 		case set.Err() != nil:
-			return nil, translate(set.Err())
+			return nil, "", translate(set.Err())
 		case !set.Val():
 			errs[i] = ErrExists
 		}
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, translate(err)
+		return nil, "", translate(err)
 	}
 	if wait == nil {
-		return errs, nil
+		return errs, gen.Val(), nil
 	}
 	if acked, _ := wait.Int64(); acked < int64(r.replicas) {
 		// Not on enough replicas: a failover could lose them, so they are
@@ -308,9 +313,9 @@ func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, erro
 				_ = r.Delete(cleanup, rec.RequestID)
 			}
 		}
-		return nil, fmt.Errorf("store: the records reached %d of %d replicas: %w", acked, r.replicas, translate(wait.Err()))
+		return nil, "", fmt.Errorf("store: the records reached %d of %d replicas: %w", acked, r.replicas, translate(wait.Err()))
 	}
-	return errs, nil
+	return errs, gen.Val(), nil
 }
 
 // replicaWait bounds how long a write waits for its replicas.

@@ -73,6 +73,7 @@ var rules = []struct {
 	{"ListsJobsNewestFirstByOwnerAndStatusInPages", listsJobsNewestFirstByOwnerAndStatusInPages},
 	{"ListsRunningJobsWithTheirWorkersAndProgress", listsRunningJobsWithTheirWorkersAndProgress},
 	{"RetriesAFailedJobOnce", retriesAFailedJobOnce},
+	{"CreateAllTellsTheGenerationOfAWipedStore", createAllTellsTheGenerationOfAWipedStore},
 }
 
 var (
@@ -421,9 +422,12 @@ func answersPing(t *testing.T, h Harness) {
 func createsAndFinishesBatchesAsOneByOne(t *testing.T, h Harness) {
 	s := h.Store
 	_ = s.Create(ctx, job.Pending(newJob("id-1")))
-	errs, err := s.CreateAll(ctx, []job.Record{job.Pending(newJob("id-1")), job.Pending(newJob("id-2")), job.Pending(newJob("id-3"))})
+	errs, gen, err := s.CreateAll(ctx, []job.Record{job.Pending(newJob("id-1")), job.Pending(newJob("id-2")), job.Pending(newJob("id-3"))})
 	if err != nil || !errors.Is(errs[0], store.ErrExists) || errs[1] != nil || errs[2] != nil {
 		t.Fatalf("CreateAll = %v, %v; want ErrExists for id-1 only", errs, err)
+	}
+	if want, _ := s.Generation(ctx); gen != want || gen == "" {
+		t.Fatalf("CreateAll's generation = %q, want the store's, %q", gen, want)
 	}
 	_, _ = s.Cancel(ctx, "id-3")
 	errs, err = s.PutAll(ctx, []job.Record{newJob("id-1").Finished("17", now), newJob("id-2").Failed("x", now), newJob("id-3").Finished("17", now)})
@@ -519,7 +523,7 @@ func listsJobsNewestFirstByOwnerAndStatusInPages(t *testing.T, h Harness) {
 		j.CreatedAt = now.Add(time.Duration(min(i, 5)) * time.Millisecond)
 		recs = append(recs, job.Pending(j))
 	}
-	if _, err := s.CreateAll(ctx, recs); err != nil {
+	if _, _, err := s.CreateAll(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Put(ctx, recs[2].Finished("17", now)); err != nil {
@@ -628,5 +632,18 @@ func retriesAFailedJobOnce(t *testing.T, h Harness) {
 	}
 	if _, err := s.Retry(ctx, "never"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Retry of an unknown id = %v, want ErrNotFound", err)
+	}
+}
+
+func createAllTellsTheGenerationOfAWipedStore(t *testing.T, h Harness) {
+	s := h.Store
+	_, before, _ := s.CreateAll(ctx, []job.Record{job.Pending(newJob("id-1"))})
+	h.Wipe()
+	_, after, err := s.CreateAll(ctx, []job.Record{job.Pending(newJob("id-2"))})
+	if err != nil || after == before || after == "" {
+		t.Fatalf("CreateAll's generation after a wipe = %q, %v; want a new one (before: %q)", after, err, before)
+	}
+	if now, _ := s.Generation(ctx); now != after {
+		t.Fatalf("Generation = %q after CreateAll told %q", now, after)
 	}
 }
