@@ -46,5 +46,48 @@ for t in 1 "$cores"; do
 done
 row "prefix S(10^12)" 1 1000000000000 1 prefix
 row "prefix S(10^13)" 1 10000000000000 1 prefix
+
+# The prefix engine beside primesum (Deléglise–Rivat adapted to prime sums,
+# the yardstick of the combinatorial engine), built from the snapshot in
+# ../shared/anchors/primesum (PRIMESUM_ANCHOR elsewhere) into .cache; one
+# thread each, one run each (these take seconds to minutes), wall time and
+# peak memory from /usr/bin/time. Ours runs where the planner expects it
+# within BENCH_PREFIX_BUDGET seconds (default 60); past that the row shows the
+# planner's estimate.
+anchor=${PRIMESUM_ANCHOR:-../shared/anchors/primesum}
+if [ -x "$anchor/build.sh" ]; then
+	command -v /usr/bin/time >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+	primesum=$("$anchor/build.sh" "$PWD/.cache/primesum")
+	seconds() { # a Go duration ("6m19.366s") in seconds
+		awk -v d="$1" 'BEGIN {
+			t = 0
+			while (match(d, /^[0-9.]+(h|ms|us|ns|m|s)/) || match(d, /^[0-9.]+µs/)) {
+				tok = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+				n = tok + 0; u = tok; sub(/^[0-9.]+/, "", u)
+				t += n * (u == "h" ? 3600 : u == "m" ? 60 : u == "s" ? 1 : u == "ms" ? 1e-3 : u == "ns" ? 1e-9 : 1e-6)
+			}
+			print (d == "" ? t : 1e9)
+		}'
+	}
+	measure() { # prints "seconds peak-MB" of "$@"
+		/usr/bin/time -f '%e %M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.3f %.1f", $1, $2/1024}'
+	}
+	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum |\n|---|---|---|---|---|---|\n'
+	for e in 11 12 13 14 15 16 17; do
+		x=1$(printf '%0*d' "$e" 0)
+		read -r ts tm <<<"$(measure "$primesum" "$x" -t1)"
+		estimate=$( (timeout 2 "$bin" sum 1 "$x" --engine prefix --plan --threads 1 2>&1 >/dev/null || true) |
+			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')
+		secs=$(seconds "$estimate")
+		if [ -n "$estimate" ] && awk -v s="$secs" -v b="${BENCH_PREFIX_BUDGET:-60}" 'BEGIN{exit !(s <= b)}'; then
+			read -r os om <<<"$(measure "$bin" sum 1 "$x" --engine prefix --threads 1)"
+			printf '| 10^%s | %s | %s | %s | %s | %.1f |\n' "$e" "$ts" "$tm" "$os" "$om" "$(awk -v o="$os" -v t="$ts" 'BEGIN{print o/t}')"
+		else
+			printf '| 10^%s | %s | %s | not run: the planner expects %s | — | — |\n' "$e" "$ts" "$tm" "${estimate:-more than 10^16 allows}"
+		fi
+	done
+	echo "primesum: $("$primesum" --version | head -1)"
+fi
 echo
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores CPUs, $(go version | cut -d' ' -f3), $(primesieve --version | head -1)"
