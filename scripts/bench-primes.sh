@@ -73,7 +73,7 @@ if [ -x "$anchor/build.sh" ]; then
 	measure() { # prints "seconds peak-MB" of "$@"
 		/usr/bin/time -f '%e %M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.3f %.1f", $1, $2/1024}'
 	}
-	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum |\n|---|---|---|---|---|---|\n'
+	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum | planner estimate (s) | estimate / measured |\n|---|---|---|---|---|---|---|---|\n'
 	for e in 11 12 13 14 15 16 17; do
 		x=1$(printf '%0*d' "$e" 0)
 		read -r ts tm <<<"$(measure "$primesum" "$x" -t1)"
@@ -82,9 +82,10 @@ if [ -x "$anchor/build.sh" ]; then
 		secs=$(seconds "$estimate")
 		if [ -n "$estimate" ] && awk -v s="$secs" -v b="${BENCH_PREFIX_BUDGET:-60}" 'BEGIN{exit !(s <= b)}'; then
 			read -r os om <<<"$(measure "$bin" sum 1 "$x" --engine prefix --threads 1)"
-			printf '| 10^%s | %s | %s | %s | %s | %.1f |\n' "$e" "$ts" "$tm" "$os" "$om" "$(awk -v o="$os" -v t="$ts" 'BEGIN{print o/t}')"
+			printf '| 10^%s | %s | %s | %s | %s | %.1f | %.3f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" \
+				"$(awk -v o="$os" -v t="$ts" 'BEGIN{print o/t}')" "$secs" "$(awk -v e="$secs" -v o="$os" 'BEGIN{print e/o}')"
 		else
-			printf '| 10^%s | %s | %s | not run: the planner expects %s | — | — |\n' "$e" "$ts" "$tm" "${estimate:-more than 10^16 allows}"
+			printf '| 10^%s | %s | %s | not run | — | — | %s | — |\n' "$e" "$ts" "$tm" "$(if [ -n "$estimate" ]; then echo "$secs"; else echo "refused: past 10^16"; fi)"
 		fi
 	done
 	echo "primesum: $("$primesum" --version | head -1)"
