@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -129,7 +130,8 @@ func (s *Server) replayAll(c echo.Context) error {
 		s.log.Error("list dead letters", "error", err)
 		return queueUnavailable()
 	}
-	var done, skipped int
+	var again []job.Job
+	skipped := 0
 	seen := map[string]bool{}
 	for _, d := range letters {
 		if d.Job == nil || seen[d.Job.RequestID] {
@@ -137,26 +139,42 @@ func (s *Server) replayAll(c echo.Context) error {
 			continue
 		}
 		seen[d.Job.RequestID] = true
-		_, again, err := s.retry(ctx, *d.Job)
+		rec, reopened, err := s.reopen(ctx, *d.Job)
 		var p *Problem
 		switch {
 		case errors.As(err, &p) && p.Status == http.StatusConflict:
 			skipped++
 		case err != nil:
 			return err
-		case again:
-			done++
+		case reopened:
+			again = append(again, rec.Job)
 		default:
 			skipped++
 		}
 	}
-	return writeJSON(c, http.StatusOK, map[string]int{"replayed": done, "skipped": skipped})
+	if err := s.publishReplays(ctx, again); err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, map[string]int{"replayed": len(again), "skipped": skipped})
 }
 
-// retry gives j a new attempt if its record is FAILED: the record becomes
-// IN_PROGRESS again (store.Retry), then the job is published; again is
-// false, with the record as it stands, when it was not FAILED.
-func (s *Server) retry(ctx context.Context, j job.Job) (rec job.Record, again bool, err error) {
+// retry gives j a new attempt if its record is FAILED (see reopen), and
+// publishes it.
+func (s *Server) retry(ctx context.Context, j job.Job) (job.Record, bool, error) {
+	rec, again, err := s.reopen(ctx, j)
+	if err == nil && again {
+		err = s.publishReplays(ctx, []job.Job{rec.Job})
+	}
+	if err != nil {
+		return job.Record{}, false, err
+	}
+	return rec, again, nil
+}
+
+// reopen makes j's FAILED record IN_PROGRESS again (store.Retry) and
+// returns it with again true; a record that is not FAILED is returned as it
+// stands, with again false. The job is then the caller's to publish.
+func (s *Server) reopen(ctx context.Context, j job.Job) (rec job.Record, again bool, err error) {
 	cur, err := s.store.Get(ctx, j.RequestID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -179,14 +197,30 @@ func (s *Server) retry(ctx context.Context, j job.Job) (rec job.Record, again bo
 		s.log.Error("retry record", "requestId", j.RequestID, "error", err)
 		return job.Record{}, false, storeUnavailable()
 	}
-	if errs := s.queue.PublishAll(ctx, []job.Job{rec.Job}); errs[0] != nil {
-		// Pending again: the janitor republishes it once it is stale.
-		s.log.Error("publish a replayed job", "requestId", j.RequestID, "error", errs[0])
-		return job.Record{}, false, unavailableAs("replay-unconfirmed",
-			"job "+j.RequestID+" is IN_PROGRESS again but the queue did not confirm it; the janitor will publish it again")
-	}
-	s.log.Info("dead letter replayed", "requestId", j.RequestID)
 	return rec, true, nil
+}
+
+// publishReplays publishes reopened jobs in one batch. A job the queue did
+// not confirm is IN_PROGRESS all the same, in the pending index: the
+// janitor publishes it again once it is stale, so it is not lost.
+func (s *Server) publishReplays(ctx context.Context, jobs []job.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	failed := 0
+	for i, err := range s.queue.PublishAll(ctx, jobs) {
+		if err != nil {
+			s.log.Error("publish a replayed job", "requestId", jobs[i].RequestID, "error", err)
+			failed++
+			continue
+		}
+		s.log.Info("dead letter replayed", "requestId", jobs[i].RequestID)
+	}
+	if failed > 0 {
+		return unavailableAs("replay-unconfirmed", fmt.Sprintf(
+			"%d of %d replayed jobs are IN_PROGRESS again but the queue did not confirm them; the janitor will publish them again", failed, len(jobs)))
+	}
+	return nil
 }
 
 // purgeDeadLetters answers DELETE /admin/dead-letters.
