@@ -1,10 +1,9 @@
 package primes
 
 import (
-	"cmp"
 	"context"
 	"math"
-	"runtime"
+	"sync"
 	"time"
 )
 
@@ -14,7 +13,7 @@ type Engine string
 const (
 	// Sieve runs SumRange: time grows with the span b − a.
 	Sieve Engine = "sieve"
-	// Prefix runs PrefixSum(b) − PrefixSum(a − 1): time grows with b^¾,
+	// Prefix runs PrefixSum(b) − PrefixSum(a − 1): time grows with b^⅔,
 	// whatever the span.
 	Prefix Engine = "prefix"
 )
@@ -32,15 +31,17 @@ type Plan struct {
 // README); on other machines they scale, and the choice, which depends only
 // on their ratio, stays right.
 func PlanRange(a, b uint64) Plan {
-	sieve := SieveCost(a, b)
 	prefix := PrefixCost(b)
 	if a > 2 {
 		prefix += PrefixCost(a - 1)
 	}
-	if prefix < sieve {
+	if b > SieveMaxN {
 		return Plan{Engine: Prefix, A: a, B: b, Estimate: prefix}
 	}
-	return Plan{Engine: Sieve, A: a, B: b, Estimate: sieve}
+	if cost := SieveCost(a, b); cost <= prefix {
+		return Plan{Engine: Sieve, A: a, B: b, Estimate: cost}
+	}
+	return Plan{Engine: Prefix, A: a, B: b, Estimate: prefix}
 }
 
 // Sum computes the sum of the primes in [a, b] with the engine PlanRange
@@ -52,47 +53,46 @@ func Sum(ctx context.Context, a, b uint64, opt Options) (U128, Plan, error) {
 }
 
 // Run computes the plan's sum. The prefix engine computes its two prefixes
-// side by side when opt allows more than one thread.
+// one after the other, each with all of opt's threads.
 func (p Plan) Run(ctx context.Context, opt Options) (U128, error) {
 	switch {
-	case p.A < 1 || p.A > p.B || p.B > MaxN:
+	case p.A < 1 || p.A > p.B:
 		return U128{}, ErrRange
 	case p.Engine == Sieve:
 		return SumRange(ctx, p.A, p.B, opt)
 	case p.A <= 2:
-		return PrefixSum(ctx, p.B, opt.Progress)
+		return PrefixSum(ctx, p.B, opt)
 	}
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
+	lowerCost, upperCost := PrefixCost(p.A-1), PrefixCost(p.B)
+	share := float64(lowerCost) / float64(lowerCost+upperCost)
+	lower, err := PrefixSum(ctx, p.A-1, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, 0, share)})
+	if err != nil {
+		return U128{}, err
 	}
-	if threads == 1 {
-		lowerCost, upperCost := PrefixCost(p.A-1), PrefixCost(p.B)
-		share := float64(lowerCost) / float64(lowerCost+upperCost)
-		lower, err := PrefixSum(ctx, p.A-1, scaled(opt.Progress, 0, share))
-		if err != nil {
-			return U128{}, err
-		}
-		upper, err := PrefixSum(ctx, p.B, scaled(opt.Progress, share, 1))
-		if err != nil {
-			return U128{}, err
-		}
-		return upper.Sub(lower), nil
-	}
-	// Side by side, the upper prefix is the longer one: it reports progress.
-	var lower U128
-	var lowerErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lower, lowerErr = PrefixSum(ctx, p.A-1, nil)
-	}()
-	upper, err := PrefixSum(ctx, p.B, opt.Progress)
-	<-done
-	if err = cmp.Or(err, lowerErr); err != nil {
+	upper, err := PrefixSum(ctx, p.B, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, share, 1)})
+	if err != nil {
 		return U128{}, err
 	}
 	return upper.Sub(lower), nil
+}
+
+// forward returns a progress function that passes f's reports on only
+// when they rise by at least a hundredth (or reach 1), whichever goroutine
+// makes them, so that f sees a few dozen, never going back.
+func forward(f func(float64)) func(float64) {
+	if f == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	last := 0.0
+	return func(v float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if v >= last+0.01 || v == 1 && last < 1 {
+			last = v
+			f(v)
+		}
+	}
 }
 
 // scaled maps a callee's progress 0..1 onto [from, to] of the caller's.
@@ -112,21 +112,26 @@ func SieveCost(a, b uint64) time.Duration {
 	return time.Duration(span*perNumber + 2*math.Sqrt(float64(b)) + 2e4)
 }
 
-// PrefixCost estimates PrefixSum(n) on one core: nanoseconds per n^¾, the
-// constant growing as the tables outgrow the caches.
+// PrefixCost estimates PrefixSum(n) on one core: below drMin, a
+// nanosecond per n^¾ (Lucy's method); from there, nanoseconds per n^⅔, the
+// constant falling with the log² n of the method's bound and rising as its
+// tables outgrow the caches.
 func PrefixCost(n uint64) time.Duration {
 	if n < 2 {
 		return 0
 	}
 	x := float64(n)
-	return time.Duration(math.Pow(x, 0.75)*interpolate(prefixNanos, math.Log10(x)) + 1e3)
+	if n < drMin {
+		return time.Duration(math.Pow(x, 0.75) + 1e3)
+	}
+	return time.Duration(math.Pow(x, 2.0/3) * interpolate(prefixNanos, math.Log10(x)))
 }
 
 // Measured one-core costs, by log10 of the upper bound (see the README's
-// figures): nanoseconds per number sieved, and per n^¾ for the prefix.
+// figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.32}, {15, 0.57}, {16, 0.75}}
-	prefixNanos = [][2]float64{{0, 1.0}, {11, 0.9}, {12, 0.85}, {13, 1.6}, {16, 2.4}}
+	prefixNanos = [][2]float64{{6, 15}, {7, 8}, {8, 6}, {9, 2.7}, {10, 2.0}, {11, 1.6}, {12, 1.0}, {13, 0.8}, {14, 0.66}, {15, 0.62}, {16, 0.5}, {17, 0.45}, {18, 0.42}, {19.3, 0.4}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.

@@ -5,8 +5,20 @@ import (
 	"math/bits"
 )
 
-// PrefixSum returns S(n), the sum of the primes ≤ n, without sieving up to n:
-// Lucy_Hedgehog's recurrence runs in O(n^¾) time and O(√n) memory.
+// PrefixSum returns S(n), the sum of the primes ≤ n, for any 64-bit n,
+// without sieving up to n: by the combinatorial method (dr.go) in
+// O(n^⅔/log² n) time, or below 2^20, where that method's tables cost more
+// than the whole sum, by Lucy_Hedgehog's recurrence. It stops early with
+// ctx's error when ctx is cancelled.
+func PrefixSum(ctx context.Context, n uint64, opt Options) (U128, error) {
+	if n < drMin {
+		return lucySum(ctx, n, opt.Progress)
+	}
+	return combinatorialSum(ctx, n, opt)
+}
+
+// lucySum returns S(n) by Lucy_Hedgehog's recurrence, in O(n^¾) time and
+// O(√n) memory, for n ≤ lucyMax.
 //
 // It keeps S_j(v), the sum of 2..v after crossing out the multiples of the
 // first j primes, for the O(√n) distinct values v = ⌊n/k⌋, and moves from
@@ -19,8 +31,8 @@ import (
 // odd v only (half the memory, so more of it stays in cache). They are below
 // n and fit in a uint64; only the values at v > √n need 128 bits.
 // progress, when not nil, receives the fraction done.
-func PrefixSum(ctx context.Context, n uint64, progress func(float64)) (U128, error) {
-	if n > MaxN {
+func lucySum(ctx context.Context, n uint64, progress func(float64)) (U128, error) {
+	if n > lucyMax {
 		return U128{}, ErrRange
 	}
 	if n < 3 {
@@ -92,10 +104,13 @@ func PrefixSum(ctx context.Context, n uint64, progress func(float64)) (U128, err
 	return large[1], nil
 }
 
-// lucyWork estimates the updates PrefixSum(n) makes, for progress reports:
+// lucyMax bounds lucySum, as far as it is tested.
+const lucyMax = 1e16
+
+// lucyWork estimates the updates lucySum(n) makes, for progress reports:
 // Σ over odd primes p ≤ √n of the entries at or above p². Primes are not
 // known yet, so every odd number stands in, weighted by 1/ln p, the chance
-// that it is prime; PrefixSum counts the real primes with the same weight.
+// that it is prime; lucySum counts the real primes with the same weight.
 func lucyWork(n, r uint64) float64 {
 	w := 0.0
 	for p := uint64(3); p <= r; p += 2 {

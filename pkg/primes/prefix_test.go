@@ -15,11 +15,12 @@ var knownSums = []string{
 	"17", "1060", "76127", "5736396", "454396537", "37550402023",
 	"3203324994356", "279209790387276", "24739512092254535",
 	"2220822432581729238", "201467077743744681014", "18435588552550705911377",
+	"1699246443377779418889494", "157589260710736940541561021",
 }
 
 func prefix(t *testing.T, n uint64) string {
 	t.Helper()
-	got, err := primes.PrefixSum(context.Background(), n, nil)
+	got, err := primes.PrefixSum(context.Background(), n, primes.Options{Threads: 1})
 	if err != nil {
 		t.Fatalf("PrefixSum(%d): %v", n, err)
 	}
@@ -29,7 +30,7 @@ func prefix(t *testing.T, n uint64) string {
 func TestPrefixSum(t *testing.T) {
 	t.Parallel()
 
-	t.Run("MatchesKnownSumsBelowPowersOfTenUpTo10To12", func(t *testing.T) {
+	t.Run("MatchesKnownSumsBelowPowersOfTenUpTo10To14", func(t *testing.T) {
 		t.Parallel()
 		n, known := uint64(1), knownSums
 		if raceEnabled {
@@ -63,15 +64,62 @@ func TestPrefixSum(t *testing.T) {
 		}
 	})
 
+	t.Run("AgreesWithLucysMethodOnRandomNUpTo2To40", func(t *testing.T) {
+		t.Parallel()
+		rng := rand.New(rand.NewPCG(7, 8))
+		for range 24 {
+			n := 1<<20 + rng.Uint64N(1<<uint(20+rng.IntN(maxLog2(24))))
+			want, err := primes.LucySum(context.Background(), n, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := prefix(t, n); got != want.String() {
+				t.Fatalf("S(%d) = %s, Lucy's method says %s", n, got, want)
+			}
+		}
+	})
+
+	t.Run("GivesTheSameSumOnAnyNumberOfThreads", func(t *testing.T) {
+		t.Parallel()
+		for _, n := range []uint64{1 << 20, 123_456_789_013, 3e11 + 7} {
+			want := prefix(t, n)
+			for _, threads := range []int{1, 2, 3, 8} {
+				got, err := primes.PrefixSum(context.Background(), n, primes.Options{Threads: threads})
+				if err != nil || got.String() != want {
+					t.Fatalf("S(%d) with %d threads = %s, %v; with all: %s", n, threads, got, err, want)
+				}
+			}
+		}
+	})
+
+	t.Run("StaysExactWhereTheSumPasses2To64", func(t *testing.T) {
+		t.Parallel()
+		// 29,505,444,491 is the prime whose sum S passes 2^64: both sides.
+		var crossed bool
+		for _, n := range []uint64{29_505_444_490, 29_505_444_491, 29_505_444_600} {
+			want, err := primes.LucySum(context.Background(), n, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			crossed = crossed || want.Hi > 0
+			if got := prefix(t, n); got != want.String() {
+				t.Fatalf("S(%d) = %s, Lucy's method says %s", n, got, want)
+			}
+		}
+		if !crossed {
+			t.Fatal("no case passes 2^64; pick larger n")
+		}
+	})
+
 	t.Run("ReportsProgressUpToOne", func(t *testing.T) {
 		t.Parallel()
 		var mu sync.Mutex
 		var seen []float64
-		_, err := primes.PrefixSum(context.Background(), 1e9, func(f float64) {
+		_, err := primes.PrefixSum(context.Background(), 1e9, primes.Options{Progress: func(f float64) {
 			mu.Lock()
 			seen = append(seen, f)
 			mu.Unlock()
-		})
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +137,7 @@ func TestPrefixSum(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := primes.PrefixSum(ctx, 1e13, nil); !errors.Is(err, context.Canceled) {
+		if _, err := primes.PrefixSum(ctx, 1e13, primes.Options{}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("error = %v, want context.Canceled", err)
 		}
 	})

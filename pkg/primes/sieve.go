@@ -41,11 +41,16 @@ import (
 	"sync/atomic"
 )
 
-// MaxN is the largest upper bound either engine accepts. It keeps the
-// sieving primes (up to 10^8) few enough to hold and every sum below 2^128.
-const MaxN uint64 = 1e16
+// MaxN is the largest upper bound: every sum of primes up to it is below
+// 2^128. SieveMaxN is the largest the sieve takes: its sieving primes (up
+// to 10^8) are held in memory at once.
+const (
+	MaxN      uint64 = math.MaxUint64
+	SieveMaxN uint64 = 1e16
+)
 
-// ErrRange reports bounds outside 1 ≤ a ≤ b ≤ MaxN.
+// ErrRange reports bounds outside 1 ≤ a ≤ b ≤ MaxN (SieveMaxN for the
+// sieve).
 var ErrRange = errors.New("primes: range must satisfy 1 ≤ a ≤ b ≤ MaxN")
 
 // Options tune one computation. The zero value is ready to use.
@@ -158,7 +163,7 @@ const (
 // SumRange returns the sum of the primes p with a ≤ p ≤ b. It stops early
 // with ctx's error when ctx is cancelled.
 func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
-	if a < 1 || a > b || b > MaxN {
+	if a < 1 || a > b || b > SieveMaxN {
 		return U128{}, fmt.Errorf("%w (got a=%d, b=%d)", ErrRange, a, b)
 	}
 	var sum U128
@@ -225,66 +230,69 @@ func newSieve(lo, hi uint64) *sieve {
 	return s
 }
 
-// run shares the bytes among goroutines in contiguous chunks claimed from a
-// counter. Every chunk pays to place each sieving prime once, so chunks are
-// few and large: four per goroutine, for balance.
+// run sums the primes in [lo, hi] with opt.Threads goroutines.
 func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
-	threads := opt.Threads
+	chunks, per, threads := s.plan(opt.Threads)
+	segs := (s.last - s.first + segBytes) / segBytes
+	every := max(1, segs/100)
+	var segsDone atomic.Uint64
+	sums := make([]U128, chunks)
+	s.each(ctx, threads, chunks, per, func(c uint64, buf []byte, start uint64) {
+		sums[c] = sums[c].Add(s.sumSegment(buf, start))
+		if d := segsDone.Add(1); opt.Progress != nil && (d%every == 0 || d == segs) {
+			opt.Progress(float64(d) / float64(segs))
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return U128{}, err
+	}
+	var sum U128
+	for _, part := range sums {
+		sum = sum.Add(part)
+	}
+	return sum, nil
+}
+
+// plan cuts the bytes into chunks of per bytes for goroutines to claim
+// from a counter. Every chunk pays to place each sieving prime once, so
+// chunks are few and large: four per goroutine, for balance.
+func (s *sieve) plan(threads int) (chunks, per uint64, used int) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	total := s.last - s.first + 1
 	segs := (total + segBytes - 1) / segBytes
-	chunks := min(segs, uint64(threads)*4)
+	chunks = min(segs, uint64(threads)*4)
 	if threads == 1 {
 		chunks = 1
 	}
 	chunks = max(chunks, (total+maxChunk-1)/maxChunk)
-	perChunk := (segs + chunks - 1) / chunks * segBytes
-	chunks = (total + perChunk - 1) / perChunk
-	threads = int(min(uint64(threads), chunks))
+	per = (segs + chunks - 1) / chunks * segBytes
+	chunks = (total + per - 1) / per
+	return chunks, per, int(min(uint64(threads), chunks))
+}
 
-	var (
-		claimed, segsDone atomic.Uint64
-		mu                sync.Mutex
-		sum               U128
-		wg                sync.WaitGroup
-	)
-	every := max(1, segs/100)
-	onSegment := func() {
-		if d := segsDone.Add(1); opt.Progress != nil && (d%every == 0 || d == segs) {
-			opt.Progress(float64(d) / float64(segs))
-		}
-	}
+// each sieves the chunks of plan in threads goroutines and hands every
+// segment of chunk c, in order, to visit(c, …), which may run in parallel
+// for different chunks. It returns early when ctx ends.
+func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit func(c uint64, buf []byte, start uint64)) {
+	var claimed atomic.Uint64
+	var wg sync.WaitGroup
 	for range threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newSieveWorker(s)
-			var local U128
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
-				if c >= chunks {
-					break
+				from := s.first + c*per
+				if c >= chunks || !w.chunk(ctx, from, min(from+per, s.last+1), func(buf []byte, start uint64) { visit(c, buf, start) }) {
+					return
 				}
-				from := s.first + c*perChunk
-				to := min(from+perChunk, s.last+1)
-				part, ok := w.chunk(ctx, from, to, onSegment)
-				if !ok {
-					break
-				}
-				local = local.Add(part)
 			}
-			mu.Lock()
-			sum = sum.Add(local)
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return U128{}, err
-	}
-	return sum, nil
 }
 
 // sieveWorker is one goroutine's state: its segment buffer, the small and
@@ -424,9 +432,10 @@ var toCoprime = func() (t [30]uint8) {
 	return t
 }()
 
-// chunk sieves and sums bytes [from, to), one segment at a time; it reports
-// false if ctx ended first.
-func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func()) (U128, bool) {
+// chunk sieves bytes [from, to), one segment at a time, and hands each
+// sieved segment to each: a set bit is a composite or a number outside
+// [lo, hi], so a clear one is a prime. It reports false if ctx ended first.
+func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf []byte, start uint64)) bool {
 	s := w.s
 	// Each prime starts at p²'s turn or at the turn holding byte from,
 	// which may begin in the lead.
@@ -451,10 +460,9 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 	nb := uint64(len(w.buckets))
 
 	segs := (to - from + segBytes - 1) / segBytes
-	var sum U128
 	for segIdx, start := uint64(0), from; start < to; segIdx, start = segIdx+1, start+segBytes {
 		if ctx.Err() != nil {
-			return U128{}, false
+			return false
 		}
 		n := int(min(segBytes, to-start))
 		buf, spill := w.seg[:n], w.seg[s.segLen:]
@@ -485,10 +493,10 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, onSegment func
 			w.park(from, to, segIdx)
 			w.crossLarge(buf, segIdx, segs, nb)
 		}
-		sum = sum.Add(s.sumSegment(buf, start))
-		onSegment()
+		s.markEnds(buf, start)
+		each(buf, start)
 	}
-	return sum, true
+	return true
 }
 
 // runLists holds primes that cross off turns of 210 a run of 30 at a time
@@ -706,20 +714,6 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 // popcounts (bitWeights). That is about one and a half popcounts a word.
 func (s *sieve) sumSegment(buf []byte, start uint64) U128 {
 	n := uint64(len(buf))
-	if start <= s.first {
-		for i, r := range wheel {
-			if 30*s.first+r < s.lo {
-				buf[s.first-start] |= 1 << i
-			}
-		}
-	}
-	if end := start + n - 1; end == s.last {
-		for i, r := range wheel {
-			if 30*s.last+r > s.hi {
-				buf[n-1] |= 1 << i
-			}
-		}
-	}
 	// count is the set bits so far; counts the sum of count after each
 	// word, from which Σ w·popcount(word w) follows.
 	var count, counts, sixteens uint64
@@ -776,6 +770,26 @@ func (s *sieve) sumSegment(buf []byte, start uint64) U128 {
 	return U128{Hi: hi, Lo: lo}.Add64(240*wordSum + weights)
 }
 
+// markEnds sets the bits of the numbers outside [lo, hi] that share a byte
+// with the range's first or last number.
+func (s *sieve) markEnds(buf []byte, start uint64) {
+	n := uint64(len(buf))
+	if start <= s.first {
+		for i, r := range wheel {
+			if 30*s.first+r < s.lo {
+				buf[s.first-start] |= 1 << i
+			}
+		}
+	}
+	if end := start + n - 1; end == s.last {
+		for i, r := range wheel {
+			if 30*s.last+r > s.hi {
+				buf[n-1] |= 1 << i
+			}
+		}
+	}
+}
+
 // csa adds three bit vectors position by position: a carry-save adder.
 func csa(a, b, c uint64) (carry, sum uint64) {
 	u := a ^ b
@@ -796,7 +810,7 @@ func bitWeights(x uint64) uint64 {
 	return 30*byteIdx + res
 }
 
-// oddPrimesUpTo returns the odd primes ≤ n (at most √MaxN = 10^8) with a
+// oddPrimesUpTo returns the odd primes ≤ n (below 2^32) with a
 // segmented odd-only sieve: a byte an odd number, 32 KiB of them at a time
 // so that crossing off stays in L1, by the odd primes up to √n, found the
 // same way. Collecting writes every candidate and keeps the primes (a

@@ -162,11 +162,11 @@ func TestSumRangeAgreesAcrossTiers(t *testing.T) {
 func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 	t.Parallel()
 
-	t.Run("StaysExactPast2To64NearMaxN", func(t *testing.T) {
+	t.Run("StaysExactPast2To64NearSieveMaxN", func(t *testing.T) {
 		t.Parallel()
 		// ~2,700 primes near 10^16 sum past 2^64; math/big's primality test
 		// is exact below 2^64, so it is an independent reference.
-		a, b := primes.MaxN-100_000, primes.MaxN
+		a, b := primes.SieveMaxN-100_000, primes.SieveMaxN
 		want := new(big.Int)
 		for n := a | 1; n <= b; n += 2 {
 			if v := new(big.Int).SetUint64(n); v.ProbablyPrime(0) {
@@ -183,7 +183,7 @@ func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 
 	t.Run("RejectsBoundsOutsideTheDomain", func(t *testing.T) {
 		t.Parallel()
-		for _, r := range [][2]uint64{{0, 5}, {5, 4}, {1, primes.MaxN + 1}} {
+		for _, r := range [][2]uint64{{0, 5}, {5, 4}, {1, primes.SieveMaxN + 1}} {
 			if _, err := primes.SumRange(context.Background(), r[0], r[1], primes.Options{}); !errors.Is(err, primes.ErrRange) {
 				t.Errorf("SumRange(%d, %d) error = %v, want ErrRange", r[0], r[1], err)
 			}

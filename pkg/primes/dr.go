@@ -1,0 +1,334 @@
+package primes
+
+import (
+	"context"
+	"math"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The combinatorial engine: Deléglise and Rivat's method for π(x), carried
+// over to sums of primes. Let φ(t, b) be the sum of the n ≤ t that no prime
+// among the first b divides (1 included). With y ≥ ∛x, a = π(y) and p_k the
+// k-th prime,
+//
+//	S(x) = S(y) + φ(x, a) − 1 − P2,   P2 = Σ_{y < p ≤ √x} p·(S(x/p) − S(p−1)),
+//
+// P2 being the sum of the n = p·q ≤ x with y < p ≤ q. Expanding φ(x, a)
+// with φ(t, b) = φ(t, b−1) − p_b·φ(t/p_b, b−1) until either the multiplier
+// passes y or b reaches c gives (Deléglise & Rivat 1996)
+//
+//	φ(x, a) = Σ_{n ≤ y, lpf(n) > p_c} μ(n)·n·φ(x/n, c)                  ordinary leaves
+//	        − Σ_{c < b} Σ_{m ≤ y < m·p_b, lpf(m) > p_b} μ(m)·m·p_b·φ(x/(m·p_b), b−1)   special leaves
+//
+// where lpf is the least prime factor and μ the Möbius function. φ(t, c)
+// comes from a table over one period of the wheel of the first c primes.
+// A special leaf with p_b > √y has a prime m = q, and t = x/(p_b·q):
+//
+//   - trivial when t < p_b: φ = 1, summed a whole level at a time;
+//   - easy when t < p_b² and t ≤ y: φ = 1 + S(t) − S(p_{b−1}), from the
+//     tables up to y, a cluster of q's sharing π(t) at a time;
+//   - hard otherwise (always when p_b ≤ √y): φ is read from a sieve of
+//     [1, x/y) that crosses off one prime per level b and keeps block
+//     counters of what is left (hard.go).
+//
+// Every sum is kept modulo 2^128. S(x) < 2^128 for every 64-bit x, and
+// every step is a ring operation (no division of a wrapped value), so the
+// result is exact whatever the intermediate signs and sizes.
+
+// drC primes (2 … 13) make the wheel of drQ that φ(t, drC) is read from.
+const (
+	drC    = 6
+	drQ    = 30030
+	drPhiQ = 5760             // numbers in [1, drQ] coprime to it
+	drSumQ = drQ * drPhiQ / 2 // their sum
+)
+
+// drMin is the least x the engine takes; below it Lucy's method is faster.
+const drMin = 1 << 20
+
+// phiTable[r] holds the count and sum of the n in [1, r] coprime to drQ.
+var phiTable = sync.OnceValue(func() []struct{ cnt, sum uint32 } {
+	t := make([]struct{ cnt, sum uint32 }, drQ)
+	var cnt, sum uint32
+	for r := 1; r < drQ; r++ {
+		if r%2 != 0 && r%3 != 0 && r%5 != 0 && r%7 != 0 && r%11 != 0 && r%13 != 0 {
+			cnt++
+			sum += uint32(r)
+		}
+		t[r] = struct{ cnt, sum uint32 }{cnt, sum}
+	}
+	return t
+})
+
+// phiC returns φ(t, drC). With t = k·Q + r, period j < k adds
+// drPhiQ·j·Q + drSumQ, and the rest adds cnt(r)·k·Q + sum(r).
+func phiC(t uint64, tab []struct{ cnt, sum uint32 }) U128 {
+	k, r := t/drQ, t%drQ
+	a, b := k, k-1 // k(k−1)/2, halving the even factor
+	if k == 0 {
+		b = 0
+	} else if a%2 == 0 {
+		a /= 2
+	} else {
+		b /= 2
+	}
+	hi, lo := bits.Mul64(a, b)
+	v := U128{Hi: hi, Lo: lo}.Mul64(drQ * drPhiQ)
+	hi, lo = bits.Mul64(k, drSumQ+drQ*uint64(tab[r].cnt))
+	return v.Add(U128{Hi: hi, Lo: lo}).Add64(uint64(tab[r].sum))
+}
+
+// drTables are the primes up to y with π, their running sums, and for
+// every n ≤ y: 0 if a square divides n, else μ(n) times the index of its
+// least prime factor, capped at lmCap (n = 1: +lmCap, as if that factor
+// were infinite). The leaves only ask whether that index passes b ≤ π(√y),
+// well below the cap, so 2 bytes a number do.
+type drTables struct {
+	x, y, z uint64
+	primes  []uint32  // primes[k] = p_k; primes[0] = 1 stands for "none"
+	blocks  []piBlock // π(t) and S(t) for t ≤ y
+	psum    []uint64  // psum[k] = p_1 + … + p_k
+	inv     []float64 // inv[k] = 1/p_k
+	lm      []int16
+}
+
+const lmCap = math.MaxInt16
+
+func newDRTables(x, y uint64) *drTables {
+	t := &drTables{x: x, y: y, z: x / y}
+	t.primes = append([]uint32{1, 2}, oddPrimesUpTo(y)...)
+	t.psum = make([]uint64, len(t.primes))
+	t.inv = make([]float64, len(t.primes))
+	t.blocks = make([]piBlock, y/128+1)
+	for k := 1; k < len(t.primes); k++ {
+		t.psum[k] = t.psum[k-1] + uint64(t.primes[k])
+		t.inv[k] = 1 / float64(t.primes[k])
+		if k > 1 {
+			p := uint64(t.primes[k])
+			t.blocks[p/128].bits |= 1 << (p % 128 / 2)
+		}
+	}
+	// 2 is no bit's, so every block counts it in (t < 2 is never asked).
+	pi := uint32(1)
+	for i := range t.blocks {
+		t.blocks[i].pi = pi
+		pi += uint32(bits.OnesCount64(t.blocks[i].bits))
+	}
+	t.lm = make([]int16, y+1)
+	for n := range t.lm {
+		t.lm[n] = 1
+	}
+	// Largest prime first, so that the least factor is written last; the
+	// sign flips once per prime factor.
+	for k := len(t.primes) - 1; k >= 1; k-- {
+		p, idx := uint64(t.primes[k]), int16(min(k, lmCap))
+		for m := p; m <= y; m += p {
+			if t.lm[m] < 0 {
+				t.lm[m] = idx
+			} else {
+				t.lm[m] = -idx
+			}
+		}
+	}
+	for _, p := range t.primes[1:] {
+		if q := uint64(p) * uint64(p); q <= y {
+			for m := q; m <= y; m += q {
+				t.lm[m] = 0
+			}
+		}
+	}
+	t.lm[1] = lmCap
+	return t
+}
+
+// piBlock covers the 128 numbers from 128·i: bit j is 128·i + 2j + 1, set
+// when prime; pi is π(128·i − 1), 2 counted from i = 1. A table of y/8
+// bytes stays in cache where one of π for every t would not.
+type piBlock struct {
+	bits uint64
+	pi   uint32
+}
+
+// piOf returns π(v) for 2 ≤ v ≤ y.
+func (t *drTables) piOf(v uint64) int {
+	b := &t.blocks[v/128]
+	return int(b.pi) + bits.OnesCount64(b.bits&(1<<((v%128+1)/2)-1))
+}
+
+// mulU128 returns x·y mod 2^128.
+func mulU128(x, y U128) U128 {
+	hi, lo := bits.Mul64(x.Lo, y.Lo)
+	return U128{Hi: hi + x.Hi*y.Lo + x.Lo*y.Hi, Lo: lo}
+}
+
+// drY picks y = α·∛x: a larger α moves work from the hard leaves' sieve
+// (of [1, x/y)) to the easy leaves and the tables. The values are the
+// measured best on the development machine.
+func drY(x uint64) uint64 {
+	lx := math.Log10(float64(x))
+	alpha := max(1, 0.0035*lx*lx*lx)
+	y := uint64(alpha * math.Cbrt(float64(x)))
+	return min(max(y, icbrt(x)+1), isqrt(x)-1)
+}
+
+// icbrt returns ⌊∛n⌋ exactly.
+func icbrt(n uint64) uint64 {
+	r := uint64(math.Cbrt(float64(n)))
+	for r > 0 && r*r*r > n {
+		r--
+	}
+	for r < 2642245 && (r+1)*(r+1)*(r+1) <= n { // 2642246³ passes 2^64
+		r++
+	}
+	return r
+}
+
+// combinatorialSum returns S(x) for x ≥ drMin. Its phases share the
+// progress reports by their measured shares of the time.
+func combinatorialSum(ctx context.Context, x uint64, opt Options) (U128, error) {
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	progress := forward(opt.Progress)
+	t := newDRTables(x, drY(x))
+	p2, err := t.p2(ctx, Options{Threads: threads, Progress: scaled(progress, 0, 0.05)})
+	if err != nil {
+		return U128{}, err
+	}
+	hard, err := t.hardLeaves(ctx, Options{Threads: threads, Progress: scaled(progress, 0.05, 0.6)})
+	if err != nil {
+		return U128{}, err
+	}
+	easy, err := t.easyLeaves(ctx, threads, scaled(progress, 0.6, 1))
+	if err != nil {
+		return U128{}, err
+	}
+	report(progress, 1)
+	phi := t.ordinaryLeaves().Add(easy).Add(hard)
+	return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil
+}
+
+// ordinaryLeaves returns Σ μ(n)·n·φ(x/n, c) over n ≤ y with lpf(n) > p_c.
+func (t *drTables) ordinaryLeaves() U128 {
+	tab := phiTable()
+	var sum U128
+	for n := uint64(1); n <= t.y; n++ {
+		v := t.lm[n]
+		if v > drC {
+			sum = sum.Add(phiC(t.x/n, tab).Mul64(n))
+		} else if v < -drC {
+			sum = sum.Sub(phiC(t.x/n, tab).Mul64(n))
+		}
+	}
+	return sum
+}
+
+// easyLeaves returns the special leaves' share for levels with p_b > √y:
+// the trivial and easy ones, whose φ the tables give (hard ones are left
+// to the sieve). Each is +p·q·φ(x/(p·q), b−1), μ(q) being −1. The levels
+// are shared among threads goroutines, a level at a time.
+func (t *drTables) easyLeaves(ctx context.Context, threads int, progress func(float64)) (U128, error) {
+	x, y := t.x, t.y
+	sqrtY, sqrtZ, top := isqrt(y), isqrt(t.z), len(t.primes)-1
+	type level struct{ b, lo, hi int }
+	var todo []level
+	var sum U128
+	work := 0
+	for b := t.piOf(sqrtY) + 1; b < top; b++ {
+		p := uint64(t.primes[b])
+		// q from just above max(p, y/p) to y: those with q > x/p² are
+		// trivial, and below the easy ones come hard ones when p ≤ √z.
+		lo := b
+		if p <= sqrtZ { // t > y, hard, while p·q ≤ x/(y+1)
+			lo = max(lo, t.piOf(min(y, x/(y+1)/p)))
+		}
+		trivial := top
+		if x/p/p < y {
+			trivial = max(b, t.piOf(x/p/p))
+		}
+		if trivial < top {
+			sum = sum.Add(U128{Lo: t.psum[top] - t.psum[trivial]}.Mul64(p))
+		}
+		if trivial > lo {
+			todo = append(todo, level{b, lo, trivial})
+			work += trivial - lo
+		}
+	}
+	var claimed, done atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range max(1, threads) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local U128
+			for ctx.Err() == nil {
+				i := claimed.Add(1) - 1
+				if i >= int64(len(todo)) {
+					break
+				}
+				l := todo[i]
+				local = local.Add(t.easyLevel(l.b, l.lo, l.hi))
+				if d := done.Add(int64(l.hi - l.lo)); progress != nil {
+					progress(float64(d) / float64(work))
+				}
+			}
+			mu.Lock()
+			sum = sum.Add(local)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return sum, ctx.Err()
+}
+
+// easyLevel sums p·q·(1 + S(t) − S(p_{b−1})) over the primes q = p_i with
+// lo < i ≤ hi, t = x/(p·q). Above q ≈ √(2x/p), neighbouring q's share π(t)
+// in clusters, summed a cluster at a time from the largest q (least t)
+// down; below it, t changes at almost every q, and a loop without branches
+// takes one leaf at a time.
+func (t *drTables) easyLevel(b, lo, hi int) U128 {
+	if hi <= lo {
+		return U128{}
+	}
+	xp := t.x / uint64(t.primes[b])
+	base := t.psum[b-1] - 1 // φ = S(t) − base, S(t) = psum[π(t)]
+	var sum U128            // Σ q·φ
+	add := func(k int, qs uint64) {
+		h, l := bits.Mul64(t.psum[k]-base, qs)
+		sum = sum.Add(U128{Hi: h, Lo: l})
+	}
+	split := max(lo, min(hi, t.piOf(min(t.y, isqrt(2*xp)))))
+	for i := hi; i > split; {
+		k := t.piOf(t.quotient(xp, i))
+		// Every q > x/(p·p_{k+1}) has π(x/(p·q)) = k.
+		j := split
+		if k+1 < len(t.primes) {
+			j = max(split, t.piOf(min(t.y, t.quotient(xp, k+1))))
+		}
+		add(k, t.psum[i]-t.psum[j])
+		i = j
+	}
+	for i := lo + 1; i <= split; i++ {
+		add(t.piOf(t.quotient(xp, i)), uint64(t.primes[i]))
+	}
+	return sum.Mul64(uint64(t.primes[b]))
+}
+
+// quotient returns ⌊v/p_i⌋ for a quotient below 2^50: a product with the
+// prime's reciprocal, corrected to be exact, costs a fraction of a
+// hardware division.
+func (t *drTables) quotient(v uint64, i int) uint64 {
+	q := uint64(t.primes[i])
+	d := uint64(int64(float64(int64(v)) * t.inv[i])) // v < 2^63
+	if d*q > v {
+		d--
+	} else if v-d*q >= q {
+		d++
+	}
+	return d
+}

@@ -1,0 +1,101 @@
+package primes
+
+import (
+	"context"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPhiC checks φ(t, 6), the sum of the n ≤ t coprime to 30030, against
+// inclusion–exclusion over the divisors d of 30030 in math/big: Σ μ(d)·d·T(t/d)
+// with T(m) = m(m+1)/2. Near 2^64 the sums near 2^125 wrap nowhere.
+func TestPhiC(t *testing.T) {
+	ts := []uint64{0, 1, 16, 17, 30029, 30030, 30031, 1e12 + 39, 1<<63 + 5, 1<<64 - 1}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 50 {
+		ts = append(ts, rng.Uint64())
+	}
+	ps := []int64{2, 3, 5, 7, 11, 13}
+	for _, v := range ts {
+		want := new(big.Int)
+		for mask := range 1 << len(ps) {
+			d, sign := int64(1), int64(1)
+			for i, p := range ps {
+				if mask&(1<<i) != 0 {
+					d, sign = d*p, -sign
+				}
+			}
+			m := new(big.Int).SetUint64(v / uint64(d))
+			term := new(big.Int).Mul(m, new(big.Int).Add(m, big.NewInt(1)))
+			term.Rsh(term, 1).Mul(term, big.NewInt(d*sign))
+			want.Add(want, term)
+		}
+		if got := phiC(v, phiTable()); got.Big().Cmp(want) != 0 {
+			t.Fatalf("φ(%d, 6) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// TestMulU128 checks products modulo 2^128 at the edges.
+func TestMulU128(t *testing.T) {
+	mod := new(big.Int).Lsh(big.NewInt(1), 128)
+	vals := []U128{{}, {Lo: 1}, {Lo: 1<<64 - 1}, {Hi: 1}, {Hi: 1<<64 - 1, Lo: 1<<64 - 1}, {Hi: 1 << 63}, {Hi: 12345, Lo: 1<<64 - 3}}
+	for _, a := range vals {
+		for _, b := range vals {
+			want := new(big.Int).Mul(a.Big(), b.Big())
+			want.Mod(want, mod)
+			if got := mulU128(a, b); got.Big().Cmp(want) != 0 {
+				t.Fatalf("%s · %s = %s mod 2^128, want %s", a, b, got, want)
+			}
+		}
+	}
+}
+
+// TestCombinatorialParts: each part of S(x) is checked on its own where an
+// independent count is cheap: P2 against a sieve of the products p·q.
+func TestCombinatorialP2(t *testing.T) {
+	for _, x := range []uint64{1 << 20, 5_000_011, 1e8} {
+		tb := newDRTables(x, drY(x))
+		got, err := tb.p2(context.Background(), Options{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Σ p·q over primes y < p ≤ q with p·q ≤ x.
+		ps := append([]uint32{2}, oddPrimesUpTo(x/tb.y)...)
+		want := new(big.Int)
+		for i, p := range ps {
+			if uint64(p) <= tb.y {
+				continue
+			}
+			for _, q := range ps[i:] {
+				if uint64(p)*uint64(q) > x {
+					break
+				}
+				want.Add(want, new(big.Int).SetUint64(uint64(p)*uint64(q)))
+			}
+		}
+		if got.Big().Cmp(want) != 0 {
+			t.Fatalf("P2(%d) with y = %d: %s, want %s", x, tb.y, got, want)
+		}
+	}
+}
+
+// FuzzCombinatorial compares the combinatorial method with Lucy's:
+// go test -fuzz FuzzCombinatorial ./pkg/primes
+func FuzzCombinatorial(f *testing.F) {
+	for _, seed := range []uint64{0, 1, 12345, 1 << 30, 1<<32 - 1} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v uint64) {
+		x := drMin + v%(1<<32)
+		want, err := lucySum(context.Background(), x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := combinatorialSum(context.Background(), x, Options{Threads: 2})
+		if err != nil || got != want {
+			t.Fatalf("S(%d) = %s, %v; Lucy's method says %s", x, got, err, want)
+		}
+	})
+}

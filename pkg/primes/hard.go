@@ -1,0 +1,297 @@
+package primes
+
+import (
+	"context"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The hard special leaves need φ(t, b−1) for t in (y, z): the sum of the
+// n ≤ t left after crossing off the multiples of p_1 … p_{b−1}. A sieve of
+// [0, z] goes segment by segment; in each, levels b = 2, 3, … cross off p_b
+// in turn, and before crossing, the leaves of level b whose t falls in the
+// segment read φ(t, b−1) = acc[b] + the sum left in the segment up to t,
+// acc[b] being what the earlier segments left at that level.
+//
+// A segment is a bit per odd number (2 is never left). Counters per block
+// of bits keep the count and the sum of the bit indexes still set (packed
+// in one word: the sum below bit 40, the count above), so that
+// a read adds up whole blocks (a leaf's t only grows within a level, so the
+// running total moves forward only) and then the words of one block, their
+// index sums weighed from masked popcounts.
+const (
+	hardSegBits = 1 << 18 // bits (odd numbers) a segment: 32 KiB, in L1d/L2
+	hardSpan    = 2 * hardSegBits
+	blockShift  = 8  // bits a counter: 2^8
+	superShift  = 12 // bits a counter of the upper tier: 2^12
+	countShift  = 40 // a counter's count sits above its index sum (< 2^36)
+)
+
+// hardPart is a chunk of segments' share, computed from acc = 0 at its
+// start: the true φ adds the earlier chunks' acc[b], times coef[b], the
+// sum of the coefficients of the chunk's leaves of level b.
+type hardPart struct {
+	sum       U128
+	acc, coef []U128
+}
+
+// hardLeaves returns Σ −μ(m)·m·p_b·φ(x/(m·p_b), b−1) over the hard leaves.
+func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
+	levels := t.piOf(isqrt(t.z)) // √z ≤ ∛x ≤ y
+	if levels <= drC {
+		return U128{}, nil
+	}
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	segs := t.z/hardSpan + 1
+	chunks := min(segs, uint64(threads)*64)
+	per := (segs + chunks - 1) / chunks
+	chunks = (segs + per - 1) / per
+	parts := make([]hardPart, chunks)
+	var claimed, done atomic.Uint64
+	var wg sync.WaitGroup
+	for range min(uint64(threads), chunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := newHardSieve(t, levels)
+			for ctx.Err() == nil {
+				c := claimed.Add(1) - 1
+				if c >= chunks {
+					return
+				}
+				part := hardPart{acc: make([]U128, levels+1), coef: make([]U128, levels+1)}
+				for s := c * per; s < min(segs, (c+1)*per) && ctx.Err() == nil; s++ {
+					h.segment(s*hardSpan, &part)
+					if d := done.Add(1); opt.Progress != nil && d%max(1, segs/100) == 0 {
+						opt.Progress(float64(d) / float64(segs))
+					}
+				}
+				parts[c] = part
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return U128{}, err
+	}
+	var sum U128
+	before := make([]U128, levels+1)
+	for _, part := range parts {
+		sum = sum.Add(part.sum)
+		for b := drC + 1; b <= levels; b++ {
+			sum = sum.Add(mulU128(part.coef[b], before[b]))
+			before[b] = before[b].Add(part.acc[b])
+		}
+	}
+	return sum, nil
+}
+
+// hardSieve is one goroutine's segment with its counters.
+type hardSieve struct {
+	t      *drTables
+	levels int
+	sqrtY  uint64
+	words  []uint64
+	ctr    []uint64 // per block: set bits << countShift | Σ their indexes
+	upper  []uint64 // the same per 2^superShift bits
+	total  uint64   // and over the segment
+	// the running total of the level being read: bits before at
+	at, run uint64
+}
+
+func newHardSieve(t *drTables, levels int) *hardSieve {
+	return &hardSieve{
+		t: t, levels: levels, sqrtY: isqrt(t.y),
+		words: make([]uint64, hardSegBits/64),
+		ctr:   make([]uint64, hardSegBits>>blockShift),
+		upper: make([]uint64, hardSegBits>>superShift),
+	}
+}
+
+// segment sieves [low, low+hardSpan) level by level, reading the leaves
+// that fall in it.
+func (h *hardSieve) segment(low uint64, part *hardPart) {
+	h.presieve(low)
+	x := h.t.x
+	for b := drC + 1; b <= h.levels; b++ {
+		p := uint64(h.t.primes[b])
+		if b > drC {
+			if low > x/p/p {
+				break // no leaf of this level or above is this high
+			}
+			h.leaves(b, low, part)
+			hi, lo := bits.Mul64(h.total>>countShift, low+1)
+			part.acc[b] = part.acc[b].Add(U128{Hi: hi, Lo: lo}.Add64(2 * (h.total & (1<<countShift - 1))))
+		}
+		h.cross(p, low)
+	}
+}
+
+// oddWheel has a bit per odd number, set when it is coprime to drQ: a
+// period of drQ/2 bits and then a segment more, so that a segment can be
+// read from any phase.
+var oddWheel = sync.OnceValue(func() []uint64 {
+	n := drQ/2 + hardSegBits + 64
+	w := make([]uint64, n/64+1)
+	for i := range n {
+		if v := 2*i + 1; v%3 != 0 && v%5 != 0 && v%7 != 0 && v%11 != 0 && v%13 != 0 {
+			w[i/64] |= 1 << (i % 64)
+		}
+	}
+	return w
+})
+
+// presieve starts the segment at low with the multiples of p_2 … p_c (and
+// those primes) crossed off, copied from oddWheel, and counts it.
+func (h *hardSieve) presieve(low uint64) {
+	pat := oddWheel()
+	off := (low / 2) % (drQ / 2)
+	wo, sh := off/64, off%64
+	for i := range h.words {
+		w := pat[wo+uint64(i)] >> sh
+		if sh != 0 {
+			w |= pat[wo+uint64(i)+1] << (64 - sh)
+		}
+		h.words[i] = w
+	}
+	h.total = 0
+	clear(h.upper)
+	const per = 1 << (blockShift - 6) // words a counter
+	for k := range h.ctr {
+		var c uint64
+		for w := uint64(k) * per; w < uint64(k+1)*per; w++ {
+			n := uint64(bits.OnesCount64(h.words[w]))
+			c += n<<countShift | n*64*w + indexSum(h.words[w])
+		}
+		h.ctr[k] = c
+		h.upper[k>>(superShift-blockShift)] += c
+		h.total += c
+	}
+}
+
+// cross clears p and its odd multiples from p² on in the segment at low
+// (the smaller ones have a smaller prime factor, already crossed off).
+func (h *hardSieve) cross(p, low uint64) {
+	high := low + hardSpan
+	if low <= p && p < high {
+		h.clear((p - low) / 2)
+	}
+	// p·k for k ≥ p coprime to 30: the k divisible by 2, 3 or 5 make
+	// multiples of smaller primes. (p ≤ 5 cross their odd multiples.)
+	k := max(p, (low+p-1)/p)
+	k += uint64(toCoprime[k%30])
+	j := bitOf[k%30]
+	for i := (p*k - low) / 2; i < hardSegBits; {
+		h.clear(i)
+		i += p * gaps[j] / 2
+		j = (j + 1) & 7
+	}
+}
+
+func (h *hardSieve) clear(i uint64) {
+	w, sh := i>>6, i&63
+	bit := (h.words[w] >> sh) & 1
+	h.words[w] &^= 1 << sh
+	d := bit * (1<<countShift | i)
+	h.ctr[i>>blockShift] -= d
+	h.upper[i>>superShift] -= d
+	h.total -= d
+}
+
+// leaves adds the level-b leaves whose t falls in the segment at low: m
+// from the largest (least t) down, composite ones when p_b ≤ √y, else the
+// primes q whose t passes y.
+func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
+	t := h.t
+	p := uint64(t.primes[b])
+	xp := t.x / p
+	mHi := min(t.y, xp/max(low, 1))      // t ≥ low
+	mLo := max(t.y/p, xp/(low+hardSpan)) // t < high, m·p > y
+	if mLo >= mHi {
+		return
+	}
+	h.at, h.run = 0, 0
+	var coefs, sum U128
+	if p <= h.sqrtY {
+		for m := mHi; m > mLo; m-- {
+			v := t.lm[m]
+			if v >= int16(-b) && v <= int16(b) {
+				continue // not squarefree, or lpf(m) ≤ p
+			}
+			hi, lo := bits.Mul64(h.read(divide(xp, m), low), m*p)
+			if v > 0 { // μ(m) = 1: the term is −m·p·φ
+				coefs = coefs.Sub(U128{Lo: m * p})
+				sum = sum.Sub(U128{Hi: hi, Lo: lo})
+			} else {
+				coefs = coefs.Add64(m * p)
+				sum = sum.Add(U128{Hi: hi, Lo: lo})
+			}
+		}
+	} else {
+		hiIdx := t.piOf(min(mHi, t.x/(t.y+1)/p))
+		for i := hiIdx; i > max(b, t.piOf(mLo)); i-- {
+			q := uint64(t.primes[i])
+			hi, lo := bits.Mul64(h.read(t.quotient(xp, i), low), q*p)
+			coefs = coefs.Add64(q * p)
+			sum = sum.Add(U128{Hi: hi, Lo: lo})
+		}
+	}
+	part.sum = part.sum.Add(sum).Add(mulU128(coefs, part.acc[b]))
+	part.coef[b] = part.coef[b].Add(coefs)
+}
+
+// read returns the sum of the numbers ≤ v still set in the segment at low.
+func (h *hardSieve) read(v, low uint64) uint64 {
+	e := (v - low + 1) / 2        // bits [0, e) are the odd numbers ≤ v
+	for h.at+1<<blockShift <= e { // whole upper counters where aligned
+		if h.at&(1<<superShift-1) == 0 && h.at+1<<superShift <= e {
+			h.run += h.upper[h.at>>superShift]
+			h.at += 1 << superShift
+		} else {
+			h.run += h.ctr[h.at>>blockShift]
+			h.at += 1 << blockShift
+		}
+	}
+	blk := h.at >> blockShift
+	c, s := h.run>>countShift, h.run&(1<<countShift-1)
+	for w := blk << (blockShift - 6); w < e>>6; w++ {
+		word := h.words[w]
+		n := uint64(bits.OnesCount64(word))
+		c += n
+		s += n*64*w + indexSum(word)
+	}
+	if r := e & 63; r != 0 {
+		word := h.words[e>>6] & (1<<r - 1)
+		n := uint64(bits.OnesCount64(word))
+		c += n
+		s += n*64*(e>>6) + indexSum(word)
+	}
+	return c*(low+1) + 2*s
+}
+
+// divide returns ⌊v/d⌋ for a quotient below 2^50, by a floating-point
+// division corrected to be exact.
+func divide(v, d uint64) uint64 {
+	q := uint64(int64(float64(int64(v)) / float64(int64(d)))) // v < 2^63
+	if q*d > v {
+		q--
+	} else if v-q*d >= d {
+		q++
+	}
+	return q
+}
+
+// indexSum returns the sum of the positions of x's set bits.
+func indexSum(x uint64) uint64 {
+	return uint64(bits.OnesCount64(x&0xAAAAAAAAAAAAAAAA)) +
+		uint64(bits.OnesCount64(x&0xCCCCCCCCCCCCCCCC))<<1 +
+		uint64(bits.OnesCount64(x&0xF0F0F0F0F0F0F0F0))<<2 +
+		uint64(bits.OnesCount64(x&0xFF00FF00FF00FF00))<<3 +
+		uint64(bits.OnesCount64(x&0xFFFF0000FFFF0000))<<4 +
+		uint64(bits.OnesCount64(x&0xFFFFFFFF00000000))<<5
+}
