@@ -233,7 +233,7 @@ func (l *load) collect(t *testing.T) (finished, wrong int) {
 func poison(t *testing.T, cfg config.Config, accepted string) {
 	for p := range cfg.Kafka.Partitions {
 		huge := uuid.NewString()
-		writeRaw(t, cfg, p, huge, fmt.Sprintf(`{"requestId":%q,"a":1,"b":10000000000000000}`, huge))
+		writeRaw(t, cfg, p, huge, fmt.Sprintf(`{"requestId":%q,"a":1,"b":10000000000000000000}`, huge))
 		writeRaw(t, cfg, p, accepted, "not a job")
 		writeRaw(t, cfg, p, accepted, fmt.Sprintf(`{"requestId":%q,"a":1,"b":7}`, accepted))
 	}

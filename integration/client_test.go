@@ -41,7 +41,7 @@ func TestCancel(t *testing.T) {
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
 
-	long := submit(t, url, 1, 10_000_000_000_000) // S(10^13): seconds of work
+	long := submit(t, url, 1, longB)
 	testenv.Eventually(t, 60*time.Second, "the long job to start", func() bool {
 		return get(t, url+"/sumPrime/"+long).record(t).Progress != nil
 	})
@@ -81,7 +81,7 @@ func TestLongPollAndEvents(t *testing.T) {
 
 	t.Run("LongPollReturnsWhenTheWaitEnds", func(t *testing.T) {
 		t.Parallel()
-		id := submit(t, url, 1, 10_000_000_000_000)
+		id := submit(t, url, 1, longB)
 		defer del(t, url+"/sumPrime/"+id)
 		r := get(t, url+"/sumPrime/"+id+"?wait=1s")
 		if r.status != http.StatusOK || r.record(t).Status != job.InProgress || r.header.Get("Retry-After") == "" {
@@ -94,7 +94,7 @@ func TestLongPollAndEvents(t *testing.T) {
 
 	t.Run("EventsStreamProgressThenTheFinalRecord", func(t *testing.T) {
 		t.Parallel()
-		id := submit(t, url, 1, 1_000_000_000_000)
+		id := submit(t, url, 1, 100_000_000_000_000) // S(10^14): a second or so
 		resp, err := http.Get(url + "/sumPrime/" + id + "/events")
 		if err != nil {
 			t.Fatal(err)
@@ -120,8 +120,8 @@ func TestLongPollAndEvents(t *testing.T) {
 		if len(events) < 2 || events[0] != "progress" || events[len(events)-1] != "final" {
 			t.Fatalf("events %v, want progress first and final last", events)
 		}
-		if final.Status != job.Finished || *final.Payload != "18435588552550705911377" {
-			t.Fatalf("last record %+v, want FINISHED with S(10^12)", final)
+		if final.Status != job.Finished || *final.Payload != "157589260710736940541561021" {
+			t.Fatalf("last record %+v, want FINISHED with S(10^14)", final)
 		}
 	})
 }
@@ -218,7 +218,7 @@ func TestCLIClient(t *testing.T) {
 	if _, code := run("submit", "5", "1"); code != 2 {
 		t.Fatalf("submit 5 1: exit %d, want 2", code)
 	}
-	if _, code := run("submit", "1", "10000000000001"); code != 2 {
+	if _, code := run("submit", "1", "10000000000000000000"); code != 2 {
 		t.Fatalf("submit over the limit: exit %d, want 2 (the server's 400)", code)
 	}
 	if out, code := run("get", id, "--output", "text"); code != 0 || out != id+" FINISHED 1060\n" {
@@ -287,7 +287,7 @@ func TestCallbacks(t *testing.T) {
 		t.Fatalf("callback = %+v, want the FINISHED record", rec)
 	}
 
-	long := post(t, url, `{"a": 1, "b": 10000000000000, "callbackUrl": "`+receiver.URL+`/hook"}`).record(t).RequestID
+	long := post(t, url, `{"a": 1, "b": 10000000000000000, "callbackUrl": "`+receiver.URL+`/hook"}`).record(t).RequestID
 	del(t, url+"/sumPrime/"+long)
 	if rec := next(); rec.RequestID != long || rec.Status != job.Cancelled {
 		t.Fatalf("callback = %+v, want the CANCELLED record", rec)

@@ -30,7 +30,7 @@ func TestRedisCluster(t *testing.T) {
 	})
 
 	t.Run("CancelsAJob", func(t *testing.T) {
-		id := submit(t, url, 1, 10_000_000_000_000) // seconds of work
+		id := submit(t, url, 1, longB)
 		req, _ := http.NewRequest(http.MethodDelete, url+"/sumPrime/"+id, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

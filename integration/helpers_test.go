@@ -30,6 +30,11 @@ import (
 // binary is the sumprimes binary built once for tests that run processes.
 var binary string
 
+// longB makes [1, longB] a job of tens of seconds on a worker of one
+// thread (S(10^16) by the prefix engine), within the default
+// limits.max_cost: long enough to cancel, watch or kill in the middle of.
+const longB = 10_000_000_000_000_000
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sumprimes-integration")
 	if err != nil {

@@ -34,11 +34,11 @@ func TestPoisonMessages(t *testing.T) {
 	for p := range cfg.Kafka.Partitions { // in every partition, ahead of whatever comes next
 		huge, over, forged := uuid.NewString(), uuid.NewString(), uuid.NewString()
 		neverAccepted = append(neverAccepted, huge, over, forged)
-		write(p, huge, job(huge, 1, 10_000_000_000_000_000))              // some 40 minutes and gigabytes once
-		write(p, over, job(over, 10_000_000_000_000, 10_000_000_000_001)) // cheap, but past limits.max_b
-		write(p, forged, job(forged, 1, 100))                             // within limits, but never accepted
-		write(p, real, "not a job")                                       // garbage keyed by a real job's id
-		write(p, real, job(real, 1, 5000))                                // names the real job, asks for another range
+		write(p, huge, job(huge, 1, 1<<64-1)) // some 20 minutes: past limits.max_cost
+		write(p, over, job(over, 5, 4))       // past the limits: a > b
+		write(p, forged, job(forged, 1, 100)) // within limits, but never accepted
+		write(p, real, "not a job")           // garbage keyed by a real job's id
+		write(p, real, job(real, 1, 5000))    // names the real job, asks for another range
 	}
 
 	t.Run("JobsBehindThemFinish", func(t *testing.T) {

@@ -295,8 +295,9 @@ func (l *lane) compute(t *task) {
 		l.results <- outcome{msg: t.msg, abandon: true}
 		return
 	case err != nil:
-		// The engines fail only on a range they cannot take, the same way
-		// every time: retrying would only block the partition.
+		// The engines take every range Check passes, so this is a bug, and
+		// one that would fail the same way every time: retrying would only
+		// block the partition.
 		l.reject(t.ctx, t.msg, err.Error(), true)
 		return
 	}

@@ -35,9 +35,9 @@ var (
 	api       = "http://127.0.0.1:" + apiPort
 )
 
-// The heavy jobs take about a second each by the planner's estimate: long
-// enough to be killed in the middle of.
-const heavyA, heavyB = 1_000_000_000_000, 1_007_000_000_000
+// The heavy jobs take about a second each by the planner's estimate (the
+// prefix engine's S(b) − S(a−1)): long enough to be killed in the middle of.
+const heavyA, heavyB = 29_900_000_000_000, 30_000_000_000_000
 
 func TestCompose(t *testing.T) {
 	if os.Getenv("SUMPRIMES_COMPOSE") == "" {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -388,9 +389,9 @@ var defaults = map[string]any{
 	"worker.threads":             0,
 	"worker.drain_timeout":       "10s",
 	"worker.lease_ttl":           "15s",
-	"limits.max_b":               uint64(1e13),
+	"limits.max_b":               uint64(math.MaxUint64),
 	"limits.max_backlog":         100000,
-	"limits.max_cost":            "12s",
+	"limits.max_cost":            "60s",
 	"ratelimit.enabled":          true,
 	"ratelimit.submit_rate":      10,
 	"ratelimit.submit_burst":     20,

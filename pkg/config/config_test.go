@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.Result.TTL != 3*time.Minute || cfg.Kafka.Topic != "sumprimes.jobs" || cfg.Kafka.Partitions != 12 ||
-			cfg.Kafka.Group != "sumprimes-workers" || cfg.Limits.MaxB != 1e13 || cfg.Limits.MaxCost != 12*time.Second {
+			cfg.Kafka.Group != "sumprimes-workers" || cfg.Limits.MaxB != math.MaxUint64 || cfg.Limits.MaxCost != time.Minute {
 			t.Fatalf("defaults = %+v", cfg)
 		}
 	})
@@ -58,6 +59,19 @@ func TestLoad(t *testing.T) {
 		}
 		if cfg.Result.TTL != time.Minute || strings.Join(cfg.Kafka.Brokers, ",") != "a:1,b:2" {
 			t.Errorf("file values lost: ttl %s, brokers %v", cfg.Result.TTL, cfg.Kafka.Brokers)
+		}
+	})
+
+	t.Run("TakesTheWhole64BitRangeForMaxBFromTheEnvironment", func(t *testing.T) {
+		for _, v := range []string{"18446744073709551615", "10000000000000000000"} {
+			t.Setenv("SUMPRIMES_LIMITS_MAX_B", v)
+			cfg, err := config.Load(config.Source{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(cfg.Limits.MaxB); got != v {
+				t.Errorf("limits.max_b = %s, want %s", got, v)
+			}
 		}
 	})
 

@@ -164,7 +164,7 @@ const (
 // with ctx's error when ctx is cancelled.
 func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 	if a < 1 || a > b || b > SieveMaxN {
-		return U128{}, fmt.Errorf("%w (got a=%d, b=%d)", ErrRange, a, b)
+		return U128{}, fmt.Errorf("%w, and b ≤ %d for the sieve (got a=%d, b=%d)", ErrRange, SieveMaxN, a, b)
 	}
 	var sum U128
 	for _, p := range []uint64{2, 3, 5} {

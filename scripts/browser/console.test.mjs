@@ -53,7 +53,7 @@ try {
   // Workers: a member of each lane, its partitions with their lag, and
   // the long job the form submits, computing, with its progress.
   await page.fill("#a", "1");
-  await page.fill("#b", "10000000000000");
+  await page.fill("#b", "10000000000000000");
   await page.click("#submit");
   await page.click("a[data-view=workers]");
   await page.waitForFunction(() => document.querySelectorAll("#workers tr").length >= 2 &&
