@@ -147,8 +147,8 @@ fi
 if want mixed; then
 # mixed: heavy jobs saturate the workers while light ones arrive at 10/s.
 stack mixed
-echo "bench: mixed, heavy [9.97·10^12, 10^13] from 6 clients, light at 10/s" >&2
-"$bin" bench --api-url $api --a 9970000000000 --b 10000000000000 --concurrency 6 --duration 40s >/dev/null 2>&1 & heavy=$!
+echo "bench: mixed, heavy [2.99·10^14, 3·10^14] (S(b) − S(a−1), some 5 s each) from 6 clients, light at 10/s" >&2
+"$bin" bench --api-url $api --a 299000000000000 --b 300000000000000 --concurrency 6 --duration 40s >/dev/null 2>&1 & heavy=$!
 sleep 2
 line=$("$bin" bench --api-url $api "${light[@]}" --rate 10 --duration 15s 2>/dev/null | grep '^result ' || true)
 	echo "$line" >&2

@@ -22,6 +22,13 @@ func TestSum(t *testing.T) {
 		}
 	})
 
+	t.Run("DryRunPrintsThePlanWithoutComputing", func(t *testing.T) {
+		code, out, errOut := run("sum", "1", "18446744073709551615", "--dry-run")
+		if code != 0 || out != "" || !strings.HasPrefix(errOut, "engine prefix, estimated ") {
+			t.Fatalf("sum 1 2^64−1 --dry-run = %d %q %q, want the plan alone", code, out, errOut)
+		}
+	})
+
 	t.Run("RejectsBadArgumentsWithExitCode2", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"sum", "1"},
@@ -30,6 +37,7 @@ func TestSum(t *testing.T) {
 			{"sum", "10", "1"},
 			{"sum", "-1", "10"},
 			{"sum", "1", "99999999999999999999"},
+			{"sum", "1", "18446744073709551616"},
 		} {
 			code, out, errOut := run(args...)
 			if code != 2 || out != "" || !strings.HasPrefix(errOut, "sumprimes: ") {

@@ -15,6 +15,7 @@ func sumCommand(stdout io.Writer) *cobra.Command {
 	var (
 		threads  int
 		showPlan bool
+		dryRun   bool
 		engine   string
 	)
 	cmd := &cobra.Command{
@@ -44,8 +45,11 @@ the planner's estimate first.`,
 			default:
 				return usageError{fmt.Errorf("--engine must be auto, sieve or prefix, got %q", engine)}
 			}
-			if showPlan {
+			if showPlan || dryRun {
 				fmt.Fprintf(cmd.ErrOrStderr(), "engine %s, estimated %s on one core\n", plan.Engine, plan.Estimate.Round(time.Millisecond))
+			}
+			if dryRun {
+				return nil
 			}
 			out, err := outputOf(cmd)
 			if err != nil {
@@ -66,6 +70,7 @@ the planner's estimate first.`,
 	}
 	cmd.Flags().IntVar(&threads, "threads", 0, "goroutines to use (0 = all CPUs)")
 	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the engine the planner chose, and its estimate, on stderr")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan as --plan does, and stop there")
 	cmd.Flags().StringVar(&engine, "engine", "auto", "auto (the planner's choice), sieve or prefix")
 	addOutputFlag(cmd, "text")
 	return cmd

@@ -187,7 +187,8 @@ func icbrt(n uint64) uint64 {
 }
 
 // combinatorialSum returns S(x) for x ≥ drMin. Its phases share the
-// progress reports by their measured shares of the time.
+// progress reports by their measured shares of the time; forward passes on
+// a few dozen of the many they make.
 func combinatorialSum(ctx context.Context, x uint64, opt Options) (U128, error) {
 	threads := opt.Threads
 	if threads <= 0 {

@@ -67,9 +67,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				part := hardPart{acc: make([]U128, levels+1), coef: make([]U128, levels+1)}
 				for s := c * per; s < min(segs, (c+1)*per) && ctx.Err() == nil; s++ {
 					h.segment(s*hardSpan, &part)
-					if d := done.Add(1); opt.Progress != nil && d%max(1, segs/100) == 0 {
-						opt.Progress(float64(d) / float64(segs))
-					}
+					report(opt.Progress, float64(done.Add(1))/float64(segs))
 				}
 				parts[c] = part
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/bits"
+	"sync/atomic"
 )
 
 // p2 returns P2 = Σ_{y < p ≤ √x} p·(S(x/p) − S(p−1)), the sum of the n ≤ x
@@ -52,6 +53,8 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		ps            []uint32
 	}
 	parts := make([]part, chunks)
+	segs := (s.last - s.first + segBytes) / segBytes
+	var done atomic.Uint64
 	s.each(ctx, threads, chunks, per, func(c uint64, buf []byte, start uint64) {
 		pt := &parts[c]
 		first := max(30*start, lo)
@@ -65,6 +68,7 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 			pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))
 		}
 		pt.sum = pt.sum.Add(cur.upTo(30*(start+uint64(len(buf))) - 1))
+		report(opt.Progress, float64(done.Add(1))/float64(segs))
 	})
 	if err := ctx.Err(); err != nil {
 		return U128{}, err
