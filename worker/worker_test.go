@@ -288,7 +288,7 @@ func TestWorkerOverlapsJobs(t *testing.T) {
 	t.Parallel()
 	cancellations := make(chan string)
 	b := setup(t, options{cancellations: cancellations})
-	b.submit(t, 1, job.Job{RequestID: "long", A: 1, B: 1e17}) // minutes of work
+	b.submit(t, 1, job.Job{RequestID: "long", A: 1, B: 1e15}) // seconds of work, a minute under -race
 	b.submit(t, 2, job.Job{RequestID: "short", A: 1, B: 10})
 	b.waitFor(t, "put short FINISHED") // not stuck behind the long one
 	if got := b.events.snapshot(); slices.Contains(got, "commit 2") {
@@ -308,7 +308,7 @@ func TestWorkerStops(t *testing.T) {
 		t.Parallel()
 		cancellations := make(chan string)
 		b := setup(t, options{cancellations: cancellations})
-		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e17}) // minutes of work
+		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e15}) // seconds of work, a minute under -race
 		b.waitFor(t, "lease long")                                // computing
 		cancellations <- "long"
 		b.waitFor(t, "commit 8")
@@ -322,7 +322,7 @@ func TestWorkerStops(t *testing.T) {
 	t.Run("AbandonsInFlightWorkUncommittedAfterTheDrainDeadline", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, options{drain: 10 * time.Millisecond})
-		b.submit(t, 9, job.Job{RequestID: "long", A: 1, B: 1e17}) // far longer than this test
+		b.submit(t, 9, job.Job{RequestID: "long", A: 1, B: 1e15}) // far longer than this test
 		<-b.consumer.taken
 		b.stop()
 		got := withoutLeases(b.events.snapshot())
@@ -423,7 +423,7 @@ func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
 	t.Run("SkipsJobsWhoseRecordIsAlreadyFinal", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, options{})
-		j := b.accept(t, job.Job{RequestID: "gone", A: 1, B: 1e17})
+		j := b.accept(t, job.Job{RequestID: "gone", A: 1, B: 1e15})
 		_, _ = b.store.Cancel(context.Background(), "gone")
 		b.send(2, j)
 		b.waitFor(t, "commit 2")
@@ -435,7 +435,7 @@ func TestWorkerComputesOnlyAcceptedJobs(t *testing.T) {
 	t.Run("StopsACancelledJobEvenWhenTheAnnouncementIsMissed", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, options{leaseTTL: time.Second}) // no cancellation channel at all
-		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e17})
+		b.submit(t, 8, job.Job{RequestID: "long", A: 1, B: 1e15})
 		b.waitFor(t, "lease long")
 		_, _ = b.store.Cancel(context.Background(), "long")
 		b.waitFor(t, "commit 8") // the next lease renewal reads the record
