@@ -244,30 +244,32 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 }
 
 // read returns the sum of the numbers ≤ v still set in the segment at low.
+// The level's running total moves forward over whole upper counters,
+// counters and words, as far as each fits before v, so that a word is
+// weighed once a level however many leaves fall in it.
 func (h *hardSieve) read(v, low uint64) uint64 {
-	e := (v - low + 1) / 2        // bits [0, e) are the odd numbers ≤ v
-	for h.at+1<<blockShift <= e { // whole upper counters where aligned
-		if h.at&(1<<superShift-1) == 0 && h.at+1<<superShift <= e {
+	e := (v - low + 1) / 2 // bits [0, e) are the odd numbers ≤ v
+	for h.at+64 <= e {
+		switch {
+		case h.at&(1<<superShift-1) == 0 && h.at+1<<superShift <= e:
 			h.run += h.upper[h.at>>superShift]
 			h.at += 1 << superShift
-		} else {
+		case h.at&(1<<blockShift-1) == 0 && h.at+1<<blockShift <= e:
 			h.run += h.ctr[h.at>>blockShift]
 			h.at += 1 << blockShift
+		default:
+			word := h.words[h.at>>6]
+			n := uint64(bits.OnesCount64(word))
+			h.run += n<<countShift | n*h.at + indexSum(word)
+			h.at += 64
 		}
 	}
-	blk := h.at >> blockShift
 	c, s := h.run>>countShift, h.run&(1<<countShift-1)
-	for w := blk << (blockShift - 6); w < e>>6; w++ {
-		word := h.words[w]
+	if r := e - h.at; r != 0 { // the bits of a last word, part of it
+		word := h.words[h.at>>6] & (1<<r - 1)
 		n := uint64(bits.OnesCount64(word))
 		c += n
-		s += n*64*w + indexSum(word)
-	}
-	if r := e & 63; r != 0 {
-		word := h.words[e>>6] & (1<<r - 1)
-		n := uint64(bits.OnesCount64(word))
-		c += n
-		s += n*64*(e>>6) + indexSum(word)
+		s += n*h.at + indexSum(word)
 	}
 	return c*(low+1) + 2*s
 }
