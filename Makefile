@@ -1,7 +1,7 @@
 # sumprimes — see README.md.
 GO ?= go
 
-.PHONY: run test chaos compose-test build bench bench-primes services-up services-down clean
+.PHONY: run test chaos compose-test build bench bench-primes primes-mutations services-up services-down clean
 
 ## run: the whole service on http://127.0.0.1:8080, embedded broker and store (needs only Go)
 run:
@@ -30,6 +30,10 @@ bench:
 ## bench-primes: the sieve and prefix engines beside primesieve, as a table with ratios
 bench-primes:
 	scripts/bench-primes.sh
+
+## primes-mutations: breaks each term of the combinatorial engine in turn and checks a test fails (about 2 minutes)
+primes-mutations:
+	scripts/primes-mutations.sh
 
 ## services-up / services-down: the real Kafka and Redis servers (single, Cluster, TLS, Sentinel) that `make test` uses, for running tests by hand
 services-up:

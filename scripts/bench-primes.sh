@@ -78,33 +78,35 @@ if [ -x "$anchor/build.sh" ]; then
 			print (d == "" ? t : 1e9)
 		}'
 	}
-	run() { # prints "seconds peak-MB" of "$@": the program's own time, /usr/bin/time's peak
+	run() { # prints "seconds peak-MB sum" of "$@": the program's own time, /usr/bin/time's peak, the sum
 		local out
 		out=$(/usr/bin/time -f 'peak %M' "$@" 2>&1)
-		awk '/tookNs/ {gsub(/[^0-9]/, ""); s = $0 / 1e9} /^Seconds:/ {s = $2} /^peak/ {m = $2 / 1024}
-			END {printf "%.3f %.1f", s, m}' <<<"$out"
+		awk '/tookNs/ {gsub(/[^0-9]/, ""); s = $0 / 1e9; next} /^Seconds:/ {s = $2} /^peak/ {m = $2 / 1024}
+			/"sum"/ {gsub(/[^0-9]/, ""); v = $0; next} /^[0-9]+$/ {v = $0}
+			END {printf "%.4f %.1f %s", s, m, v}' <<<"$out"
 	}
-	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum | planner estimate (s) | estimate / measured |\n|---|---|---|---|---|---|---|---|\n'
+	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum (target ≤ 1 from 10^12) | same sum | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|---|---|\n'
 	for e in 6 7 8 9 10 11 12 13 14 15 16 17 18; do
 		x=1$(printf '%0*d' "$e" 0)
 		estimate=$("$bin" sum 1 "$x" --engine prefix --plan --threads 1 --dry-run 2>&1 >/dev/null |
 			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')
 		secs=$(seconds "$estimate")
 		if ! awk -v s="$secs" -v b="${BENCH_PREFIX_BUDGET:-150}" 'BEGIN{exit !(s <= b)}'; then
-			printf '| 10^%s | not run | — | not run | — | — | %.0f | — |\n' "$e" "$secs"
+			printf '| 10^%s | not run | — | not run | — | — | — | %.0f | — |\n' "$e" "$secs"
 			continue
 		fi
-		read -r ts tm <<<"$(run "$primesum" "$x" -t1 --time)"
-		read -r os om <<<"$(run "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)"
-		printf '| 10^%s | %s | %s | %s | %s | %.2f | %.4f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" \
-			"$(awk -v o="$os" -v t="$ts" 'BEGIN{print (t > 0) ? o/t : 0}')" "$secs" "$(awk -v e="$secs" -v o="$os" 'BEGIN{print (o > 0) ? e/o : 0}')"
+		read -r ts tm tv <<<"$(run "$primesum" "$x" -t1 --time)"
+		read -r os om ov <<<"$(run "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)"
+		printf '| 10^%s | %s | %s | %s | %s | %.2f | %s | %.4f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" \
+			"$(awk -v o="$os" -v t="$ts" 'BEGIN{print (t > 0) ? o/t : 0}')" "$(if [ "$tv" = "$ov" ]; then echo yes; else echo "NO: $ov"; fi)" \
+			"$secs" "$(awk -v e="$secs" -v o="$os" 'BEGIN{print (o > 0) ? e/o : 0}')"
 	done
 	echo "primesum: $("$primesum" --version | head -1)"
 	# Threads: the same S(10^15) on one and on every core, ours and primesum's.
-	read -r o1 _ <<<"$(run "$bin" sum 1 1000000000000000 --engine prefix --threads 1 --output json)"
-	read -r on _ <<<"$(run "$bin" sum 1 1000000000000000 --engine prefix --threads "$cores" --output json)"
-	read -r p1 _ <<<"$(run "$primesum" 1000000000000000 -t1 --time)"
-	read -r pn _ <<<"$(run "$primesum" 1000000000000000 -t"$cores" --time)"
+	read -r o1 _ _ <<<"$(run "$bin" sum 1 1000000000000000 --engine prefix --threads 1 --output json)"
+	read -r on _ _ <<<"$(run "$bin" sum 1 1000000000000000 --engine prefix --threads "$cores" --output json)"
+	read -r p1 _ _ <<<"$(run "$primesum" 1000000000000000 -t1 --time)"
+	read -r pn _ _ <<<"$(run "$primesum" 1000000000000000 -t"$cores" --time)"
 	printf '\n| S(10^15) | 1 thread (s) | %s threads (s) | speed-up (target ≥ 1.8 on 2) |\n|---|---|---|---|\n' "$cores"
 	printf '| sumprimes | %s | %s | %.2f |\n| primesum | %s | %s | %.2f |\n' "$o1" "$on" "$(awk -v a="$o1" -v b="$on" 'BEGIN{print a/b}')" \
 		"$p1" "$pn" "$(awk -v a="$p1" -v b="$pn" 'BEGIN{print a/b}')"

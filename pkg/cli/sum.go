@@ -46,7 +46,7 @@ the planner's estimate first.`,
 				return usageError{fmt.Errorf("--engine must be auto, sieve or prefix, got %q", engine)}
 			}
 			if showPlan || dryRun {
-				fmt.Fprintf(cmd.ErrOrStderr(), "engine %s, estimated %s on one core\n", plan.Engine, plan.Estimate.Round(time.Millisecond))
+				fmt.Fprintf(cmd.ErrOrStderr(), "engine %s, estimated %s on one core\n", plan.Engine, plan.Estimate.Round(precision(plan.Estimate)))
 			}
 			if dryRun {
 				return nil
@@ -74,6 +74,17 @@ the planner's estimate first.`,
 	cmd.Flags().StringVar(&engine, "engine", "auto", "auto (the planner's choice), sieve or prefix")
 	addOutputFlag(cmd, "text")
 	return cmd
+}
+
+// precision keeps three or four significant digits of an estimate.
+func precision(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return time.Nanosecond
+	case d < time.Second:
+		return time.Microsecond
+	}
+	return time.Millisecond
 }
 
 func twoBounds(_ *cobra.Command, args []string) error {

@@ -3,6 +3,7 @@ package primes
 import (
 	"context"
 	"math/big"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -98,4 +99,24 @@ func FuzzCombinatorial(f *testing.F) {
 			t.Fatalf("S(%d) = %s, %v; Lucy's method says %s", x, got, err, want)
 		}
 	})
+}
+
+// TestISqrtAndICbrtAtTheTop: the float estimate rounds up near 2^64, where
+// a square or cube wraps.
+func TestISqrtAndICbrtAtTheTop(t *testing.T) {
+	for _, n := range []uint64{1<<64 - 1, 1<<64 - 2, (1<<32 - 1) * (1<<32 - 1), (1<<32-1)*(1<<32-1) - 1, 1 << 62} {
+		r := isqrt(n)
+		if hi, lo := bits.Mul64(r, r); hi != 0 || lo > n {
+			t.Errorf("isqrt(%d) = %d: its square passes n", n, r)
+		}
+		if r < 1<<32-1 {
+			if hi, lo := bits.Mul64(r+1, r+1); hi == 0 && lo <= n {
+				t.Errorf("isqrt(%d) = %d: %d fits too", n, r, r+1)
+			}
+		}
+		c := icbrt(n)
+		if c*c*c > n || c < 2642245 && (c+1)*(c+1)*(c+1) <= n {
+			t.Errorf("icbrt(%d) = %d", n, c)
+		}
+	}
 }

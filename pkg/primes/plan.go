@@ -131,7 +131,7 @@ func PrefixCost(n uint64) time.Duration {
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.32}, {15, 0.57}, {16, 0.75}}
-	prefixNanos = [][2]float64{{6, 15}, {7, 8}, {8, 6}, {9, 2.7}, {10, 2.0}, {11, 1.6}, {12, 1.0}, {13, 0.8}, {14, 0.66}, {15, 0.62}, {16, 0.5}, {17, 0.45}, {18, 0.42}, {19.3, 0.4}}
+	prefixNanos = [][2]float64{{6, 15}, {7, 8}, {8, 6}, {9, 2.7}, {10, 1.8}, {11, 1.73}, {12, 1.1}, {13, 0.76}, {14, 0.6}, {15, 0.56}, {16, 0.455}, {17, 0.47}, {18, 0.45}, {19.3, 0.43}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.

@@ -852,13 +852,14 @@ func oddPrimesUpTo(n uint64) []uint32 {
 	return out[:k:k]
 }
 
-// isqrt returns ⌊√n⌋ exactly.
+// isqrt returns ⌊√n⌋ exactly, for every 64-bit n (the float can round up
+// to 2^32, whose square wraps to 0).
 func isqrt(n uint64) uint64 {
-	r := uint64(math.Sqrt(float64(n)))
+	r := min(uint64(math.Sqrt(float64(n))), 1<<32-1)
 	for r*r > n {
 		r--
 	}
-	for (r+1)*(r+1) <= n {
+	for r < 1<<32-1 && (r+1)*(r+1) <= n {
 		r++
 	}
 	return r

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make primes-mutations: breaks each term of the combinatorial engine in
+# turn (a leaf's φ, its coefficient or its sign, the chunk correction, P2,
+# the final sum) and checks that pkg/primes' tests fail for every one. The
+# sources are restored after each, and on exit whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/../pkg/primes"
+backup=$(mktemp -d)
+cp dr.go hard.go p2.go "$backup"
+trap 'cp "$backup"/*.go . && rm -rf "$backup"' EXIT
+
+mutants=(
+	'dr.go|sum = sum.Add(phiC(t.x/n, tab).Mul64(n))|sum = sum.Add(phiC(t.x/n+1, tab).Mul64(n))'
+	'dr.go|sum = sum.Add(U128{Lo: t.psum[top] - t.psum[trivial]}.Mul64(p))|sum = sum.Add(U128{Lo: t.psum[top] - t.psum[trivial+1]}.Mul64(p))'
+	'dr.go|add(k, t.psum[i]-t.psum[j])|add(k+1, t.psum[i]-t.psum[j])'
+	'dr.go|add(t.piOf(t.quotient(xp, i)), uint64(t.primes[i]))|add(t.piOf(t.quotient(xp, i)+1), uint64(t.primes[i]))'
+	'dr.go|base := t.psum[b-1] - 1|base := t.psum[b-1]'
+	'hard.go|coefs = coefs.Sub(U128{Lo: m * p})|coefs = coefs.Add(U128{Lo: m * p})'
+	'hard.go|coefs = coefs.Add64(m * p)|coefs = coefs.Add64(m*p + 1)'
+	'hard.go|hi, lo := bits.Mul64(h.read(t.quotient(xp, i), low), q*p)|hi, lo := bits.Mul64(h.read(t.quotient(xp, i)+1, low), q*p)'
+	'hard.go|part.acc[b] = part.acc[b].Add(|part.acc[b] = part.acc[b].Sub('
+	'hard.go|sum = sum.Add(mulU128(part.coef[b], before[b]))|sum = sum.Add(mulU128(part.coef[b], before[b-1]))'
+	'p2.go|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x/p - 1)).Mul64(p))'
+	'p2.go|minus = minus.Add(run.Mul64(uint64(p)))|minus = minus.Add(run.Add64(1).Mul64(uint64(p)))'
+	'dr.go|return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil|return phi.Add64(t.psum[len(t.psum)-1]).Sub(p2), nil'
+)
+survived=0
+for m in "${mutants[@]}"; do
+	IFS='|' read -r file from to <<<"$m"
+	cp "$backup/$file" "$file"
+	python3 - "$file" "$from" "$to" <<'EOF'
+import sys
+path, old, new = sys.argv[1:]
+text = open(path).read()
+if old not in text:
+    sys.exit(f"{path}: the mutated line is gone: {old}")
+open(path, "w").write(text.replace(old, new, 1))
+EOF
+	if go test -count=1 -run 'TestPrefixSum|TestCombinatorial|TestPlan' . >/dev/null 2>&1; then
+		echo "SURVIVED  $file: $from"
+		survived=$((survived + 1))
+	else
+		echo "killed    $file: $from"
+	fi
+	cp "$backup/$file" "$file"
+done
+echo "primes-mutations: ${#mutants[@]} mutants, $survived survived"
+[ "$survived" -eq 0 ]
