@@ -22,7 +22,7 @@ func sumCommand(stdout io.Writer) *cobra.Command {
 		Use:   "sum A B",
 		Short: "Compute the sum of the primes in [A, B] locally and print it",
 		Long: `sum computes locally, with the engine the planner picks: a segmented sieve,
-whose time grows with B − A (B up to 10^16), or the prefix engine, the
+whose time grows with B − A, or the prefix engine, the
 combinatorial (Deléglise–Rivat) method for sums, whose time grows with B^⅔
 (sum over [A, B] = S(B) − S(A−1)). A and B go up to 2^64 − 1; --plan prints
 the planner's estimate first.`,

@@ -35,9 +35,6 @@ func PlanRange(a, b uint64) Plan {
 	if a > 2 {
 		prefix += PrefixCost(a - 1)
 	}
-	if b > SieveMaxN {
-		return Plan{Engine: Prefix, A: a, B: b, Estimate: prefix}
-	}
 	if cost := SieveCost(a, b); cost <= prefix {
 		return Plan{Engine: Sieve, A: a, B: b, Estimate: cost}
 	}
@@ -106,10 +103,19 @@ func scaled(f func(float64), from, to float64) func(float64) {
 // SieveCost estimates SumRange(a, b) on one core: nanoseconds per number,
 // growing with b as the sieving primes (up to √b) get more and larger,
 // plus finding those primes.
+//
+// Past heldMax² each piece of farSpan numbers also streams the primes from
+// heldMax to √b, some 21 ns each.
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
-	return time.Duration(span*perNumber + 2*math.Sqrt(float64(b)) + 2e4)
+	cost := span*perNumber + 2*math.Sqrt(min(float64(b), heldMax*heldMax)) + 2e4
+	if b > heldMax*heldMax {
+		r := math.Sqrt(float64(b))
+		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
+		cost += (math.Floor((span-1)/farSpan) + 1) * far * 21
+	}
+	return time.Duration(cost)
 }
 
 // PrefixCost estimates PrefixSum(n) on one core: below drMin, a
@@ -130,7 +136,7 @@ func PrefixCost(n uint64) time.Duration {
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.32}, {15, 0.57}, {16, 0.75}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.32}, {15, 0.57}, {16, 1.4}, {17, 2.4}, {18, 3.2}, {19.27, 4.0}}
 	prefixNanos = [][2]float64{{6, 15}, {7, 8}, {8, 6}, {9, 2.7}, {10, 1.8}, {11, 1.73}, {12, 1.1}, {13, 0.76}, {14, 0.6}, {15, 0.56}, {16, 0.455}, {17, 0.47}, {18, 0.45}, {19.3, 0.43}}
 )
 

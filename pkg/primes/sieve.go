@@ -41,16 +41,11 @@ import (
 	"sync/atomic"
 )
 
-// MaxN is the largest upper bound: every sum of primes up to it is below
-// 2^128. SieveMaxN is the largest the sieve takes: its sieving primes (up
-// to 10^8) are held in memory at once.
-const (
-	MaxN      uint64 = math.MaxUint64
-	SieveMaxN uint64 = 1e16
-)
+// MaxN is the largest upper bound either engine takes: every sum of primes
+// up to it is below 2^128.
+const MaxN uint64 = math.MaxUint64
 
-// ErrRange reports bounds outside 1 ≤ a ≤ b ≤ MaxN (SieveMaxN for the
-// sieve).
+// ErrRange reports bounds outside 1 ≤ a ≤ b ≤ MaxN.
 var ErrRange = errors.New("primes: range must satisfy 1 ≤ a ≤ b ≤ MaxN")
 
 // Options tune one computation. The zero value is ready to use.
@@ -163,8 +158,8 @@ const (
 // SumRange returns the sum of the primes p with a ≤ p ≤ b. It stops early
 // with ctx's error when ctx is cancelled.
 func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
-	if a < 1 || a > b || b > SieveMaxN {
-		return U128{}, fmt.Errorf("%w, and b ≤ %d for the sieve (got a=%d, b=%d)", ErrRange, SieveMaxN, a, b)
+	if a < 1 || a > b {
+		return U128{}, fmt.Errorf("%w (got a=%d, b=%d)", ErrRange, a, b)
 	}
 	var sum U128
 	for _, p := range []uint64{2, 3, 5} {
@@ -184,12 +179,81 @@ func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 		report(opt.Progress, 1)
 		return sum, nil
 	}
-	s := newSieve(lo, b)
-	rest, err := s.run(ctx, opt)
-	if err != nil {
-		return U128{}, err
+	if b <= heldMax*heldMax {
+		rest, err := newSieve(lo, b).run(ctx, opt)
+		return sum.Add(rest), err
 	}
-	return sum.Add(rest), nil
+	// Past heldMax², piece by piece, each with its far primes crossed off
+	// first.
+	pieces := (b-lo)/farSpan + 1
+	for i := range pieces {
+		from := lo + i*farSpan
+		s := newSieve(from, from+min(b-from, farSpan-1)) // from+farSpan may pass 2^64
+		s.far = s.crossFar(ctx, opt.Threads)
+		rest, err := s.run(ctx, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))})
+		if err != nil {
+			return U128{}, err
+		}
+		sum = sum.Add(rest)
+	}
+	return sum, nil
+}
+
+// A sieve holds its sieving primes up to heldMax (7.4 million of them). Past
+// heldMax², up to 2^64, the larger ones (up to 2^32: 196 million more) are
+// streamed instead, from a sieve of their own, into a bitmap of the piece
+// of at most farSpan numbers being summed: there each has a multiple or
+// none (below heldMax² nothing changes).
+const (
+	heldMax = 1 << 27
+	farSpan = 30 << 25 // a billion numbers: a 32 MiB bitmap
+)
+
+// crossFar returns the far bitmap of s: byte k of its words (little-endian)
+// has the bits of wheel byte first+k set for the multiples of the primes in
+// (heldMax, √hi]. Those primes come from a sieve of that range on threads
+// goroutines, each prime crossing its multiples with an atomic OR.
+func (s *sieve) crossFar(ctx context.Context, threads int) []uint32 {
+	far := make([]uint32, (s.last-s.first+4)/4)
+	gen := newSieve(heldMax+1, isqrt(s.hi))
+	chunks, per, used := gen.plan(threads)
+	lo := float64(s.lo)
+	gen.each(ctx, used, chunks, per, func(_ uint64, buf []byte, start uint64) {
+		for i, c := range buf {
+			for x := ^c; x != 0; x &= x - 1 {
+				s.crossOne(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)], lo, far, used > 1)
+			}
+		}
+	})
+	return far
+}
+
+// crossOne marks the multiples p·q in [lo, hi] with q coprime to 30 (p is
+// past √lo ≤ q's smallest prime factor need not matter: a multiple of a
+// smaller prime is composite all the same).
+func (s *sieve) crossOne(p uint64, lo float64, far []uint32, shared bool) {
+	// ⌈lo/p⌉ from a floating-point quotient (lo ≈ 2^64 at most, p > 2^27:
+	// off by one at most), made exact.
+	q := uint64(lo / float64(p))
+	if over, m := bits.Mul64(p, q); over == 0 && m < s.lo {
+		q++
+	} else if over, m := bits.Mul64(p, q-1); over == 0 && m >= s.lo {
+		q--
+	}
+	q += uint64(toCoprime[q%30])
+	for j := bitOf[q%30]; ; j = (j + 1) & 7 {
+		over, m := bits.Mul64(p, q)
+		if over != 0 || m > s.hi {
+			return
+		}
+		k := m/30 - s.first
+		if bit := uint32(1) << (8*(k%4) + uint64(bitOf[m%30])); shared {
+			atomic.OrUint32(&far[k/4], bit)
+		} else {
+			far[k/4] |= bit
+		}
+		q += gaps[j]
+	}
 }
 
 func report(f func(float64), v float64) {
@@ -205,7 +269,8 @@ func report(f func(float64), v float64) {
 type sieve struct {
 	lo, hi      uint64
 	first, last uint64
-	primes      []uint32 // sieving primes from firstSieve to √hi
+	primes      []uint32 // sieving primes from firstSieve to √hi (heldMax at most)
+	far         []uint32 // past heldMax²: the rest's multiples (crossFar)
 	// segLen is the most bytes a segment holds: segBytes, or all of a
 	// shorter range, so that a short range costs little memory.
 	segLen int
@@ -219,7 +284,7 @@ type sieve struct {
 func newSieve(lo, hi uint64) *sieve {
 	s := &sieve{lo: lo, hi: hi, first: lo / 30, last: hi / 30}
 	s.segLen = int(min(segBytes, s.last-s.first+1))
-	all := oddPrimesUpTo(isqrt(hi))
+	all := oddPrimesUpTo(min(isqrt(hi), heldMax))
 	for len(all) > 0 && all[0] < firstSieve {
 		all = all[1:]
 	}
@@ -417,7 +482,12 @@ func newSieveWorker(s *sieve) *sieveWorker {
 // p·q is the first multiple of p at or after byte from that p must cross
 // (smaller multiples have a smaller prime factor).
 func firstMultiple(p, from uint64) uint64 {
-	q := max(p, (30*from+p-1)/p)
+	n := 30 * from // ≤ hi < 2^64; n + p − 1 might not be
+	q := n / p
+	if q*p < n {
+		q++
+	}
+	q = max(p, q)
 	return q + uint64(toCoprime[q%30])
 }
 
@@ -493,6 +563,12 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 			w.park(from, to, segIdx)
 			w.crossLarge(buf, segIdx, segs, nb)
 		}
+		if s.far != nil {
+			for i := range buf {
+				k := start - s.first + uint64(i)
+				buf[i] |= byte(s.far[k/4] >> (8 * (k % 4)))
+			}
+		}
 		s.markEnds(buf, start)
 		each(buf, start)
 	}
@@ -567,8 +643,8 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 	for ; w.pending < len(s.primes); w.pending++ {
 		p := uint64(s.primes[w.pending])
 		q := firstMultiple(p, from)
-		m := p * q
-		if m/30 >= to {
+		over, m := bits.Mul64(p, q)
+		if over != 0 || m/30 >= to {
 			if q == p {
 				w.pending = len(s.primes) // p² and every larger one lie past the chunk
 				return
@@ -776,14 +852,14 @@ func (s *sieve) markEnds(buf []byte, start uint64) {
 	n := uint64(len(buf))
 	if start <= s.first {
 		for i, r := range wheel {
-			if 30*s.first+r < s.lo {
+			if r < s.lo-30*s.first {
 				buf[s.first-start] |= 1 << i
 			}
 		}
 	}
 	if end := start + n - 1; end == s.last {
 		for i, r := range wheel {
-			if 30*s.last+r > s.hi {
+			if r > s.hi-30*s.last {
 				buf[n-1] |= 1 << i
 			}
 		}

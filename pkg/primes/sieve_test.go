@@ -162,11 +162,11 @@ func TestSumRangeAgreesAcrossTiers(t *testing.T) {
 func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 	t.Parallel()
 
-	t.Run("StaysExactPast2To64NearSieveMaxN", func(t *testing.T) {
+	t.Run("StaysExactPast2To64Near10To16", func(t *testing.T) {
 		t.Parallel()
 		// ~2,700 primes near 10^16 sum past 2^64; math/big's primality test
 		// is exact below 2^64, so it is an independent reference.
-		a, b := primes.SieveMaxN-100_000, primes.SieveMaxN
+		a, b := uint64(1e16-100_000), uint64(1e16)
 		want := new(big.Int)
 		for n := a | 1; n <= b; n += 2 {
 			if v := new(big.Int).SetUint64(n); v.ProbablyPrime(0) {
@@ -181,9 +181,52 @@ func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 		}
 	})
 
+	t.Run("StreamsTheFarPrimesUpTo2To64", func(t *testing.T) {
+		t.Parallel()
+		// Past 2^54 the sieving primes above 2^27 are streamed; the top of
+		// the range crosses 2^64 in every product it forms. (Under the
+		// race detector only the range where streaming starts: the others
+		// stream hundreds of millions of primes.)
+		ranges := [][2]uint64{{1<<54 - 50_000, 1<<54 + 50_000}}
+		if !raceEnabled {
+			ranges = append(ranges, [2]uint64{1e18, 1e18 + 100_000}, [2]uint64{1<<64 - 100_000, 1<<64 - 1}, [2]uint64{1<<64 - 31, 1<<64 - 1})
+		}
+		for _, r := range ranges {
+			want := new(big.Int)
+			for n := r[0] | 1; n >= r[0] && n <= r[1]; n += 2 {
+				if v := new(big.Int).SetUint64(n); v.ProbablyPrime(0) {
+					want.Add(want, v)
+				}
+			}
+			if got := sum(t, r[0], r[1], 0); got != want.String() {
+				t.Fatalf("SumRange(%d, %d) = %s, want %s", r[0], r[1], got, want)
+			}
+		}
+	})
+
+	t.Run("SumsAFarRangeOfSeveralPiecesAsItsParts", func(t *testing.T) {
+		t.Parallel()
+		if raceEnabled {
+			t.Skip("billions of numbers past 2^54: too slow under the race detector")
+		}
+		a, b, m := uint64(1<<54+7), uint64(1<<54+1_500_000_000), uint64(1<<54+321_654_987)
+		whole := sum(t, a, b, 0)
+		left, err := primes.SumRange(context.Background(), a, m, primes.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		right, err := primes.SumRange(context.Background(), m+1, b, primes.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parts := left.Add(right).String(); parts != whole {
+			t.Fatalf("[%d, %d] = %s, but its parts at %d give %s", a, b, whole, m, parts)
+		}
+	})
+
 	t.Run("RejectsBoundsOutsideTheDomain", func(t *testing.T) {
 		t.Parallel()
-		for _, r := range [][2]uint64{{0, 5}, {5, 4}, {1, primes.SieveMaxN + 1}} {
+		for _, r := range [][2]uint64{{0, 5}, {5, 4}, {0, 0}} {
 			if _, err := primes.SumRange(context.Background(), r[0], r[1], primes.Options{}); !errors.Is(err, primes.ErrRange) {
 				t.Errorf("SumRange(%d, %d) error = %v, want ErrRange", r[0], r[1], err)
 			}
