@@ -115,7 +115,13 @@ func SieveCost(a, b uint64) time.Duration {
 		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
 		cost += (math.Floor((span-1)/farSpan) + 1) * far * 21
 	}
-	return time.Duration(cost)
+	return nanos(cost)
+}
+
+// nanos converts an estimate to a Duration, saturating where a huge range
+// would overflow one (and turn negative, passing any limit).
+func nanos(ns float64) time.Duration {
+	return time.Duration(min(ns, math.MaxInt64/2))
 }
 
 // PrefixCost estimates PrefixSum(n) on one core: below drMin, a
@@ -128,9 +134,9 @@ func PrefixCost(n uint64) time.Duration {
 	}
 	x := float64(n)
 	if n < drMin {
-		return time.Duration(math.Pow(x, 0.75) + 1e3)
+		return nanos(math.Pow(x, 0.75) + 1e3)
 	}
-	return time.Duration(math.Pow(x, 2.0/3) * interpolate(prefixNanos, math.Log10(x)))
+	return nanos(math.Pow(x, 2.0/3) * interpolate(prefixNanos, math.Log10(x)))
 }
 
 // Measured one-core costs, by log10 of the upper bound (see the README's

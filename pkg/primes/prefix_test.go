@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sumprimes/sumprimes/pkg/primes"
 )
@@ -164,6 +165,19 @@ func TestPlan(t *testing.T) {
 			if got := primes.PlanRange(c.a, c.b); got.Engine != c.want {
 				t.Errorf("PlanRange(%d, %d) = %s (estimate %s), want %s", c.a, c.b, got.Engine, got.Estimate, c.want)
 			}
+		}
+	})
+
+	t.Run("EstimatesEveryRangeAsAPositiveDuration", func(t *testing.T) {
+		t.Parallel()
+		for _, r := range [][2]uint64{{1, 1<<64 - 1}, {1<<63 - 1, 1<<64 - 1}, {1<<64 - 1e9, 1<<64 - 1}, {1, 10}} {
+			p := primes.PlanRange(r[0], r[1])
+			if p.Estimate <= 0 || primes.SieveCost(r[0], r[1]) <= 0 || primes.PrefixCost(r[1]) <= 0 {
+				t.Errorf("PlanRange(%d, %d) = %+v: an estimate not above 0", r[0], r[1], p)
+			}
+		}
+		if p := primes.PlanRange(1, 1<<64-1); p.Engine != primes.Prefix || p.Estimate > 2*time.Hour {
+			t.Errorf("PlanRange(1, 2^64 − 1) = %+v, want the prefix engine, under an hour or so", p)
 		}
 	})
 
