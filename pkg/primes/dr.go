@@ -99,7 +99,7 @@ const lmCap = math.MaxInt16
 
 func newDRTables(x, y uint64) *drTables {
 	t := &drTables{x: x, y: y, z: x / y}
-	t.primes = append([]uint32{1, 2}, oddPrimesUpTo(y)...)
+	t.primes = append([]uint32{1, 2}, sievingPrimes(y)...)
 	t.psum = make([]uint64, len(t.primes))
 	t.inv = make([]float64, len(t.primes))
 	t.blocks = make([]piBlock, y/128+1)
