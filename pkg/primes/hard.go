@@ -134,12 +134,20 @@ func (h *hardSieve) segment(low uint64, part *hardPart) {
 // period of drQ/2 bits and then a segment more, so that a segment can be
 // read from any phase.
 var oddWheel = sync.OnceValue(func() []uint64 {
-	n := drQ/2 + hardSegBits + 64
+	const period = drQ / 2
+	n := period + hardSegBits + 64
 	w := make([]uint64, n/64+1)
-	for i := range n {
+	// A period and two words by trial, then word k is the 64 bits a period
+	// before it, already final.
+	first := period/64 + 2
+	for i := range 64 * first {
 		if v := 2*i + 1; v%3 != 0 && v%5 != 0 && v%7 != 0 && v%11 != 0 && v%13 != 0 {
 			w[i/64] |= 1 << (i % 64)
 		}
+	}
+	for k := first; k < len(w); k++ {
+		off := 64*k - period
+		w[k] = w[off/64]>>(off%64) | w[off/64+1]<<(64-off%64)
 	}
 	return w
 })

@@ -143,7 +143,7 @@ func PrefixCost(n uint64) time.Duration {
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 3.0}, {19.27, 4.0}}
-	prefixNanos = [][2]float64{{6, 15}, {7, 8}, {8, 6}, {9, 2.7}, {10, 1.8}, {11, 1.73}, {12, 1.1}, {13, 0.76}, {14, 0.6}, {15, 0.56}, {16, 0.455}, {17, 0.47}, {18, 0.45}, {19.3, 0.43}}
+	prefixNanos = [][2]float64{{6, 15}, {7, 21}, {8, 6}, {9, 2.7}, {10, 1.8}, {11, 1.5}, {12, 1.03}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.
