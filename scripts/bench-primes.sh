@@ -53,7 +53,8 @@ row "sieve sum [2^64−10^9, 2^64−1]" 18446744072709551615 1844674407370955161
 # The prefix engine (the combinatorial method) beside primesum
 # (Deléglise–Rivat adapted to prime sums, the yardstick), built from the
 # snapshot in ../shared/anchors/primesum (PRIMESUM_ANCHOR elsewhere) into
-# .cache; one thread each, one run each (these take up to minutes). Times
+# .cache; one thread each, the best of three runs where the planner expects
+# under 10 s, else one (these take up to minutes). Times
 # are each program's own, in process (our tookNs, primesum's --time), so
 # that start-up is left out; peak memory is /usr/bin/time's. Ours runs where
 # the planner expects it within BENCH_PREFIX_BUDGET seconds (default 150);
@@ -84,6 +85,16 @@ if [ -x "$anchor/build.sh" ]; then
 			/"sum"/ {gsub(/[^0-9]/, ""); v = $0; next} /^[0-9]+$/ {v = $0}
 			END {printf "%.4f %.1f %s", s, m, v}' <<<"$out"
 	}
+	fastest() { # run "$@" (expected to take $1 s) once, or best of three when under 10 s
+		local expect=$1 best= line
+		shift
+		for i in 1 2 3; do
+			line=$(run "$@")
+			if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN{exit !(a < b)}'; then best=$line; fi
+			awk -v s="$expect" 'BEGIN{exit !(s >= 10)}' && break
+		done
+		echo "$best"
+	}
 	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | ours / primesum (target ≤ 1 from 10^12) | same sum | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|---|---|\n'
 	for e in 6 7 8 9 10 11 12 13 14 15 16 17 18; do
 		x=1$(printf '%0*d' "$e" 0)
@@ -94,8 +105,8 @@ if [ -x "$anchor/build.sh" ]; then
 			printf '| 10^%s | not run | — | not run | — | — | — | %.0f | — |\n' "$e" "$secs"
 			continue
 		fi
-		read -r ts tm tv <<<"$(run "$primesum" "$x" -t1 --time)"
-		read -r os om ov <<<"$(run "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)"
+		read -r ts tm tv <<<"$(fastest "$secs" "$primesum" "$x" -t1 --time)"
+		read -r os om ov <<<"$(fastest "$secs" "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)"
 		printf '| 10^%s | %s | %s | %s | %s | %.2f | %s | %.4f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" \
 			"$(awk -v o="$os" -v t="$ts" 'BEGIN{print (t > 0) ? o/t : 0}')" "$(if [ "$tv" = "$ov" ]; then echo yes; else echo "NO: $ov"; fi)" \
 			"$secs" "$(awk -v e="$secs" -v o="$os" 'BEGIN{print (o > 0) ? e/o : 0}')"

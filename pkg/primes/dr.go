@@ -89,7 +89,7 @@ func phiC(t uint64, tab []struct{ cnt, sum uint32 }) U128 {
 type drTables struct {
 	x, y, z uint64
 	primes  []uint32  // primes[k] = p_k; primes[0] = 1 stands for "none"
-	blocks  []piBlock // π(t) and S(t) for t ≤ y
+	blocks  []piBlock // π(t) for t ≤ y; S(t) is psum[π(t)]
 	psum    []uint64  // psum[k] = p_1 + … + p_k
 	inv     []float64 // inv[k] = 1/p_k
 	lm      []int16

@@ -51,7 +51,29 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 	chunks := min(segs, uint64(threads)*64)
 	per := (segs + chunks - 1) / chunks
 	chunks = (segs + per - 1) / per
-	parts := make([]hardPart, chunks)
+	// Parts are folded in order as soon as every earlier one is: chunks are
+	// claimed in order, so only about one part a thread waits at a time.
+	var (
+		mu      sync.Mutex
+		waiting = map[uint64]hardPart{}
+		next    uint64
+		sum     U128
+		before  = make([]U128, levels+1)
+	)
+	fold := func(c uint64, part hardPart) {
+		mu.Lock()
+		defer mu.Unlock()
+		waiting[c] = part
+		for p, ok := waiting[next]; ok; p, ok = waiting[next] {
+			delete(waiting, next)
+			next++
+			sum = sum.Add(p.sum)
+			for b := drC + 1; b <= levels; b++ {
+				sum = sum.Add(mulU128(p.coef[b], before[b]))
+				before[b] = before[b].Add(p.acc[b])
+			}
+		}
+	}
 	var claimed, done atomic.Uint64
 	var wg sync.WaitGroup
 	for range min(uint64(threads), chunks) {
@@ -69,22 +91,13 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 					h.segment(s*hardSpan, &part)
 					report(opt.Progress, float64(done.Add(1))/float64(segs))
 				}
-				parts[c] = part
+				fold(c, part)
 			}
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return U128{}, err
-	}
-	var sum U128
-	before := make([]U128, levels+1)
-	for _, part := range parts {
-		sum = sum.Add(part.sum)
-		for b := drC + 1; b <= levels; b++ {
-			sum = sum.Add(mulU128(part.coef[b], before[b]))
-			before[b] = before[b].Add(part.acc[b])
-		}
 	}
 	return sum, nil
 }
