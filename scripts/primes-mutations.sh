@@ -19,7 +19,7 @@ mutants=(
 	'hard.go|coefs = coefs.Add64(m * p)|coefs = coefs.Add64(m*p + 1)'
 	'hard.go|hi, lo := bits.Mul64(h.read(t.quotient(xp, i), low), q*p)|hi, lo := bits.Mul64(h.read(t.quotient(xp, i)+1, low), q*p)'
 	'hard.go|part.acc[b] = part.acc[b].Add(|part.acc[b] = part.acc[b].Sub('
-	'hard.go|sum = sum.Add(mulU128(part.coef[b], before[b]))|sum = sum.Add(mulU128(part.coef[b], before[b-1]))'
+	'hard.go|sum = sum.Add(mulU128(p.coef[b], before[b]))|sum = sum.Add(mulU128(p.coef[b], before[b-1]))'
 	'p2.go|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x/p - 1)).Mul64(p))'
 	'p2.go|minus = minus.Add(run.Mul64(uint64(p)))|minus = minus.Add(run.Add64(1).Mul64(uint64(p)))'
 	'dr.go|return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil|return phi.Add64(t.psum[len(t.psum)-1]).Sub(p2), nil'
