@@ -190,21 +190,20 @@ func icbrt(n uint64) uint64 {
 // progress reports by their measured shares of the time; forward passes on
 // a few dozen of the many they make.
 func combinatorialSum(ctx context.Context, x uint64, opt Options) (U128, error) {
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.GOMAXPROCS(0)
 	}
 	progress := forward(opt.Progress)
 	t := newDRTables(x, drY(x))
-	p2, err := t.p2(ctx, Options{Threads: threads, Progress: scaled(progress, 0, 0.05)})
+	p2, err := t.p2(ctx, opt.with(scaled(progress, 0, 0.05)))
 	if err != nil {
 		return U128{}, err
 	}
-	hard, err := t.hardLeaves(ctx, Options{Threads: threads, Progress: scaled(progress, 0.05, 0.6)})
+	hard, err := t.hardLeaves(ctx, opt.with(scaled(progress, 0.05, 0.6)))
 	if err != nil {
 		return U128{}, err
 	}
-	easy, err := t.easyLeaves(ctx, threads, scaled(progress, 0.6, 1))
+	easy, err := t.easyLeaves(ctx, opt.with(scaled(progress, 0.6, 1)))
 	if err != nil {
 		return U128{}, err
 	}
@@ -231,8 +230,8 @@ func (t *drTables) ordinaryLeaves() U128 {
 // easyLeaves returns the special leaves' share for levels with p_b > √y:
 // the trivial and easy ones, whose φ the tables give (hard ones are left
 // to the sieve). Each is +p·q·φ(x/(p·q), b−1), μ(q) being −1. The levels
-// are shared among threads goroutines, a level at a time.
-func (t *drTables) easyLeaves(ctx context.Context, threads int, progress func(float64)) (U128, error) {
+// are shared among opt.Threads goroutines, a level at a time.
+func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
 	x, y := t.x, t.y
 	sqrtY, sqrtZ, top := isqrt(y), isqrt(t.z), len(t.primes)-1
 	type level struct{ b, lo, hi int }
@@ -262,10 +261,8 @@ func (t *drTables) easyLeaves(ctx context.Context, threads int, progress func(fl
 	var claimed, done atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range max(1, threads) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range max(1, opt.Threads) {
+		wg.Go(func() {
 			var local U128
 			for ctx.Err() == nil {
 				i := claimed.Add(1) - 1
@@ -274,14 +271,14 @@ func (t *drTables) easyLeaves(ctx context.Context, threads int, progress func(fl
 				}
 				l := todo[i]
 				local = local.Add(t.easyLevel(l.b, l.lo, l.hi))
-				if d := done.Add(int64(l.hi - l.lo)); progress != nil {
-					progress(float64(d) / float64(work))
+				if d := done.Add(int64(l.hi - l.lo)); opt.Progress != nil {
+					opt.Progress(float64(d) / float64(work))
 				}
 			}
 			mu.Lock()
 			sum = sum.Add(local)
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return sum, ctx.Err()

@@ -77,9 +77,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 	var claimed, done atomic.Uint64
 	var wg sync.WaitGroup
 	for range min(uint64(threads), chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			h := newHardSieve(t, levels)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
@@ -93,7 +91,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				}
 				fold(c, part)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {

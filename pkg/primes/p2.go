@@ -41,7 +41,7 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		return U128{}, nil
 	}
 	lo, hi := x/sx, x/pMin
-	before, err := SumRange(ctx, 1, lo-1, Options{Threads: opt.Threads})
+	before, err := SumRange(ctx, 1, lo-1, opt.with(nil))
 	if err != nil {
 		return U128{}, err
 	}

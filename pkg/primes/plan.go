@@ -62,11 +62,11 @@ func (p Plan) Run(ctx context.Context, opt Options) (U128, error) {
 	}
 	lowerCost, upperCost := PrefixCost(p.A-1), PrefixCost(p.B)
 	share := float64(lowerCost) / float64(lowerCost+upperCost)
-	lower, err := PrefixSum(ctx, p.A-1, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, 0, share)})
+	lower, err := PrefixSum(ctx, p.A-1, opt.with(scaled(opt.Progress, 0, share)))
 	if err != nil {
 		return U128{}, err
 	}
-	upper, err := PrefixSum(ctx, p.B, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, share, 1)})
+	upper, err := PrefixSum(ctx, p.B, opt.with(scaled(opt.Progress, share, 1)))
 	if err != nil {
 		return U128{}, err
 	}

@@ -60,6 +60,12 @@ type Options struct {
 	Progress func(done float64)
 }
 
+// with returns o reporting its progress to progress.
+func (o Options) with(progress func(float64)) Options {
+	o.Progress = progress
+	return o
+}
+
 // Sieving primes come in three tiers by how often they hit a segment.
 const (
 	// segBytes is one segment, sized to sit in L2: medium and large primes
@@ -191,7 +197,7 @@ func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 		from := lo + i*farSpan
 		s := newSieve(from, from+min(b-from, farSpan-1)) // from+farSpan may pass 2^64
 		s.far = s.crossFar(ctx, opt.Threads)
-		rest, err := s.run(ctx, Options{Threads: opt.Threads, Progress: scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))})
+		rest, err := s.run(ctx, opt.with(scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))))
 		if err != nil {
 			return U128{}, err
 		}
@@ -345,9 +351,7 @@ func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit
 	var claimed atomic.Uint64
 	var wg sync.WaitGroup
 	for range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			w := newSieveWorker(s)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
@@ -356,7 +360,7 @@ func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
