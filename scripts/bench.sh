@@ -115,6 +115,7 @@ startworker() { env "${stackenv[@]}" SUMPRIMES_METRICS_ADDR=127.0.0.1:19090 "$bi
 counter() { curl -s "$1" | awk -v name="$2" '$1 == name { printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 light=(--a 1 --b 1000)
+slowest() { tee >(grep '^slowest' >&2); } # passes bench's output on, its slowest job's stages to stderr
 scenarios=()
 
 if want peer; then
@@ -150,7 +151,7 @@ stack mixed
 echo "bench: mixed, heavy [2.99·10^14, 3·10^14] (S(b) − S(a−1), some 5 s each) from 6 clients, light at 10/s" >&2
 "$bin" bench --api-url $api --a 299000000000000 --b 300000000000000 --concurrency 6 --duration 40s >/dev/null 2>&1 & heavy=$!
 sleep 2
-line=$("$bin" bench --api-url $api "${light[@]}" --rate 10 --duration 15s 2>/dev/null | grep '^result ' || true)
+line=$("$bin" bench --api-url $api "${light[@]}" --rate 10 --duration 15s 2>/dev/null | slowest | grep '^result ' || true)
 	echo "$line" >&2
 kill $heavy 2>/dev/null || true
 p99=$(field e2e_p99_ms "$line")
@@ -161,11 +162,11 @@ if want fair; then
 # fair: client B's light jobs at 5/s, alone, then behind client A's 500 heavier jobs.
 stack fair SUMPRIMES_AUTH_KEYS=client-a:client-a,client-b:client-b
 echo "bench: fair, B alone" >&2
-alone=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 15s 2>/dev/null | grep '^result ')
+alone=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 40s 2>/dev/null | slowest | grep '^result ')
 echo "bench: fair, B behind A's 500 jobs [10^12, 10^12+10^9]" >&2
 "$bin" bench --api-url $api --api-key client-a --a 1000000000000 --b 1001000000000 --jobs 500 --concurrency 500 --duration 10s >/dev/null 2>&1 & hog=$!
 sleep 3
-behind=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 15s 2>/dev/null | grep '^result ' || true)
+behind=$("$bin" bench --api-url $api --api-key client-b "${light[@]}" --rate 5 --duration 40s 2>/dev/null | slowest | grep '^result ' || true)
 echo "alone: $alone" >&2; echo "behind: $behind" >&2
 kill $hog 2>/dev/null || true
 b99=$(field e2e_p99_ms "$behind")
@@ -176,7 +177,7 @@ if want open; then
 # open loop: trivial jobs arriving at 1,000/s whatever the service does.
 stack open
 echo "bench: open loop, 1,000 trivial jobs/s for 15 s" >&2
-line=$("$bin" bench --api-url $api "${light[@]}" --rate 1000 --duration 15s 2>/dev/null | grep '^result ' || true)
+line=$("$bin" bench --api-url $api "${light[@]}" --rate 1000 --duration 15s 2>/dev/null | slowest | grep '^result ' || true)
 scenarios+=("open loop at 1,000 jobs/s: POST p99|$(field post_p99_ms "$line") ms ($(field jobs "$line") finished, $(field errors "$line") not)|≤ 10 ms|$(ratio "$(field post_p99_ms "$line")" 10)")
 scenarios+=("open loop at 1,000 jobs/s: end-to-end p99|$(field e2e_p99_ms "$line") ms|≤ 100 ms|$(ratio "$(field e2e_p99_ms "$line")" 100)")
 fi
