@@ -31,6 +31,9 @@ run=$root/.cache/run/kafka-$port
 # young generation collected every second showed as latency tails.
 java=(java -Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
 	-XX:+ExplicitGCInvokesConcurrent "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties" -cp "$libs/*")
+# KAFKA_OPTS adds JVM options, as in Kafka's own scripts (say, -Xlog:gc:file=gc.log).
+read -ra extra <<<"${KAFKA_OPTS:-}"
+java=("${java[0]}" "${extra[@]}" "${java[@]:1}")
 
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
