@@ -41,7 +41,7 @@ the planner's estimate first.`,
 			switch engine {
 			case "auto":
 			case string(primes.Sieve), string(primes.Prefix):
-				plan.Engine = primes.Engine(engine)
+				plan = primes.PlanOn(primes.Engine(engine), a, b) // with its own estimate
 			default:
 				return usageError{fmt.Errorf("--engine must be auto, sieve or prefix, got %q", engine)}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,14 +32,25 @@ type Plan struct {
 // README); on other machines they scale, and the choice, which depends only
 // on their ratio, stays right.
 func PlanRange(a, b uint64) Plan {
-	prefix := PrefixCost(b)
+	sieve, prefix := PlanOn(Sieve, a, b), PlanOn(Prefix, a, b)
+	// Chosen on the costs in a process past its first sums, as a worker's
+	// soon is; the estimate keeps the first use.
+	if sieve.Estimate <= prefix.Estimate-firstUse(b) {
+		return sieve
+	}
+	return prefix
+}
+
+// PlanOn is the plan for [a, b] on engine e, with its estimate.
+func PlanOn(e Engine, a, b uint64) Plan {
+	if e == Sieve {
+		return Plan{Engine: Sieve, A: a, B: b, Estimate: SieveCost(a, b)}
+	}
+	cost := PrefixCost(b)
 	if a > 2 {
-		prefix += PrefixCost(a - 1)
+		cost += PrefixCost(a-1) - firstUse(a-1) // paid once
 	}
-	if cost := SieveCost(a, b); cost <= prefix {
-		return Plan{Engine: Sieve, A: a, B: b, Estimate: cost}
-	}
-	return Plan{Engine: Prefix, A: a, B: b, Estimate: prefix}
+	return Plan{Engine: Prefix, A: a, B: b, Estimate: cost}
 }
 
 // Sum computes the sum of the primes in [a, b] with the engine PlanRange
@@ -124,26 +136,45 @@ func nanos(ns float64) time.Duration {
 	return time.Duration(min(ns, math.MaxInt64/2))
 }
 
-// PrefixCost estimates PrefixSum(n) on one core: below drMin, a
-// nanosecond per n^¾ (Lucy's method); from there, nanoseconds per n^⅔, the
-// constant falling with the log² n of the method's bound and rising as its
-// tables outgrow the caches.
+// PrefixCost estimates PrefixSum(n) on one core: below drMin, 2.2 ns per
+// n^¾ (Lucy's method); from there, setting up (0.4 ms) and nanoseconds per
+// n^⅔, the constant falling with the log² n of the method's bound and
+// rising as its tables outgrow the caches, plus drFirstUse if this process
+// has not run the method yet.
 func PrefixCost(n uint64) time.Duration {
 	if n < 2 {
 		return 0
 	}
 	x := float64(n)
 	if n < drMin {
-		return nanos(math.Pow(x, 0.75) + 1e3)
+		return nanos(2.2*math.Pow(x, 0.75)+1e3) + firstUse(n)
 	}
-	return nanos(math.Pow(x, 2.0/3) * interpolate(prefixNanos, math.Log10(x)))
+	return nanos(4e5+math.Pow(x, 2.0/3)*interpolate(prefixNanos, math.Log10(x))) + firstUse(n)
 }
+
+// firstUse is what a process's first prefix sum by n's method adds to
+// S(n): the combinatorial method builds the tables every later one shares
+// and grows the heap (1.3 to 1.5 ms more, measured in fresh processes),
+// Lucy's meets cold caches (0.1 ms). A worker pays it once, each `sumprimes
+// sum` once.
+func firstUse(n uint64) time.Duration {
+	switch {
+	case n >= drMin && !drUsed.Load():
+		return 1400 * time.Microsecond
+	case n < drMin && !lucyUsed.Load():
+		return 100 * time.Microsecond
+	}
+	return 0
+}
+
+// drUsed and lucyUsed are set once each method has run in this process.
+var drUsed, lucyUsed atomic.Bool
 
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 3.0}, {19.27, 4.0}}
-	prefixNanos = [][2]float64{{6, 15}, {7, 21}, {8, 6}, {9, 2.7}, {10, 1.8}, {11, 1.5}, {12, 1.03}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
+	prefixNanos = [][2]float64{{6, 4}, {7, 7.3}, {8, 2.1}, {9, 1.8}, {10, 1.1}, {11, 1.1}, {12, 0.95}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.

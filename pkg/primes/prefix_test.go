@@ -168,6 +168,18 @@ func TestPlan(t *testing.T) {
 		}
 	})
 
+	t.Run("PlanOnAnEngineEstimatesThatEngine", func(t *testing.T) {
+		t.Parallel()
+		// [1, 10^7] is the sieve's by the planner; forced onto the prefix
+		// engine, its estimate must be the prefix engine's, not the sieve's.
+		if p := primes.PlanOn(primes.Prefix, 1, 1e7); p.Engine != primes.Prefix || p.Estimate != primes.PrefixCost(1e7) {
+			t.Errorf("PlanOn(prefix, 1, 10^7) = %+v, want the prefix engine's estimate %s", p, primes.PrefixCost(1e7))
+		}
+		if p := primes.PlanOn(primes.Sieve, 1, 1e12); p.Engine != primes.Sieve || p.Estimate != primes.SieveCost(1, 1e12) {
+			t.Errorf("PlanOn(sieve, 1, 10^12) = %+v, want the sieve's estimate %s", p, primes.SieveCost(1, 1e12))
+		}
+	})
+
 	t.Run("EstimatesEveryRangeAsAPositiveDuration", func(t *testing.T) {
 		t.Parallel()
 		for _, r := range [][2]uint64{{1, 1<<64 - 1}, {1<<63 - 1, 1<<64 - 1}, {1<<64 - 1e9, 1<<64 - 1}, {1, 10}} {
