@@ -147,34 +147,30 @@ func PrefixCost(n uint64) time.Duration {
 	}
 	x := float64(n)
 	if n < drMin {
-		return nanos(2.2*math.Pow(x, 0.75)+1e3) + firstUse(n)
+		return nanos(2.2*math.Pow(x, 0.75) + 1e3)
 	}
 	return nanos(4e5+math.Pow(x, 2.0/3)*interpolate(prefixNanos, math.Log10(x))) + firstUse(n)
 }
 
-// firstUse is what a process's first prefix sum by n's method adds to
-// S(n): the combinatorial method builds the tables every later one shares
-// and grows the heap (1.3 to 1.5 ms more, measured in fresh processes),
-// Lucy's meets cold caches (0.1 ms). A worker pays it once, each `sumprimes
-// sum` once.
+// firstUse is what a process's first combinatorial sum adds to S(n),
+// building the tables every later one shares and growing the heap (0.7 to
+// 1.5 ms, measured in fresh processes): a worker pays it once, each
+// `sumprimes sum` once.
 func firstUse(n uint64) time.Duration {
-	switch {
-	case n >= drMin && !drUsed.Load():
-		return 1400 * time.Microsecond
-	case n < drMin && !lucyUsed.Load():
-		return 100 * time.Microsecond
+	if n < drMin || drUsed.Load() {
+		return 0
 	}
-	return 0
+	return time.Millisecond
 }
 
-// drUsed and lucyUsed are set once each method has run in this process.
-var drUsed, lucyUsed atomic.Bool
+// drUsed is set once a combinatorial sum has run in this process.
+var drUsed atomic.Bool
 
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 3.0}, {19.27, 4.0}}
-	prefixNanos = [][2]float64{{6, 4}, {7, 7.3}, {8, 2.1}, {9, 1.8}, {10, 1.1}, {11, 1.1}, {12, 0.95}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
+	prefixNanos = [][2]float64{{6, 4}, {7, 7.3}, {8, 2.1}, {9, 1.5}, {10, 1.1}, {11, 1.1}, {12, 0.95}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.

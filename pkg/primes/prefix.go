@@ -12,7 +12,6 @@ import (
 // ctx's error when ctx is cancelled.
 func PrefixSum(ctx context.Context, n uint64, opt Options) (U128, error) {
 	if n < drMin {
-		defer lucyUsed.Store(true)
 		return lucySum(ctx, n, opt.Progress)
 	}
 	defer drUsed.Store(true)
