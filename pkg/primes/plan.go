@@ -139,7 +139,7 @@ func nanos(ns float64) time.Duration {
 // PrefixCost estimates PrefixSum(n) on one core: below drMin, 2.2 ns per
 // n^¾ (Lucy's method); from there, setting up (0.4 ms) and nanoseconds per
 // n^⅔, the constant falling with the log² n of the method's bound and
-// rising as its tables outgrow the caches, plus drFirstUse if this process
+// rising as its tables outgrow the caches, plus firstUse if this process
 // has not run the method yet.
 func PrefixCost(n uint64) time.Duration {
 	if n < 2 {
