@@ -196,7 +196,7 @@ func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 	for i := range pieces {
 		from := lo + i*farSpan
 		s := newSieve(from, from+min(b-from, farSpan-1)) // from+farSpan may pass 2^64
-		s.far = s.crossFar(ctx, opt.Threads)
+		s.far = s.crossFar(ctx, opt.Threads, farBatchMax)
 		rest, err := s.run(ctx, opt.with(scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))))
 		if err != nil {
 			return U128{}, err
@@ -219,26 +219,76 @@ const (
 // crossFar returns the far bitmap of s: byte k of its words (little-endian)
 // has the bits of wheel byte first+k set for the multiples of the primes in
 // (heldMax, √hi]. Those primes come from a sieve of that range on threads
-// goroutines, each prime crossing its multiples with an atomic OR.
-func (s *sieve) crossFar(ctx context.Context, threads int) []uint32 {
+// goroutines, each gathering up to batchMax crossings in a farBatch (atomic
+// ORs when threads share the bitmap).
+func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	far := make([]uint32, (s.last-s.first+4)/4)
 	gen := newSieve(heldMax+1, isqrt(s.hi))
 	chunks, per, used := gen.plan(threads)
 	lo := float64(s.lo)
+	batches := make(chan *farBatch, used) // one a goroutine: visits run at most used at once
+	for range used {
+		batches <- &farBatch{far: far, shared: used > 1, max: batchMax, regions: make([][]uint32, (len(far)>>farRegionShift)+1)}
+	}
 	gen.each(ctx, used, chunks, per, func(_ uint64, buf []byte, start uint64) {
+		b := <-batches
+		defer func() { batches <- b }()
 		for i, c := range buf {
 			for x := ^c; x != 0; x &= x - 1 {
-				s.crossOne(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)], lo, far, used > 1)
+				s.crossOne(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)], lo, b)
 			}
 		}
 	})
+	for range used {
+		(<-batches).flush()
+	}
 	return far
+}
+
+// farBatch holds crossings of far primes by region of the bitmap, to be
+// written a region at a time while it stays in cache, rather than each
+// missing it somewhere in 32 MiB: each prime crosses once or twice, at
+// random. A crossing is the word's index in its region << 5 | its bit.
+type farBatch struct {
+	far     []uint32
+	shared  bool
+	regions [][]uint32
+	n, max  int
+}
+
+const (
+	farRegionShift = 17      // words a region: 512 KiB of the bitmap
+	farBatchMax    = 1 << 21 // crossings held (8 MiB): a few per cache line of the bitmap
+)
+
+func (b *farBatch) add(word uint64, bit uint32) {
+	r := word >> farRegionShift
+	b.regions[r] = append(b.regions[r], uint32(word&(1<<farRegionShift-1))<<5|bit)
+	if b.n++; b.n == b.max {
+		b.flush()
+	}
+}
+
+// flush writes the crossings held into the bitmap.
+func (b *farBatch) flush() {
+	for r, list := range b.regions {
+		words := b.far[r<<farRegionShift:]
+		for _, e := range list {
+			if bit := uint32(1) << (e & 31); b.shared {
+				atomic.OrUint32(&words[e>>5], bit)
+			} else {
+				words[e>>5] |= bit
+			}
+		}
+		b.regions[r] = list[:0]
+	}
+	b.n = 0
 }
 
 // crossOne marks the multiples p·q in [lo, hi] with q coprime to 30 (p is
 // past √lo ≤ q's smallest prime factor need not matter: a multiple of a
 // smaller prime is composite all the same).
-func (s *sieve) crossOne(p uint64, lo float64, far []uint32, shared bool) {
+func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
 	// ⌈lo/p⌉ from a floating-point quotient (lo ≈ 2^64 at most, p > 2^27:
 	// off by one at most), made exact.
 	q := uint64(lo / float64(p))
@@ -254,11 +304,7 @@ func (s *sieve) crossOne(p uint64, lo float64, far []uint32, shared bool) {
 			return
 		}
 		k := m/30 - s.first
-		if bit := uint32(1) << (8*(k%4) + uint64(bitOf[m%30])); shared {
-			atomic.OrUint32(&far[k/4], bit)
-		} else {
-			far[k/4] |= bit
-		}
+		batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
 		q += gaps[j]
 	}
 }

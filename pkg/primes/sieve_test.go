@@ -185,9 +185,10 @@ func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 		t.Parallel()
 		// Past 2^54 the sieving primes above 2^27 are streamed; the top of
 		// the range crosses 2^64 in every product it forms. (Under the
-		// race detector only the range where streaming starts: the others
-		// stream hundreds of millions of primes.)
-		ranges := [][2]uint64{{1<<54 - 50_000, 1<<54 + 50_000}}
+		// race detector only the range where streaming starts and one
+		// streaming the 3 million primes to 2^27.5: the others stream hundreds
+		// of millions.)
+		ranges := [][2]uint64{{1<<54 - 50_000, 1<<54 + 50_000}, {1 << 55, 1<<55 + 2000}}
 		if !raceEnabled {
 			ranges = append(ranges, [2]uint64{1e18, 1e18 + 100_000}, [2]uint64{1<<64 - 100_000, 1<<64 - 1}, [2]uint64{1<<64 - 31, 1<<64 - 1})
 		}
@@ -200,6 +201,19 @@ func TestSumRangeEdgesOfTheDomain(t *testing.T) {
 			}
 			if got := sum(t, r[0], r[1], 0); got != want.String() {
 				t.Fatalf("SumRange(%d, %d) = %s, want %s", r[0], r[1], got, want)
+			}
+			// The far crossings written a few at a time, by one goroutine
+			// and by two sharing the bitmap.
+			for _, threads := range []int{1, 2} {
+				if r[1] > 1<<60 {
+					break // as slow as the range itself, four times over
+				}
+				for _, batch := range []int{1, 7} {
+					got, err := primes.SumFarPiece(r[0], r[1], threads, batch)
+					if err != nil || got.String() != want.String() {
+						t.Fatalf("[%d, %d] on %d threads, far crossings in batches of %d: %s (%v), want %s", r[0], r[1], threads, batch, got, err, want)
+					}
+				}
 			}
 		}
 	})
