@@ -117,7 +117,7 @@ func scaled(f func(float64), from, to float64) func(float64) {
 // plus finding those primes.
 //
 // Past heldMax² each piece of farSpan numbers also streams the primes from
-// heldMax to √b, some 21 ns each.
+// heldMax to √b, some 12 ns each.
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
@@ -125,7 +125,7 @@ func SieveCost(a, b uint64) time.Duration {
 	if b > heldMax*heldMax {
 		r := math.Sqrt(float64(b))
 		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
-		cost += (math.Floor((span-1)/farSpan) + 1) * far * 21
+		cost += (math.Floor((span-1)/farSpan) + 1) * far * 12
 	}
 	return nanos(cost)
 }
@@ -169,7 +169,7 @@ var drUsed atomic.Bool
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 3.0}, {19.27, 4.0}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 2.15}, {19.27, 4.0}}
 	prefixNanos = [][2]float64{{6, 4}, {7, 7.3}, {8, 2.1}, {9, 1.5}, {10, 1.1}, {11, 1.1}, {12, 0.95}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
 )
 
