@@ -261,6 +261,8 @@ const (
 	farBatchMax    = 1 << 21 // crossings held (8 MiB): a few per cache line of the bitmap
 )
 
+// add holds the crossing of bit (0..31) of the bitmap's word, writing the
+// batch out once it holds max.
 func (b *farBatch) add(word uint64, bit uint32) {
 	r := word >> farRegionShift
 	b.regions[r] = append(b.regions[r], uint32(word&(1<<farRegionShift-1))<<5|bit)
