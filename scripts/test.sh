@@ -49,6 +49,9 @@ go test -race -count=1 -timeout 20m "$@" ./...
 command -v prometheus >/dev/null ||
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 (cd deployments && go test -count=1 "$@" ./...)
+# make bench's and make bench-primes' own programs (a module of their own
+# too) build and pass vet.
+(cd bench && go vet ./...)
 # The Prometheus alerting rules, checked and unit-tested by promtool (from the
 # same Debian package).
 promtool check rules deployments/prometheus/alerts.yaml >/dev/null

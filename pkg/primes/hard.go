@@ -59,6 +59,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 		next    uint64
 		sum     U128
 		before  = make([]U128, levels+1)
+		free    []hardPart // folded parts, their slices to reuse
 	)
 	fold := func(c uint64, part hardPart) {
 		mu.Lock()
@@ -72,7 +73,20 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				sum = sum.Add(mulU128(p.coef[b], before[b]))
 				before[b] = before[b].Add(p.acc[b])
 			}
+			free = append(free, p)
 		}
+	}
+	newPart := func() hardPart {
+		mu.Lock()
+		defer mu.Unlock()
+		if n := len(free); n > 0 {
+			p := free[n-1]
+			free = free[:n-1]
+			clear(p.acc)
+			clear(p.coef)
+			return hardPart{acc: p.acc, coef: p.coef}
+		}
+		return hardPart{acc: make([]U128, levels+1), coef: make([]U128, levels+1)}
 	}
 	var claimed, done atomic.Uint64
 	var wg sync.WaitGroup
@@ -84,7 +98,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				if c >= chunks {
 					return
 				}
-				part := hardPart{acc: make([]U128, levels+1), coef: make([]U128, levels+1)}
+				part := newPart()
 				for s := c * per; s < min(segs, (c+1)*per) && ctx.Err() == nil; s++ {
 					h.segment(s*hardSpan, &part)
 					report(opt.Progress, float64(done.Add(1))/float64(segs))

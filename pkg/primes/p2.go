@@ -27,8 +27,8 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 	run := U128{Lo: t.psum[len(t.psum)-1]}
 	pMin := uint64(0)
 	var buf []uint32
-	for lo := y + 1; lo <= sx; lo += 1 << 22 {
-		buf = primesBetween(lo, min(sx, lo+1<<22-1), small, buf[:0])
+	for lo := y + 1; lo <= sx; lo += primesBlock {
+		buf = primesBetween(lo, min(sx, lo+primesBlock-1), small, buf[:0])
 		for _, p := range buf {
 			minus = minus.Add(run.Mul64(uint64(p)))
 			run = run.Add64(uint64(p))
@@ -59,13 +59,20 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		pt := &parts[c]
 		first := max(30*start, lo)
 		last := min(30*(start+uint64(len(buf)))-1, hi)
-		// v = ⌊x/p⌋ ∈ [first, last] ⇔ x/(last+1) < p ≤ x/first
-		pt.ps = primesBetween(max(y, x/(last+1))+1, min(sx, x/first), small, pt.ps[:0])
+		// v = ⌊x/p⌋ ∈ [first, last] ⇔ x/(last+1) < p ≤ x/first; p falling,
+		// v rises: the primes a block at a time from the top.
 		cur := wheelCursor{buf: buf, start: start}
-		for i := len(pt.ps) - 1; i >= 0; i-- {
-			p := uint64(pt.ps[i])
-			pt.coef += p
-			pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))
+		pLo, pHi := max(y, x/(last+1))+1, min(sx, x/first)
+		for hiB := pHi; hiB >= pLo; hiB -= primesBlock {
+			pt.ps = primesBetween(max(pLo, hiB-min(hiB, primesBlock-1)), hiB, small, pt.ps[:0])
+			for i := len(pt.ps) - 1; i >= 0; i-- {
+				p := uint64(pt.ps[i])
+				pt.coef += p
+				pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))
+			}
+			if hiB < pLo+primesBlock {
+				break
+			}
 		}
 		pt.sum = pt.sum.Add(cur.upTo(30*(start+uint64(len(buf))) - 1))
 		report(opt.Progress, float64(done.Add(1))/float64(segs))
@@ -124,6 +131,11 @@ var upToResidue = func() (t [30]byte) {
 	}
 	return t
 }()
+
+// primesBlock is how many numbers a call of primesBetween takes where the
+// primes are used and dropped: its own segment's worth, so that a range
+// costs no more in calls than in one, and the list stays some 6,000 long.
+const primesBlock = 1 << 16
 
 // primesBetween appends the primes in [lo, hi] (lo ≥ 3, hi < 2^32) to dst,
 // with an odd-only byte sieve by the odd primes in small (which must reach
