@@ -82,18 +82,38 @@ func phiC(t uint64, tab []struct{ cnt, sum uint32 }) U128 {
 }
 
 // drTables are the primes up to y with π, their running sums, and for
-// every n ≤ y: 0 if a square divides n, else μ(n) times the index of its
-// least prime factor, capped at lmCap (n = 1: +lmCap, as if that factor
-// were infinite). The leaves only ask whether that index passes b ≤ π(√y),
-// well below the cap, so 2 bytes a number do.
+// every n ≤ y coprime to 30: 0 if a square divides n, else μ(n) times the
+// index of its least prime factor, capped at lmCap (n = 1: +lmCap, as if
+// that factor were infinite). The leaves only ask whether that index passes
+// b > drC, so no other n is ever asked about, and only whether it passes
+// b ≤ π(√y), well below the cap, so 2 bytes a number do: 0.53 bytes per
+// number up to y in all (10.9 MB at 10^18, against 40.8 for every n).
 type drTables struct {
 	x, y, z uint64
 	primes  []uint32  // primes[k] = p_k; primes[0] = 1 stands for "none"
 	blocks  []piBlock // π(t) for t ≤ y; S(t) is psum[π(t)]
 	psum    []uint64  // psum[k] = p_1 + … + p_k
 	inv     []float64 // inv[k] = 1/p_k
-	lm      []int16
+	lm      []int16   // lm[i] is n = lmNumber(i)'s
 }
+
+// The numbers coprime to 30 in [1, n] are the lmCount(n) first, lm's
+// indexes 0 … lmCount(n) − 1.
+func lmCount(n uint64) uint64 { return n/30*8 + uint64(coprimeUpTo[n%30]) }
+
+// lmNumber returns the number coprime to 30 that is the i-th (from 0).
+func lmNumber(i uint64) uint64 { return 30*(i/8) + wheel[i%8] }
+
+// coprimeUpTo[r] counts the residues coprime to 30 in [1, r].
+var coprimeUpTo = func() (t [30]uint8) {
+	for r := 1; r < 30; r++ {
+		t[r] = t[r-1]
+		if bitOf[r] != 0xFF {
+			t[r]++
+		}
+	}
+	return t
+}()
 
 const lmCap = math.MaxInt16
 
@@ -117,30 +137,34 @@ func newDRTables(x, y uint64) *drTables {
 		t.blocks[i].pi = pi
 		pi += uint32(bits.OnesCount64(t.blocks[i].bits))
 	}
-	t.lm = make([]int16, y+1)
-	for n := range t.lm {
-		t.lm[n] = 1
+	t.lm = make([]int16, lmCount(y))
+	for i := range t.lm {
+		t.lm[i] = 1
 	}
 	// Largest prime first, so that the least factor is written last; the
-	// sign flips once per prime factor.
-	for k := len(t.primes) - 1; k >= 1; k-- {
+	// sign flips once per prime factor. The multiples coprime to 30 of a
+	// prime p ≥ 7 are p·k, k coprime to 30. (2, 3 and 5 divide none.)
+	for k := len(t.primes) - 1; k >= 4; k-- {
 		p, idx := uint64(t.primes[k]), int16(min(k, lmCap))
-		for m := p; m <= y; m += p {
-			if t.lm[m] < 0 {
-				t.lm[m] = idx
+		for j := uint64(0); p*lmNumber(j) <= y; j++ {
+			i := lmCount(p*lmNumber(j)) - 1
+			if t.lm[i] < 0 {
+				t.lm[i] = idx
 			} else {
-				t.lm[m] = -idx
+				t.lm[i] = -idx
 			}
 		}
 	}
-	for _, p := range t.primes[1:] {
+	for _, p := range t.primes[4:] {
 		if q := uint64(p) * uint64(p); q <= y {
-			for m := q; m <= y; m += q {
-				t.lm[m] = 0
+			for j := uint64(0); q*lmNumber(j) <= y; j++ {
+				t.lm[lmCount(q*lmNumber(j))-1] = 0
 			}
+		} else {
+			break
 		}
 	}
-	t.lm[1] = lmCap
+	t.lm[0] = lmCap // n = 1
 	return t
 }
 
@@ -216,11 +240,12 @@ func combinatorialSum(ctx context.Context, x uint64, opt Options) (U128, error) 
 func (t *drTables) ordinaryLeaves() U128 {
 	tab := phiTable()
 	var sum U128
-	for n := uint64(1); n <= t.y; n++ {
-		v := t.lm[n]
+	for i, v := range t.lm {
 		if v > drC {
+			n := lmNumber(uint64(i))
 			sum = sum.Add(phiC(t.x/n, tab).Mul64(n))
 		} else if v < -drC {
+			n := lmNumber(uint64(i))
 			sum = sum.Sub(phiC(t.x/n, tab).Mul64(n))
 		}
 	}

@@ -249,11 +249,13 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 	h.at, h.run = 0, 0
 	var coefs, sum U128
 	if p <= h.sqrtY {
-		for m := mHi; m > mLo; m-- {
-			v := t.lm[m]
+		// m coprime to 30 only (lpf(m) > p ≥ 17): lm's [lmCount(mLo), lmCount(mHi)).
+		for i := lmCount(mHi); i > lmCount(mLo); i-- {
+			v := t.lm[i-1]
 			if v >= int16(-b) && v <= int16(b) {
 				continue // not squarefree, or lpf(m) ≤ p
 			}
+			m := lmNumber(i - 1)
 			hi, lo := bits.Mul64(h.read(divide(xp, m), low), m*p)
 			if v > 0 { // μ(m) = 1: the term is −m·p·φ
 				coefs = coefs.Sub(U128{Lo: m * p})
