@@ -137,7 +137,7 @@ func nanos(ns float64) time.Duration {
 }
 
 // PrefixCost estimates PrefixSum(n) on one core: below drMin, 2.2 ns per
-// n^¾ (Lucy's method); from there, setting up (0.4 ms) and nanoseconds per
+// n^¾ (Lucy's method); from there, setting up (0.2 ms) and nanoseconds per
 // n^⅔, the constant falling with the log² n of the method's bound and
 // rising as its tables outgrow the caches, plus firstUse if this process
 // has not run the method yet.
@@ -149,7 +149,7 @@ func PrefixCost(n uint64) time.Duration {
 	if n < drMin {
 		return nanos(2.2*math.Pow(x, 0.75) + 1e3)
 	}
-	return nanos(4e5+math.Pow(x, 2.0/3)*interpolate(prefixNanos, math.Log10(x))) + firstUse(n)
+	return nanos(2e5+math.Pow(x, 2.0/3)*interpolate(prefixNanos, math.Log10(x))) + firstUse(n)
 }
 
 // firstUse is what a process's first combinatorial sum adds to S(n),
@@ -170,7 +170,7 @@ var drUsed atomic.Bool
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
 	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 2.15}, {19.27, 4.0}}
-	prefixNanos = [][2]float64{{6, 4}, {7, 7.3}, {8, 2.1}, {9, 1.5}, {10, 1.1}, {11, 1.1}, {12, 0.95}, {13, 0.72}, {14, 0.6}, {15, 0.52}, {16, 0.44}, {17, 0.43}, {18, 0.42}, {19.3, 0.41}}
+	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 1}, {10, 0.97}, {11, 0.89}, {12, 0.72}, {13, 0.61}, {14, 0.515}, {15, 0.46}, {16, 0.41}, {17, 0.36}, {18, 0.32}, {19.3, 0.32}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.
