@@ -63,16 +63,18 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		// v rises: the primes a block at a time from the top.
 		cur := wheelCursor{buf: buf, start: start}
 		pLo, pHi := max(y, x/(last+1))+1, min(sx, x/first)
-		for hiB := pHi; hiB >= pLo; hiB -= primesBlock {
-			pt.ps = primesBetween(max(pLo, hiB-min(hiB, primesBlock-1)), hiB, small, pt.ps[:0])
+		for hiB := pHi; hiB >= pLo; {
+			loB := max(pLo, hiB-min(hiB, primesBlock-1))
+			pt.ps = primesBetween(loB, hiB, small, pt.ps[:0])
 			for i := len(pt.ps) - 1; i >= 0; i-- {
 				p := uint64(pt.ps[i])
 				pt.coef += p
 				pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))
 			}
-			if hiB < pLo+primesBlock {
+			if loB == pLo {
 				break
 			}
+			hiB = loB - 1
 		}
 		pt.sum = pt.sum.Add(cur.upTo(30*(start+uint64(len(buf))) - 1))
 		report(opt.Progress, float64(done.Add(1))/float64(segs))
