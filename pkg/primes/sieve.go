@@ -20,8 +20,11 @@
 //     A turn (or run) that starts in a buffer is finished there, spilling
 //     past its end into the next one's bytes;
 //   - large ones wait in per-segment buckets, so that each is touched only
-//     in the segments where it has a multiple. (So do all primes longer
-//     than a range too short for a whole segment.)
+//     in the segments where it has a multiple, and step through multiples
+//     p·q with q coprime to 2310, skipping the 22% that 7 or 11 divides.
+//     Those a segment or more apart have buckets of their own, where a
+//     visit is one crossing and no loop. (So do all primes longer than a
+//     range too short for a whole segment.)
 //
 // A segment's primes are summed a machine word (240 numbers) at a time,
 // never one prime at a time: words are added up bit position by bit
@@ -287,7 +290,7 @@ func (b *farBatch) flush() {
 	b.n = 0
 }
 
-// crossOne marks the multiples p·q in [lo, hi] with q coprime to 30 (p is
+// crossOne marks the multiples p·q in [lo, hi] with q coprime to bigMod (p is
 // past √lo ≤ q's smallest prime factor need not matter: a multiple of a
 // smaller prime is composite all the same).
 func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
@@ -299,15 +302,16 @@ func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
 	} else if over, m := bits.Mul64(p, q-1); over == 0 && m >= s.lo {
 		q--
 	}
-	q += uint64(toCoprime[q%30])
-	for j := bitOf[q%30]; ; j = (j + 1) & 7 {
+	r := q % bigMod
+	q += uint64(toBig[r])
+	for j := bigIndex[r]; ; j = bigNext[j] {
 		over, m := bits.Mul64(p, q)
 		if over != 0 || m > s.hi {
 			return
 		}
 		k := m/30 - s.first
 		batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
-		q += gaps[j]
+		q += uint64(bigSteps[0][j].gap)
 	}
 }
 
@@ -430,9 +434,13 @@ type sieveWorker struct {
 	// runs holds the medium primes whose turns of 210 would not fit a
 	// third of a segment: they go a run of 30 at a time. (Small ones
 	// measured faster in turns of 30.)
-	runs    runLists
-	buckets []bucket                    // per segment ahead
-	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
+	runs runLists
+	// buckets and lone hold the large primes per segment ahead: lone
+	// those whose multiples are a segment or more apart (a ≥ loneMin), so
+	// that each crosses once a visit and takes no loop whose exit
+	// mispredicts; buckets the rest.
+	buckets, lone []bucket
+	free          []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
 	// pending indexes the first large prime not yet in a bucket: its
 	// first multiple, p², lies more than len(buckets) segments ahead.
 	pending int
@@ -450,34 +458,95 @@ type turnPrime struct {
 }
 
 // bucketEntry is a larger prime parked in the bucket of the segment where
-// its next multiple p·q falls: at byte off of that segment, bit bit, with
-// q ≡ wheel[j] (mod 30).
+// its next multiple p·q falls: at byte off of that segment, with q ≡
+// bigWheel[j] (mod bigMod).
 //
 // With p = 30a + wheel[c], both the bit of p·q and the distance in bytes to
-// the next multiple depend only on c and j (see stepMask, stepCorr), so
-// stepping needs no division and no dependency on the previous bit.
+// the next multiple depend only on c and j (see bigSteps), so stepping needs
+// no division and no dependency on the previous bit.
 type bucketEntry struct {
 	a     uint32 // ⌊p/30⌋
-	state uint32 // off | c<<24 | j<<27, in 8 bytes to keep bucket traffic low
+	state uint32 // off | c<<20 | j<<23, in 8 bytes to keep bucket traffic low
 }
 
 func packEntry(a, off, c, j uint64) bucketEntry {
-	return bucketEntry{a: uint32(a), state: uint32(off | c<<24 | j<<27)}
+	return bucketEntry{a: uint32(a), state: uint32(off | c<<20 | j<<23)}
 }
 
-// stepMask[c][j] is the bit of p·q for p ≡ wheel[c] and q ≡ wheel[j]
-// (mod 30); stepCorr[c][j] is what the byte distance from p·q to p·q' (q'
-// the next number coprime to 30) adds to a·gaps[j]:
-// ⌊wheel[c]·w'/30⌋ − ⌊wheel[c]·w/30⌋ with w = wheel[j], w' = w + gaps[j].
-var stepMask, stepCorr = func() (mask, corr [8][8]uint8) {
-	for c, pc := range wheel {
-		for j, w := range wheel {
-			mask[c][j] = 1 << bitOf[pc*w%30]
-			corr[c][j] = uint8(pc*(w+gaps[j])/30 - pc*w/30)
+func (e bucketEntry) unpack() (a, off uint64, c, j uint32) {
+	return uint64(e.a), uint64(e.state & (segBytes - 1)), e.state >> 20 & 7, e.state >> 23
+}
+
+// Large and far primes step through their multiples p·q with q coprime to
+// bigMod = 2·3·5·7·11 rather than to 30: a q divisible by 7 or 11 makes a
+// multiple of a presieved prime, crossed off already, and skipping those
+// saves 22% of the crossings (480 q in 2310 against 8 in 30). The tables
+// (11 KB) stay in L1.
+const (
+	bigMod = 2310
+	bigPhi = 480 // residues mod bigMod coprime to it
+)
+
+// bigStep is one step of a large prime p = 30a + wheel[c] from p·q, q ≡
+// bigWheel[j] (mod bigMod), to p·q' with q' = q + gap the next q coprime to
+// bigMod: the bit of p·q in its byte, and the byte distance a·gap + corr,
+// where corr = ⌊wheel[c]·q'/30⌋ − ⌊wheel[c]·q/30⌋.
+type bigStep struct {
+	mask, corr, gap uint8
+}
+
+var (
+	bigWheel [bigPhi]uint16
+	bigSteps [8][bigPhi]bigStep
+	// bigIndex[r] is j with bigWheel[j] the least residue ≥ r coprime to
+	// bigMod (wrapping to 0 past the last), and toBig[r] its distance.
+	bigIndex [bigMod]uint16
+	toBig    [bigMod]uint8
+	bigNext  [bigPhi]uint16 // j + 1, wrapping
+	// bigMaxGap is the widest step of q: a large prime's next multiple is
+	// at most bigMaxGap·p numbers on.
+	bigMaxGap uint64
+)
+
+func init() {
+	j := 0
+	for r := range bigMod {
+		if r%2 != 0 && r%3 != 0 && r%5 != 0 && r%7 != 0 && r%11 != 0 {
+			bigWheel[j] = uint16(r)
+			j++
 		}
 	}
-	return mask, corr
-}()
+	for j, w := range bigWheel {
+		next := uint64(bigWheel[(j+1)%bigPhi])
+		if next < uint64(w) {
+			next += bigMod
+		}
+		gap := next - uint64(w)
+		bigMaxGap = max(bigMaxGap, gap)
+		bigNext[j] = uint16((j + 1) % bigPhi)
+		for c, pc := range wheel {
+			bigSteps[c][j] = bigStep{
+				mask: 1 << bitOf[pc*uint64(w)%30],
+				corr: uint8(pc*next/30 - pc*uint64(w)/30),
+				gap:  uint8(gap),
+			}
+		}
+	}
+	var at [bigMod]int // position in bigWheel, or −1
+	for r := range at {
+		at[r] = -1
+	}
+	for j, w := range bigWheel {
+		at[w] = j
+	}
+	for r := range bigIndex {
+		d := 0
+		for at[(r+d)%bigMod] < 0 {
+			d++
+		}
+		bigIndex[r], toBig[r] = uint16(at[(r+d)%bigMod]), uint8(d)
+	}
+}
 
 // turnRuns is, for each turn width (index into crossTurns), how many runs
 // of 30 multipliers a turn spans.
@@ -515,20 +584,21 @@ func newSieveWorker(s *sieve) *sieveWorker {
 	w.mem = make([]byte, w.lead+s.segLen+(spill+runBytes-1)/runBytes*runBytes)
 	w.seg = w.mem[w.lead:]
 	if n := len(s.primes); n > s.nTurn {
-		// A multiple is at most 6p numbers after the previous one, so a
-		// prime never skips more than this many buckets ahead.
+		// A multiple is at most bigMaxGap·p numbers after the previous
+		// one, so a prime never skips more than this many buckets ahead.
 		pmax := uint64(s.primes[n-1])
 		// A power of two, so that picking a bucket is a mask, not a division.
-		reach := (6*pmax/30+1)/segBytes + 1
-		w.buckets = make([]bucket, 1<<bits.Len64(reach))
+		reach := (bigMaxGap*pmax/30+1)/segBytes + 1
+		w.buckets, w.lone = make([]bucket, 1<<bits.Len64(reach)), make([]bucket, 1<<bits.Len64(reach))
 		for i := range w.buckets {
 			w.buckets[i].cur = new([bucketBlock]bucketEntry)
+			w.lone[i].cur = new([bucketBlock]bucketEntry)
 		}
 	}
 	return w
 }
 
-// firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to 30:
+// firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to bigMod:
 // p·q is the first multiple of p at or after byte from that p must cross
 // (smaller multiples have a smaller prime factor).
 func firstMultiple(p, from uint64) uint64 {
@@ -538,7 +608,7 @@ func firstMultiple(p, from uint64) uint64 {
 		q++
 	}
 	q = max(p, q)
-	return q + uint64(toCoprime[q%30])
+	return q + uint64(toBig[q%bigMod])
 }
 
 // toCoprime[r] is how far r is from the next residue coprime to 30 (0 if r
@@ -574,7 +644,8 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 	}
 	w.runs.start(from, to)
 	for i := range w.buckets {
-		w.release(uint64(i))
+		w.release(&w.buckets[i])
+		w.release(&w.lone[i])
 	}
 	w.pending = s.nTurn
 	nb := uint64(len(w.buckets))
@@ -706,7 +777,11 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if seg >= segIdx+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		w.push(seg&(nb-1), packEntry(p/30, rel%segBytes, uint64(bitOf[p%30]), uint64(bitOf[q%30])))
+		into := w.buckets
+		if p/30 >= loneMin {
+			into = w.lone
+		}
+		w.push(&into[seg&(nb-1)], packEntry(p/30, rel%segBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
 	}
 }
 
@@ -803,34 +878,61 @@ func badTurn(size, at, n, b, turn int) {
 	panic(fmt.Sprintf("primes: turn of %d bytes at %d+%d outside %d bytes (buffer of %d)", turn, at, b, size, n))
 }
 
-// crossLarge crosses off the multiples parked in this segment's bucket and
-// parks each prime again in the bucket of its next multiple's segment.
+// crossLarge crosses off the multiples parked in this segment's buckets
+// and parks each prime again in the bucket of its next multiple's segment.
 func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 	n := uint64(len(buf))
 	here := &w.buckets[segIdx&(nb-1)]
 	for k := 0; k <= len(here.full); k++ {
-		block := here.cur[:here.n]
-		if k < len(here.full) {
-			block = here.full[k][:]
-		}
-		for _, e := range block {
-			a := uint64(e.a)
-			off, c, j := uint64(e.state&(1<<24-1)), e.state>>24&7, e.state>>27&7
+		for _, e := range here.block(k) {
+			a, off, c, j := e.unpack()
+			steps := &bigSteps[c]
 			for off < n {
-				buf[off] |= stepMask[c][j]
-				off += a*gaps[j] + uint64(stepCorr[c][j])
-				j = (j + 1) & 7
+				st := steps[j]
+				buf[off] |= st.mask
+				off += a*uint64(st.gap) + uint64(st.corr)
+				if j++; j == bigPhi {
+					j = 0
+				}
 			}
 			off -= n // bytes past the end of this segment
 			next := segIdx + 1 + off/segBytes
 			if next >= segs {
 				continue // past the chunk: drop it rather than let a bucket grow
 			}
-			w.push(next&(nb-1), packEntry(a, off%segBytes, uint64(c), uint64(j)))
+			w.push(&w.buckets[next&(nb-1)], packEntry(a, off%segBytes, uint64(c), uint64(j)))
 		}
 	}
-	w.release(segIdx & (nb - 1))
+	w.release(here)
+	// The lone ones: a step of at least 2a ≥ segBytes ≥ n leaves the
+	// segment, so one crossing at most (none past the chunk's end, in its
+	// last segment).
+	here = &w.lone[segIdx&(nb-1)]
+	for k := 0; k <= len(here.full); k++ {
+		for _, e := range here.block(k) {
+			a, off, c, j := e.unpack()
+			if off < n {
+				st := bigSteps[c][j]
+				buf[off] |= st.mask
+				off += a*uint64(st.gap) + uint64(st.corr)
+				if j++; j == bigPhi {
+					j = 0
+				}
+			}
+			off -= n
+			next := segIdx + 1 + off/segBytes
+			if next >= segs {
+				continue
+			}
+			w.push(&w.lone[next&(nb-1)], packEntry(a, off%segBytes, uint64(c), uint64(j)))
+		}
+	}
+	w.release(here)
 }
+
+// loneMin is the least ⌊p/30⌋ whose multiples p·q are a segment or more
+// apart (the least step of q is 2: 2a bytes and more).
+const loneMin = segBytes / 2
 
 // bucketBlock is the entries of a bucket's block: buckets grow a block at a
 // time, from blocks other buckets emptied, so that nothing is copied and
@@ -845,9 +947,17 @@ type bucket struct {
 	n    int
 }
 
-// push appends e to bucket i.
-func (w *sieveWorker) push(i uint64, e bucketEntry) {
-	b := &w.buckets[i]
+// block returns b's k-th block of entries, k ≤ len(b.full): the full ones,
+// then cur.
+func (b *bucket) block(k int) []bucketEntry {
+	if k < len(b.full) {
+		return b.full[k][:]
+	}
+	return b.cur[:b.n]
+}
+
+// push appends e to bucket b.
+func (w *sieveWorker) push(b *bucket, e bucketEntry) {
 	if b.n == bucketBlock {
 		w.spill(b)
 	}
@@ -866,9 +976,8 @@ func (w *sieveWorker) spill(b *bucket) {
 	b.n = 0
 }
 
-// release empties bucket i, its full blocks going to the free list.
-func (w *sieveWorker) release(i uint64) {
-	b := &w.buckets[i]
+// release empties bucket b, its full blocks going to the free list.
+func (w *sieveWorker) release(b *bucket) {
 	w.free = append(w.free, b.full...)
 	b.full, b.n = b.full[:0], 0
 }
