@@ -243,6 +243,11 @@ func TestCLIClient(t *testing.T) {
 	if out, code := run("submit", "1", "100", "--callback-url", "http://127.0.0.1:1/hook"); code != 2 {
 		t.Fatalf("submit --callback-url to a refused address = %q, exit %d, want 2 (the server's 400)", out, code)
 	}
+	// bench --drain submits, follows the drain, then reads every record.
+	out, code := run("bench", "--drain", "--jobs", "30", "--concurrency", "3", "--a", "1", "--b", "1000")
+	if code != 0 || !strings.Contains(out, "submitted jobs=30 errors=0 ") || !strings.Contains(out, "result jobs=30 errors=0 drain_jobs_per_s=") {
+		t.Fatalf("bench --drain = %q, exit %d; want 30 submitted and 30 finished", out, code)
+	}
 }
 
 // TestCallbacks runs a receiver on loopback (allowed explicitly, as loopback

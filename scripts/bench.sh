@@ -126,7 +126,10 @@ scenarios=()
 if want peer; then
 # peer, processing a backlog like for like: 20,000 trivial jobs enqueued with
 # no worker running, then one worker (Asynq: one server, concurrency 8)
-# drains them; rate = first to last completion. And the enqueue phase alone.
+# drains them; rate = first to last completion. Neither side is watched
+# while it drains: Asynq's handler notes its completions, and bench --drain
+# reads the records' finishedAt once the drain is over (a GET every 20 ms
+# follows it). And the enqueue phase alone.
 stack peer-noworker
 echo "bench: peer, sumprimes: submit 20,000, then start a worker and drain" >&2
 "$bin" bench --api-url $api "${light[@]}" --drain --jobs 20000 --concurrency 64 >"$dir/drain.out" 2>/dev/null & drainer=$!
