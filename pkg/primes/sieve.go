@@ -304,7 +304,7 @@ func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
 	}
 	r := q % bigMod
 	q += uint64(toBig[r])
-	for j := bigIndex[r]; ; j = bigNext[j] {
+	for j := bigIndex[r]; ; {
 		over, m := bits.Mul64(p, q)
 		if over != 0 || m > s.hi {
 			return
@@ -312,6 +312,9 @@ func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
 		k := m/30 - s.first
 		batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
 		q += uint64(bigSteps[0][j].gap)
+		if j++; j == bigPhi {
+			j = 0
+		}
 	}
 }
 
@@ -466,15 +469,21 @@ type turnPrime struct {
 // no division and no dependency on the previous bit.
 type bucketEntry struct {
 	a     uint32 // ⌊p/30⌋
-	state uint32 // off | c<<20 | j<<23, in 8 bytes to keep bucket traffic low
+	state uint32 // off | c<<offBits | j<<(offBits+3), in 8 bytes to keep bucket traffic low
 }
 
+// offBits holds an offset in a segment; j < bigPhi takes the 9 bits above
+// it and c.
+const offBits = 20
+
+var _ = [1]int{}[(segBytes-1)>>offBits] // a larger segment needs another packing
+
 func packEntry(a, off, c, j uint64) bucketEntry {
-	return bucketEntry{a: uint32(a), state: uint32(off | c<<20 | j<<23)}
+	return bucketEntry{a: uint32(a), state: uint32(off | c<<offBits | j<<(offBits+3))}
 }
 
 func (e bucketEntry) unpack() (a, off uint64, c, j uint32) {
-	return uint64(e.a), uint64(e.state & (segBytes - 1)), e.state >> 20 & 7, e.state >> 23
+	return uint64(e.a), uint64(e.state & (1<<offBits - 1)), e.state >> offBits & 7, e.state >> (offBits + 3)
 }
 
 // Large and far primes step through their multiples p·q with q coprime to
@@ -502,7 +511,6 @@ var (
 	// bigMod (wrapping to 0 past the last), and toBig[r] its distance.
 	bigIndex [bigMod]uint16
 	toBig    [bigMod]uint8
-	bigNext  [bigPhi]uint16 // j + 1, wrapping
 	// bigMaxGap is the widest step of q: a large prime's next multiple is
 	// at most bigMaxGap·p numbers on.
 	bigMaxGap uint64
@@ -523,7 +531,6 @@ func init() {
 		}
 		gap := next - uint64(w)
 		bigMaxGap = max(bigMaxGap, gap)
-		bigNext[j] = uint16((j + 1) % bigPhi)
 		for c, pc := range wheel {
 			bigSteps[c][j] = bigStep{
 				mask: 1 << bitOf[pc*uint64(w)%30],
