@@ -212,15 +212,19 @@ func (h *hardSieve) cross(p, low uint64) {
 	if low <= p && p < high {
 		h.clear((p - low) / 2)
 	}
-	// p·k for k ≥ p coprime to 30: the k divisible by 2, 3 or 5 make
-	// multiples of smaller primes. (p ≤ 5 cross their odd multiples.)
+	// p·k for k ≥ p coprime to 2310: a k that 2, 3, 5, 7 or 11 divides
+	// makes a multiple of a presieved prime (p > 13 here), cleared
+	// already.
 	k := max(p, (low+p-1)/p)
-	k += uint64(toCoprime[k%30])
-	j := bitOf[k%30]
+	r := k % bigMod
+	k += uint64(toBig[r])
+	j := bigIndex[r]
 	for i := (p*k - low) / 2; i < hardSegBits; {
 		h.clear(i)
-		i += p * gaps[j] / 2
-		j = (j + 1) & 7
+		i += p * uint64(bigSteps[0][j].gap) / 2
+		if j++; j == bigPhi {
+			j = 0
+		}
 	}
 }
 
