@@ -147,8 +147,8 @@ func newDRTables(x, y uint64) *drTables {
 	// prime p ≥ 7 are p·k, k coprime to 30. (2, 3 and 5 divide none.)
 	for k := len(t.primes) - 1; k >= 4; k-- {
 		p, idx := uint64(t.primes[k]), int16(min(k, lmCap))
-		for j := uint64(0); p*lmNumber(j) <= y; j++ {
-			i := lmCount(p*lmNumber(j)) - 1
+		for j, m := uint64(0), p; m <= y; j, m = j+1, p*lmNumber(j+1) {
+			i := lmCount(m) - 1
 			if t.lm[i] < 0 {
 				t.lm[i] = idx
 			} else {
@@ -158,8 +158,8 @@ func newDRTables(x, y uint64) *drTables {
 	}
 	for _, p := range t.primes[4:] {
 		if q := uint64(p) * uint64(p); q <= y {
-			for j := uint64(0); q*lmNumber(j) <= y; j++ {
-				t.lm[lmCount(q*lmNumber(j))-1] = 0
+			for j, m := uint64(0), q; m <= y; j, m = j+1, q*lmNumber(j+1) {
+				t.lm[lmCount(m)-1] = 0
 			}
 		} else {
 			break

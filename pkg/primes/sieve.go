@@ -91,9 +91,6 @@ const (
 // number 30·byte + wheel[i].
 var wheel = [8]uint64{1, 7, 11, 13, 17, 19, 23, 29}
 
-// gaps[i] takes wheel[i] to the next residue: 1→7→11→…→29→31.
-var gaps = [8]uint64{6, 4, 2, 4, 2, 4, 6, 2}
-
 // bitOf maps a residue mod 30 to its bit, or 0xFF when not coprime to 30.
 var bitOf = func() (t [30]uint8) {
 	for r := range t {
@@ -617,17 +614,6 @@ func firstMultiple(p, from uint64) uint64 {
 	q = max(p, q)
 	return q + uint64(toBig[q%bigMod])
 }
-
-// toCoprime[r] is how far r is from the next residue coprime to 30 (0 if r
-// is one), a table rather than a loop whose exit mispredicts.
-var toCoprime = func() (t [30]uint8) {
-	for r := range t {
-		for bitOf[(r+int(t[r]))%30] == 0xFF {
-			t[r]++
-		}
-	}
-	return t
-}()
 
 // chunk sieves bytes [from, to), one segment at a time, and hands each
 // sieved segment to each: a set bit is a composite or a number outside
