@@ -69,7 +69,8 @@ func (r *Redis) listKey(owner string) string {
 
 // indexForList adds recs to the listings (everyone's and their owners'),
 // in the pipeline that creates them, and drops from those listings what
-// was created before the retention window.
+// was created before the retention window; a listing nothing is added to
+// for that long goes too, with its last entries.
 func (r *Redis) indexForList(ctx context.Context, pipe redis.Pipeliner, recs []job.Record) {
 	cutoff := fmt.Sprintf("(%013d", time.Now().Add(-r.ttl).UnixMilli())
 	keys := map[string]bool{}
@@ -84,6 +85,7 @@ func (r *Redis) indexForList(ctx context.Context, pipe redis.Pipeliner, recs []j
 	}
 	for key := range keys {
 		pipe.ZRemRangeByLex(ctx, key, "-", cutoff)
+		pipe.PExpire(ctx, key, r.ttl)
 	}
 }
 

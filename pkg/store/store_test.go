@@ -36,6 +36,21 @@ func TestRedis(t *testing.T) {
 		}
 	})
 
+	t.Run("ListingsExpireWithTheirLastRecords", func(t *testing.T) {
+		t.Parallel()
+		client, prefix := testenv.Redis(t), "sumprimes-test:"+testenv.Unique()+":"
+		s := store.NewRedis(client, prefix, time.Minute)
+		ctx := context.Background()
+		if err := s.Create(ctx, job.Pending(job.Job{RequestID: "id-1", Owner: "ann", A: 1, B: 10, CreatedAt: time.Now()})); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{prefix + "list", prefix + "list:ann"} {
+			if ttl, err := client.PTTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
+				t.Fatalf("TTL of %s = %v, %v; want at most the records' minute", key, ttl, err)
+			}
+		}
+	})
+
 	t.Run("ReportsAnUnreachableServer", func(t *testing.T) {
 		t.Parallel()
 		client := store.NewClient(store.Config{Addrs: []string{"127.0.0.1:1"}})
