@@ -129,6 +129,9 @@ func (l *lane) fetch(ctx context.Context) {
 			continue
 		}
 		fails.Reset()
+		if l.name == job.Light {
+			l.w.lightFirst.begin()
+		}
 		l.commits.fetched(m)
 		l.fetched <- fetchedMsg{m, err}
 	}
@@ -277,7 +280,11 @@ func (l *lane) compute(t *task) {
 			attribute.String("sumprimes.engine", string(t.plan.Engine)),
 			attribute.String("sumprimes.a", strconv.FormatUint(j.A, 10)), attribute.String("sumprimes.b", strconv.FormatUint(j.B, 10)))
 	}
-	sum, err := t.plan.Run(t.ctx, primes.Options{Threads: l.threads, Progress: tracker.report})
+	opt := primes.Options{Threads: l.threads, Progress: tracker.report}
+	if l.name == job.Heavy {
+		opt = l.w.lightFirst.heavy(opt)
+	}
+	sum, err := t.plan.Run(t.ctx, opt)
 	tracker.stop()
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -334,9 +341,12 @@ func (l *lane) finish(work context.Context) {
 		for _, o := range batch {
 			if o.abandon || o.rec != nil && !stored {
 				<-l.window // not done: delivered again
-				continue
+			} else {
+				l.done(o.msg)
 			}
-			l.done(o.msg)
+			if l.name == job.Light {
+				l.w.lightFirst.end()
+			}
 		}
 	}
 }

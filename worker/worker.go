@@ -56,6 +56,7 @@ type Worker struct {
 	lanes        []job.Lane
 	slots        map[job.Lane]int // jobs computed at once, per lane
 	threads      int              // a heavy job's threads; light jobs use one
+	lightFirst   *lightFirst      // the light lane's claim on the CPUs
 	prefetch     int
 	drainTimeout time.Duration
 	log          *slog.Logger
@@ -91,6 +92,9 @@ type Config struct {
 	// Threads is how many goroutines one heavy job's engine uses; 0 shares
 	// GOMAXPROCS among the heavy slots.
 	Threads int
+	// LightFirst gives the light lane the CPUs before the heavy one: see
+	// lightFirst.
+	LightFirst bool
 	// Prefetch bounds the messages a lane holds fetched and not yet done:
 	// how far it reads ahead of its slowest job.
 	Prefetch int
@@ -142,6 +146,7 @@ func New(cfg Config) *Worker {
 		cancellations: cfg.Cancellations,
 		callbacks:     cfg.Callbacks,
 		running:       map[string]*task{},
+		lightFirst:    newLightFirst(cfg.LightFirst),
 	}
 }
 

@@ -298,6 +298,7 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		LightConcurrency: cfg.Worker.LightConcurrency,
 		Prefetch:         cfg.Worker.Prefetch,
 		Threads:          cfg.Worker.Threads,
+		LightFirst:       cfg.Worker.LightFirst,
 		DrainTimeout:     cfg.Worker.DrainTimeout,
 		LeaseTTL:         cfg.Worker.LeaseTTL,
 		Tracer:           a.tracer.Tracer("github.com/sumprimes/sumprimes/worker"),

@@ -303,6 +303,9 @@ type Worker struct {
 	// Threads is how many goroutines one heavy job's engine uses; 0 means
 	// GOMAXPROCS divided by Concurrency, at least 1. Light jobs use one.
 	Threads int `mapstructure:"threads"`
+	// LightFirst gives light jobs the CPUs first: heavy jobs' threads run at
+	// the OS's idle priority and pause while a light job is in the process.
+	LightFirst bool `mapstructure:"light_first"`
 	// Prefetch is how many messages a lane reads ahead of its oldest
 	// unfinished one.
 	Prefetch int `mapstructure:"prefetch"`
@@ -387,6 +390,7 @@ var defaults = map[string]any{
 	"kafka.heavy_topic":          "sumprimes.jobs.heavy",
 	"kafka.heavy_group":          "sumprimes-workers-heavy",
 	"worker.threads":             0,
+	"worker.light_first":         true,
 	"worker.drain_timeout":       "10s",
 	"worker.lease_ttl":           "15s",
 	"limits.max_b":               uint64(math.MaxUint64),

@@ -289,6 +289,9 @@ func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
 	var wg sync.WaitGroup
 	for range max(1, opt.Threads) {
 		wg.Go(func() {
+			if opt.Background {
+				idleThread()
+			}
 			var local U128
 			for ctx.Err() == nil {
 				i := claimed.Add(1) - 1
@@ -296,6 +299,7 @@ func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
 					break
 				}
 				l := todo[i]
+				opt.yield()
 				local = local.Add(t.easyLevel(l.b, l.lo, l.hi))
 				if d := done.Add(int64(l.hi - l.lo)); opt.Progress != nil {
 					opt.Progress(float64(d) / float64(work))

@@ -92,6 +92,9 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 	var wg sync.WaitGroup
 	for range min(uint64(threads), chunks) {
 		wg.Go(func() {
+			if opt.Background {
+				idleThread()
+			}
 			h := newHardSieve(t, levels)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
@@ -100,6 +103,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				}
 				part := newPart()
 				for s := c * per; s < min(segs, (c+1)*per) && ctx.Err() == nil; s++ {
+					opt.yield()
 					h.segment(s*hardSpan, &part)
 					report(opt.Progress, float64(done.Add(1))/float64(segs))
 				}

@@ -46,6 +46,7 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		return U128{}, err
 	}
 	s := newSieve(lo, hi)
+	s.yield, s.background = opt.Yield, opt.Background
 	chunks, per, threads := s.plan(opt.Threads)
 	type part struct {
 		coef          uint64 // Σ p over the chunk's p's

@@ -61,6 +61,21 @@ type Options struct {
 	// hundred times per computation. It may be called from several
 	// goroutines at once and must return quickly.
 	Progress func(done float64)
+	// Yield, when not nil, is called by each of the engine's goroutines
+	// between pieces of work a fraction of a millisecond long. It may block:
+	// a caller uses it to give the CPUs to more urgent work for a moment.
+	Yield func()
+	// Background runs the engine's goroutines on threads of their own at
+	// the OS's lowest priority (SCHED_IDLE on Linux): they get a CPU only
+	// when no other thread wants it.
+	Background bool
+}
+
+// yield calls o.Yield if there is one.
+func (o Options) yield() {
+	if o.Yield != nil {
+		o.Yield()
+	}
 }
 
 // with returns o reporting its progress to progress.
@@ -196,6 +211,7 @@ func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 	for i := range pieces {
 		from := lo + i*farSpan
 		s := newSieve(from, from+min(b-from, farSpan-1)) // from+farSpan may pass 2^64
+		s.yield, s.background = opt.Yield, opt.Background
 		s.far = s.crossFar(ctx, opt.Threads, farBatchMax)
 		rest, err := s.run(ctx, opt.with(scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))))
 		if err != nil {
@@ -224,6 +240,7 @@ const (
 func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	far := make([]uint32, (s.last-s.first+4)/4)
 	gen := newSieve(heldMax+1, isqrt(s.hi))
+	gen.yield, gen.background = s.yield, s.background
 	chunks, per, used := gen.plan(threads)
 	lo := float64(s.lo)
 	batches := make(chan *farBatch, used) // one a goroutine: visits run at most used at once
@@ -330,6 +347,8 @@ type sieve struct {
 	first, last uint64
 	primes      []uint32 // sieving primes from firstSieve to √hi (heldMax at most)
 	far         []uint32 // past heldMax²: the rest's multiples (crossFar)
+	yield       func()   // Options.Yield, called by each goroutine between blocks
+	background  bool     // Options.Background
 	// segLen is the most bytes a segment holds: segBytes, or all of a
 	// shorter range, so that a short range costs little memory.
 	segLen int
@@ -356,6 +375,7 @@ func newSieve(lo, hi uint64) *sieve {
 
 // run sums the primes in [lo, hi] with opt.Threads goroutines.
 func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
+	s.yield, s.background = opt.Yield, opt.Background
 	chunks, per, threads := s.plan(opt.Threads)
 	segs := (s.last - s.first + segBytes) / segBytes
 	every := max(1, segs/100)
@@ -404,6 +424,9 @@ func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit
 	var wg sync.WaitGroup
 	for range threads {
 		wg.Go(func() {
+			if s.background {
+				idleThread()
+			}
 			w := newSieveWorker(s)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
@@ -655,6 +678,9 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		}
 		prepare(0)
 		for blk := 0; blk < n; blk += blockBytes {
+			if s.yield != nil {
+				s.yield()
+			}
 			// Small primes a block at a time, while it is in L1; a turn
 			// ending past the block spills into the next one, prepared
 			// just before.
@@ -674,6 +700,9 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		}
 		w.runs.cross(w.mem, w.lead, n)
 		if nb > 0 {
+			if s.yield != nil {
+				s.yield()
+			}
 			w.park(from, to, segIdx)
 			w.crossLarge(buf, segIdx, segs, nb)
 		}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package primes
+
+// idleThread does nothing where SCHED_IDLE does not exist.
+func idleThread() {}
