@@ -140,6 +140,11 @@ func Config(t testing.TB) config.Config {
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + Unique() + ":"
 	cfg.Worker.Concurrency = 2
 	cfg.Worker.Threads = 1
+	// These workers share the CPUs with the other packages' tests, which
+	// heavy engine threads under SCHED_IDLE would wait for (a minute and
+	// more, with the engines' own tests running): worker.light_first is
+	// for a worker that competes with its own light lane.
+	cfg.Worker.LightFirst = false
 	// In-process roles share one registry, read at the API's /metrics.
 	cfg.Metrics.Addr, cfg.HTTP.PublicMetrics = "", true
 	// Tests poll hard from one address; the rate-limit test sets its own.
