@@ -21,7 +21,9 @@ mutants=(
 	'hard.go|part.acc[b] = part.acc[b].Add(|part.acc[b] = part.acc[b].Sub('
 	'hard.go|sum = sum.Add(mulU128(p.coef[b], before[b]))|sum = sum.Add(mulU128(p.coef[b], before[b-1]))'
 	'p2.go|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x/p - 1)).Mul64(p))'
-	'p2.go|minus = minus.Add(run.Mul64(uint64(p)))|minus = minus.Add(run.Add64(1).Mul64(uint64(p)))'
+	'p2.go|minus = minus.Add(pt.pairs).Add(seen.Mul64(pt.coef))|minus = minus.Add(seen.Mul64(pt.coef))'
+	'p2.go|seen = seen.Add64(pt.coef)|seen = seen.Add64(pt.coef - 1)'
+	'p2.go|hi, lo := bits.Mul64(p, pt.coef)|hi, lo := bits.Mul64(p, pt.coef+p)'
 	'dr.go|return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil|return phi.Add64(t.psum[len(t.psum)-1]).Sub(p2), nil'
 )
 survived=0

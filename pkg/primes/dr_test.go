@@ -80,6 +80,23 @@ func TestCombinatorialP2(t *testing.T) {
 			t.Fatalf("P2(%d) with y = %d: %s, want %s", x, tb.y, got, want)
 		}
 	}
+	// Past those, one chunk (one thread) against many cut by their work.
+	for _, x := range []uint64{1e12, 3e13 + 7} {
+		tb := newDRTables(x, drY(x))
+		var sums []U128
+		for _, threads := range []int{1, 2, 5} {
+			if starts := p2Starts(x, x/isqrt(x)/30, x/(tb.y+1)/30, threads); threads > 1 && len(starts) < 8 {
+				t.Fatalf("P2(%d) on %d threads: %d chunks, want several a thread", x, threads, len(starts)-1)
+			}
+			got, err := tb.p2(context.Background(), Options{Threads: threads})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sums = append(sums, got); got != sums[0] {
+				t.Fatalf("P2(%d) on %d threads: %s, on one: %s", x, threads, got, sums[0])
+			}
+		}
+	}
 }
 
 // FuzzCombinatorial compares the combinatorial method with Lucy's:

@@ -241,13 +241,13 @@ func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	far := make([]uint32, (s.last-s.first+4)/4)
 	gen := newSieve(heldMax+1, isqrt(s.hi))
 	gen.yield, gen.background = s.yield, s.background
-	chunks, per, used := gen.plan(threads)
+	starts, used := gen.plan(threads)
 	lo := float64(s.lo)
 	batches := make(chan *farBatch, used) // one a goroutine: visits run at most used at once
 	for range used {
 		batches <- &farBatch{far: far, shared: used > 1, max: batchMax, regions: make([][]uint32, (len(far)>>farRegionShift)+1)}
 	}
-	gen.each(ctx, used, chunks, per, func(_ uint64, buf []byte, start uint64) {
+	gen.each(ctx, used, starts, func(_ uint64, buf []byte, start uint64) {
 		b := <-batches
 		defer func() { batches <- b }()
 		for i, c := range buf {
@@ -376,12 +376,12 @@ func newSieve(lo, hi uint64) *sieve {
 // run sums the primes in [lo, hi] with opt.Threads goroutines.
 func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
 	s.yield, s.background = opt.Yield, opt.Background
-	chunks, per, threads := s.plan(opt.Threads)
-	segs := (s.last - s.first + segBytes) / segBytes
+	starts, threads := s.plan(opt.Threads)
+	segs := visits(starts)
 	every := max(1, segs/100)
 	var segsDone atomic.Uint64
-	sums := make([]U128, chunks)
-	s.each(ctx, threads, chunks, per, func(c uint64, buf []byte, start uint64) {
+	sums := make([]U128, len(starts)-1)
+	s.each(ctx, threads, starts, func(c uint64, buf []byte, start uint64) {
 		sums[c] = sums[c].Add(s.sumSegment(buf, start))
 		if d := segsDone.Add(1); opt.Progress != nil && (d%every == 0 || d == segs) {
 			opt.Progress(float64(d) / float64(segs))
@@ -397,29 +397,44 @@ func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
 	return sum, nil
 }
 
-// plan cuts the bytes into chunks of per bytes for goroutines to claim
-// from a counter. Every chunk pays to place each sieving prime once, so
-// chunks are few and large: four per goroutine, for balance.
-func (s *sieve) plan(threads int) (chunks, per uint64, used int) {
+// plan cuts the bytes into chunks for goroutines to claim from a counter:
+// chunk c is bytes [starts[c], starts[c+1]). Every chunk pays to place each
+// sieving prime once, so chunks are few and large: four per goroutine, of
+// equal size, for balance.
+func (s *sieve) plan(threads int) (starts []uint64, used int) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	total := s.last - s.first + 1
 	segs := (total + segBytes - 1) / segBytes
-	chunks = min(segs, uint64(threads)*4)
+	chunks := min(segs, uint64(threads)*4)
 	if threads == 1 {
 		chunks = 1
 	}
 	chunks = max(chunks, (total+maxChunk-1)/maxChunk)
-	per = (segs + chunks - 1) / chunks * segBytes
-	chunks = (total + per - 1) / per
-	return chunks, per, int(min(uint64(threads), chunks))
+	per := (segs + chunks - 1) / chunks * segBytes
+	for from := s.first; from <= s.last; from += per {
+		starts = append(starts, from)
+	}
+	starts = append(starts, s.last+1)
+	return starts, min(threads, len(starts)-1)
 }
 
-// each sieves the chunks of plan in threads goroutines and hands every
-// segment of chunk c, in order, to visit(c, …), which may run in parallel
-// for different chunks. It returns early when ctx ends.
-func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit func(c uint64, buf []byte, start uint64)) {
+// visits returns how many segments each hands over for starts.
+func visits(starts []uint64) uint64 {
+	n := uint64(0)
+	for c := range len(starts) - 1 {
+		n += (starts[c+1] - starts[c] + segBytes - 1) / segBytes
+	}
+	return n
+}
+
+// each sieves the chunks of starts (as plan cuts them) in threads
+// goroutines and hands every segment of chunk c, in order, to visit(c, …),
+// which may run in parallel for different chunks. It returns early when
+// ctx ends.
+func (s *sieve) each(ctx context.Context, threads int, starts []uint64, visit func(c uint64, buf []byte, start uint64)) {
+	chunks := uint64(len(starts) - 1)
 	var claimed atomic.Uint64
 	var wg sync.WaitGroup
 	for range threads {
@@ -430,8 +445,7 @@ func (s *sieve) each(ctx context.Context, threads int, chunks, per uint64, visit
 			w := newSieveWorker(s)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
-				from := s.first + c*per
-				if c >= chunks || !w.chunk(ctx, from, min(from+per, s.last+1), func(buf []byte, start uint64) { visit(c, buf, start) }) {
+				if c >= chunks || !w.chunk(ctx, starts[c], starts[c+1], func(buf []byte, start uint64) { visit(c, buf, start) }) {
 					return
 				}
 			}
@@ -1132,8 +1146,8 @@ func sievingPrimes(n uint64) []uint32 {
 	out := oddPrimesUpTo(firstSieve - 1)
 	out = slices.Grow(out, int(1.26*float64(n)/math.Log(float64(n))))
 	s := newSieve(firstSieve, n)
-	chunks, per, _ := s.plan(1)
-	s.each(context.Background(), 1, chunks, per, func(_ uint64, buf []byte, start uint64) {
+	starts, _ := s.plan(1)
+	s.each(context.Background(), 1, starts, func(_ uint64, buf []byte, start uint64) {
 		for i, c := range buf {
 			for x := ^c; x != 0; x &= x - 1 {
 				out = append(out, uint32(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)]))
