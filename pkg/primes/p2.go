@@ -109,7 +109,7 @@ func p2Starts(x, first, last uint64, threads int) []uint64 {
 	chunks := uint64(max(1, threads)) * 8
 	step := max(4096, total/(chunks*64))
 	work := func(b uint64) float64 { // a byte's work at wheel byte b
-		v := 30 * float64(b)
+		v := 30*float64(b) + 15
 		return 1 + p2PerP*30*float64(x)/(v*v*math.Log(float64(x)/v))
 	}
 	sum := 0.0
