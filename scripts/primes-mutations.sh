@@ -23,7 +23,7 @@ mutants=(
 	'p2.go|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))|pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x/p - 1)).Mul64(p))'
 	'p2.go|minus = minus.Add(pt.pairs).Add(seen.Mul64(pt.coef))|minus = minus.Add(seen.Mul64(pt.coef))'
 	'p2.go|seen = seen.Add64(pt.coef)|seen = seen.Add64(pt.coef - 1)'
-	'p2.go|hi, lo := bits.Mul64(p, pt.coef)|hi, lo := bits.Mul64(p, pt.coef+p)'
+	'p2.go|ph, pl := bits.Mul64(p, pt.coef)|ph, pl := bits.Mul64(p, pt.coef+p)'
 	'dr.go|return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil|return phi.Add64(t.psum[len(t.psum)-1]).Sub(p2), nil'
 )
 survived=0

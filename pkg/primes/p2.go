@@ -64,8 +64,8 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 			pt.ps = primesBetween(loB, hiB, small, pt.ps[:0])
 			for i := len(pt.ps) - 1; i >= 0; i-- {
 				p := uint64(pt.ps[i])
-				hi, lo := bits.Mul64(p, pt.coef) // the larger p's of the chunk, so far
-				pt.pairs = pt.pairs.Add(U128{Hi: hi, Lo: lo})
+				ph, pl := bits.Mul64(p, pt.coef) // the larger p's of the chunk, so far
+				pt.pairs = pt.pairs.Add(U128{Hi: ph, Lo: pl})
 				pt.coef += p
 				pt.weighted = pt.weighted.Add(pt.sum.Add(cur.upTo(x / p)).Mul64(p))
 			}
