@@ -289,9 +289,7 @@ func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
 	var wg sync.WaitGroup
 	for range max(1, opt.Threads) {
 		wg.Go(func() {
-			if opt.Background {
-				idleThread()
-			}
+			opt.start()
 			var local U128
 			for ctx.Err() == nil {
 				i := claimed.Add(1) - 1

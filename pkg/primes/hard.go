@@ -27,6 +27,9 @@ const (
 	blockShift  = 8  // bits a counter: 2^8
 	superShift  = 12 // bits a counter of the upper tier: 2^12
 	countShift  = 40 // a counter's count sits above its index sum (< 2^36)
+	// leafPiece is how many leaves are read between yields: the first
+	// segments hold most of them.
+	leafPiece = 4096
 )
 
 // hardPart is a chunk of segments' share, computed from acc = 0 at its
@@ -92,10 +95,8 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 	var wg sync.WaitGroup
 	for range min(uint64(threads), chunks) {
 		wg.Go(func() {
-			if opt.Background {
-				idleThread()
-			}
-			h := newHardSieve(t, levels)
+			opt.start()
+			h := newHardSieve(t, levels, opt)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
 				if c >= chunks {
@@ -120,20 +121,22 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 
 // hardSieve is one goroutine's segment with its counters.
 type hardSieve struct {
-	t      *drTables
-	levels int
-	sqrtY  uint64
-	words  []uint64
-	ctr    []uint64 // per block: set bits << countShift | Σ their indexes
-	upper  []uint64 // the same per 2^superShift bits
-	total  uint64   // and over the segment
+	t         *drTables
+	opt       Options // yields every leafPiece leaves (tick)
+	unyielded int     // leaves read since the last yield
+	levels    int
+	sqrtY     uint64
+	words     []uint64
+	ctr       []uint64 // per block: set bits << countShift | Σ their indexes
+	upper     []uint64 // the same per 2^superShift bits
+	total     uint64   // and over the segment
 	// the running total of the level being read: bits before at
 	at, run uint64
 }
 
-func newHardSieve(t *drTables, levels int) *hardSieve {
+func newHardSieve(t *drTables, levels int, opt Options) *hardSieve {
 	return &hardSieve{
-		t: t, levels: levels, sqrtY: isqrt(t.y),
+		t: t, levels: levels, sqrtY: isqrt(t.y), opt: opt,
 		words: make([]uint64, hardSegBits/64),
 		ctr:   make([]uint64, hardSegBits>>blockShift),
 		upper: make([]uint64, hardSegBits>>superShift),
@@ -263,6 +266,7 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 			if v >= int16(-b) && v <= int16(b) {
 				continue // not squarefree, or lpf(m) ≤ p
 			}
+			h.tick()
 			m := lmNumber(i - 1)
 			hi, lo := bits.Mul64(h.read(divide(xp, m), low), m*p)
 			if v > 0 { // μ(m) = 1: the term is −m·p·φ
@@ -276,6 +280,7 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 	} else {
 		hiIdx := t.piOf(min(mHi, t.x/(t.y+1)/p))
 		for i := hiIdx; i > max(b, t.piOf(mLo)); i-- {
+			h.tick()
 			q := uint64(t.primes[i])
 			hi, lo := bits.Mul64(h.read(t.quotient(xp, i), low), q*p)
 			coefs = coefs.Add64(q * p)
@@ -284,6 +289,14 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 	}
 	part.sum = part.sum.Add(sum).Add(mulU128(coefs, part.acc[b]))
 	part.coef[b] = part.coef[b].Add(coefs)
+}
+
+// tick counts a leaf, yielding every leafPiece.
+func (h *hardSieve) tick() {
+	if h.unyielded++; h.unyielded == leafPiece {
+		h.unyielded = 0
+		h.opt.yield()
+	}
 }
 
 // read returns the sum of the numbers ≤ v still set in the segment at low.

@@ -18,3 +18,7 @@ func idleThread() {
 	var param struct{ priority int32 }
 	syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedIdle, uintptr(unsafe.Pointer(&param)))
 }
+
+// osYield offers the calling thread's CPU to any other runnable thread
+// (sched_yield); it returns at once when there is none.
+func osYield() { syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }

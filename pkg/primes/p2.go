@@ -39,7 +39,7 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		return U128{}, err
 	}
 	s := newSieve(lo, hi)
-	s.yield, s.background = opt.Yield, opt.Background
+	s.opt = opt
 	starts := p2Starts(x, s.first, s.last, opt.Threads)
 	threads := min(max(1, opt.Threads), len(starts)-1)
 	type part struct {
@@ -60,6 +60,7 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		cur := wheelCursor{buf: buf, start: start}
 		pLo, pHi := max(y, x/(last+1))+1, min(sx, x/first)
 		for hiB := pHi; hiB >= pLo; {
+			opt.yield() // the first segments take most of the p's
 			loB := max(pLo, hiB-min(hiB, primesBlock-1))
 			pt.ps = primesBetween(loB, hiB, small, pt.ps[:0])
 			for i := len(pt.ps) - 1; i >= 0; i-- {

@@ -71,8 +71,24 @@ type Options struct {
 	Background bool
 }
 
-// yield calls o.Yield if there is one.
+// start begins one of the engine's goroutines: under Background, on an
+// idle thread of its own.
+func (o Options) start() {
+	if o.Background {
+		idleThread()
+	}
+}
+
+// yield ends a piece of work. Under Background the thread first offers its
+// CPU to the OS (osYield): a thread woken on another CPU can otherwise wait
+// for the next scheduler tick, 4 ms, before it preempts an idle one (seen
+// on a 2-CPU VM for some 0.3% of wakeups: a request's dozens of wakeups
+// across the API, Kafka and Redis then met one every few jobs). Then it
+// calls o.Yield if there is one.
 func (o Options) yield() {
+	if o.Background {
+		osYield()
+	}
 	if o.Yield != nil {
 		o.Yield()
 	}
@@ -211,7 +227,7 @@ func SumRange(ctx context.Context, a, b uint64, opt Options) (U128, error) {
 	for i := range pieces {
 		from := lo + i*farSpan
 		s := newSieve(from, from+min(b-from, farSpan-1)) // from+farSpan may pass 2^64
-		s.yield, s.background = opt.Yield, opt.Background
+		s.opt = opt
 		s.far = s.crossFar(ctx, opt.Threads, farBatchMax)
 		rest, err := s.run(ctx, opt.with(scaled(opt.Progress, float64(i)/float64(pieces), float64(i+1)/float64(pieces))))
 		if err != nil {
@@ -240,17 +256,20 @@ const (
 func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	far := make([]uint32, (s.last-s.first+4)/4)
 	gen := newSieve(heldMax+1, isqrt(s.hi))
-	gen.yield, gen.background = s.yield, s.background
+	gen.opt = s.opt
 	starts, used := gen.plan(threads)
 	lo := float64(s.lo)
 	batches := make(chan *farBatch, used) // one a goroutine: visits run at most used at once
 	for range used {
-		batches <- &farBatch{far: far, shared: used > 1, max: batchMax, regions: make([][]uint32, (len(far)>>farRegionShift)+1)}
+		batches <- &farBatch{far: far, shared: used > 1, max: batchMax, regions: make([][]uint32, (len(far)>>farRegionShift)+1), yield: s.opt.yield}
 	}
 	gen.each(ctx, used, starts, func(_ uint64, buf []byte, start uint64) {
 		b := <-batches
 		defer func() { batches <- b }()
 		for i, c := range buf {
+			if i&(blockBytes/8-1) == 0 {
+				s.opt.yield() // some ten thousand far primes a piece
+			}
 			for x := ^c; x != 0; x &= x - 1 {
 				s.crossOne(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)], lo, b)
 			}
@@ -271,6 +290,7 @@ type farBatch struct {
 	shared  bool
 	regions [][]uint32
 	n, max  int
+	yield   func() // between regions
 }
 
 const (
@@ -291,6 +311,7 @@ func (b *farBatch) add(word uint64, bit uint32) {
 // flush writes the crossings held into the bitmap.
 func (b *farBatch) flush() {
 	for r, list := range b.regions {
+		b.yield()
 		words := b.far[r<<farRegionShift:]
 		for _, e := range list {
 			if bit := uint32(1) << (e & 31); b.shared {
@@ -347,8 +368,7 @@ type sieve struct {
 	first, last uint64
 	primes      []uint32 // sieving primes from firstSieve to √hi (heldMax at most)
 	far         []uint32 // past heldMax²: the rest's multiples (crossFar)
-	yield       func()   // Options.Yield, called by each goroutine between blocks
-	background  bool     // Options.Background
+	opt         Options  // its goroutines start and yield by it
 	// segLen is the most bytes a segment holds: segBytes, or all of a
 	// shorter range, so that a short range costs little memory.
 	segLen int
@@ -375,7 +395,7 @@ func newSieve(lo, hi uint64) *sieve {
 
 // run sums the primes in [lo, hi] with opt.Threads goroutines.
 func (s *sieve) run(ctx context.Context, opt Options) (U128, error) {
-	s.yield, s.background = opt.Yield, opt.Background
+	s.opt = opt
 	starts, threads := s.plan(opt.Threads)
 	segs := visits(starts)
 	every := max(1, segs/100)
@@ -439,9 +459,7 @@ func (s *sieve) each(ctx context.Context, threads int, starts []uint64, visit fu
 	var wg sync.WaitGroup
 	for range threads {
 		wg.Go(func() {
-			if s.background {
-				idleThread()
-			}
+			s.opt.start()
 			w := newSieveWorker(s)
 			for ctx.Err() == nil {
 				c := claimed.Add(1) - 1
@@ -692,9 +710,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		}
 		prepare(0)
 		for blk := 0; blk < n; blk += blockBytes {
-			if s.yield != nil {
-				s.yield()
-			}
+			s.opt.yield()
 			// Small primes a block at a time, while it is in L1; a turn
 			// ending past the block spills into the next one, prepared
 			// just before.
@@ -709,14 +725,12 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		}
 		for width, class := range w.medium {
 			for c, ps := range class {
+				s.opt.yield() // a segment's medium primes take milliseconds
 				crossTurns[width][c](w.mem, w.lead, n, ps)
 			}
 		}
-		w.runs.cross(w.mem, w.lead, n)
+		w.runs.cross(w.mem, w.lead, n, s.opt.yield)
 		if nb > 0 {
-			if s.yield != nil {
-				s.yield()
-			}
 			w.park(from, to, segIdx)
 			w.crossLarge(buf, segIdx, segs, nb)
 		}
@@ -767,10 +781,12 @@ func (r *runLists) start(from, to uint64) {
 	r.swap()
 }
 
-// cross crosses off the runs that start in mem[at:at+n].
-func (r *runLists) cross(mem []byte, at, n int) {
+// cross crosses off the runs that start in mem[at:at+n], calling yield
+// between lists.
+func (r *runLists) cross(mem []byte, at, n int, yield func()) {
 	for c, phases := range r.cur {
 		for u, ps := range phases {
+			yield()
 			crossRuns[c](mem, at, n, ps, u, &r.next[c])
 		}
 	}
@@ -798,6 +814,9 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 	s := w.s
 	nb := uint64(len(w.buckets))
 	for ; w.pending < len(s.primes); w.pending++ {
+		if w.pending&4095 == 0 {
+			s.opt.yield() // the first segment parks millions
+		}
 		p := uint64(s.primes[w.pending])
 		q := firstMultiple(p, from)
 		over, m := bits.Mul64(p, q)
@@ -920,6 +939,9 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 	n := uint64(len(buf))
 	here := &w.buckets[segIdx&(nb-1)]
 	for k := 0; k <= len(here.full); k++ {
+		if k&7 == 7 {
+			w.s.opt.yield()
+		}
 		for _, e := range here.block(k) {
 			a, off, c, j := e.unpack()
 			steps := &bigSteps[c]
@@ -945,6 +967,9 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 	// last segment).
 	here = &w.lone[segIdx&(nb-1)]
 	for k := 0; k <= len(here.full); k++ {
+		if k&7 == 7 {
+			w.s.opt.yield()
+		}
 		for _, e := range here.block(k) {
 			a, off, c, j := e.unpack()
 			if off < n {
