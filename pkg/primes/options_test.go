@@ -34,6 +34,9 @@ func TestOptionsYieldAndBackground(t *testing.T) {
 		{"combinatorial", func(o primes.Options) (primes.U128, error) {
 			return primes.PrefixSum(context.Background(), 1e11, o)
 		}},
+		{"plan of a difference, as a worker runs it", func(o primes.Options) (primes.U128, error) {
+			return primes.PlanOn(primes.Prefix, 99e9, 1e11).Run(context.Background(), o)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

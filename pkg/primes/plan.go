@@ -62,8 +62,28 @@ func Sum(ctx context.Context, a, b uint64, opt Options) (U128, Plan, error) {
 }
 
 // Run computes the plan's sum. The prefix engine computes its two prefixes
-// one after the other, each with all of opt's threads.
+// one after the other, each with all of opt's threads. Under
+// opt.Background the work between the engines' threaded phases (tables,
+// the sieving primes, the final sums) runs on an idle thread too.
 func (p Plan) Run(ctx context.Context, opt Options) (U128, error) {
+	if !opt.Background {
+		return p.run(ctx, opt)
+	}
+	var (
+		sum U128
+		err error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		opt.start()
+		sum, err = p.run(ctx, opt)
+	}()
+	<-done
+	return sum, err
+}
+
+func (p Plan) run(ctx context.Context, opt Options) (U128, error) {
 	switch {
 	case p.A < 1 || p.A > p.B:
 		return U128{}, ErrRange

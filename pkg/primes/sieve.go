@@ -67,7 +67,8 @@ type Options struct {
 	Yield func()
 	// Background runs the engine's goroutines on threads of their own at
 	// the OS's lowest priority (SCHED_IDLE on Linux): they get a CPU only
-	// when no other thread wants it.
+	// when no other thread wants it. Plan.Run puts the rest of its work on
+	// such a thread too.
 	Background bool
 }
 
