@@ -228,7 +228,7 @@ func (h *hardSieve) cross(p, low uint64) {
 	j := bigIndex[r]
 	for i := (p*k - low) / 2; i < hardSegBits; {
 		h.clear(i)
-		i += p * uint64(bigSteps[0][j].gap) / 2
+		i += p * uint64(bigGap[j]) / 2
 		if j++; j == bigPhi {
 			j = 0
 		}

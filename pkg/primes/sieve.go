@@ -347,7 +347,7 @@ func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
 		}
 		k := m/30 - s.first
 		batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
-		q += uint64(bigSteps[0][j].gap)
+		q += uint64(bigGap[j])
 		if j++; j == bigPhi {
 			j = 0
 		}
@@ -491,12 +491,11 @@ type sieveWorker struct {
 	// third of a segment: they go a run of 30 at a time. (Small ones
 	// measured faster in turns of 30.)
 	runs runLists
-	// buckets and lone hold the large primes per segment ahead: lone
-	// those whose multiples are a segment or more apart (a ≥ loneMin), so
-	// that each crosses once a visit and takes no loop whose exit
-	// mispredicts; buckets the rest.
-	buckets, lone []bucket
-	free          []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
+	// buckets hold the large primes per segment ahead, each at its next
+	// multiple (crossLarge).
+	buckets []bucket
+	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
+	spare   []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
 	// pending indexes the first large prime not yet in a bucket: its
 	// first multiple, p², lies more than len(buckets) segments ahead.
 	pending int
@@ -514,52 +513,52 @@ type turnPrime struct {
 }
 
 // bucketEntry is a larger prime parked in the bucket of the segment where
-// its next multiple p·q falls: at byte off of that segment, with q ≡
-// bigWheel[j] (mod bigMod).
+// its next multiple p·q falls: off | k<<offBits | a<<32, at byte off of
+// that segment, with p = 30a + wheel[c] and q ≡ bigWheel[j] (mod bigMod),
+// k = c·bigPhi + j. One word, loaded and stored whole, keeps bucket traffic
+// at 8 bytes a crossing.
 //
-// With p = 30a + wheel[c], both the bit of p·q and the distance in bytes to
-// the next multiple depend only on c and j (see bigSteps), so stepping needs
-// no division and no dependency on the previous bit.
-type bucketEntry struct {
-	a     uint32 // ⌊p/30⌋
-	state uint32 // off | c<<offBits | j<<(offBits+3), in 8 bytes to keep bucket traffic low
-}
+// Both the bit of p·q and the distance in bytes to the next multiple
+// depend only on k (see bigSteps), so stepping needs no division and no
+// dependency on the previous bit.
+type bucketEntry uint64
 
-// offBits holds an offset in a segment; j < bigPhi takes the 9 bits above
-// it and c.
+// offBits holds an offset in a segment; k < 8·bigPhi takes the 12 bits
+// above it.
 const offBits = 20
 
 var _ = [1]int{}[(segBytes-1)>>offBits] // a larger segment needs another packing
 
 func packEntry(a, off, c, j uint64) bucketEntry {
-	return bucketEntry{a: uint32(a), state: uint32(off | c<<offBits | j<<(offBits+3))}
-}
-
-func (e bucketEntry) unpack() (a, off uint64, c, j uint32) {
-	return uint64(e.a), uint64(e.state & (1<<offBits - 1)), e.state >> offBits & 7, e.state >> (offBits + 3)
+	return bucketEntry(off | (c*bigPhi+j)<<offBits | a<<32)
 }
 
 // Large and far primes step through their multiples p·q with q coprime to
 // bigMod = 2·3·5·7·11 rather than to 30: a q divisible by 7 or 11 makes a
 // multiple of a presieved prime, crossed off already, and skipping those
 // saves 22% of the crossings (480 q in 2310 against 8 in 30). The tables
-// (11 KB) stay in L1.
+// (16 KB) stay in L1.
 const (
 	bigMod = 2310
 	bigPhi = 480 // residues mod bigMod coprime to it
 )
 
-// bigStep is one step of a large prime p = 30a + wheel[c] from p·q, q ≡
-// bigWheel[j] (mod bigMod), to p·q' with q' = q + gap the next q coprime to
-// bigMod: the bit of p·q in its byte, and the byte distance a·gap + corr,
-// where corr = ⌊wheel[c]·q'/30⌋ − ⌊wheel[c]·q/30⌋.
-type bigStep struct {
-	mask, corr, gap uint8
-}
+// bigSteps[k], k = c·bigPhi + j, is one step of a large prime p = 30a +
+// wheel[c] from p·q, q ≡ bigWheel[j] (mod bigMod), to p·q' with q' = q + gap
+// the next q coprime to bigMod: bits 0–7 the bit of p·q in its byte, 8–11
+// gap, 12–15 corr and 16– the k of q', where the byte distance is a·gap +
+// corr, corr = ⌊wheel[c]·q'/30⌋ − ⌊wheel[c]·q/30⌋. One load a crossing.
+const (
+	stepGap  = 8
+	stepCorr = 12
+	stepNext = 16
+)
 
 var (
 	bigWheel [bigPhi]uint16
-	bigSteps [8][bigPhi]bigStep
+	bigSteps [8 * bigPhi]uint32
+	// bigGap[j] is the gap from bigWheel[j] to the next residue.
+	bigGap [bigPhi]uint8
 	// bigIndex[r] is j with bigWheel[j] the least residue ≥ r coprime to
 	// bigMod (wrapping to 0 past the last), and toBig[r] its distance.
 	bigIndex [bigMod]uint16
@@ -584,12 +583,14 @@ func init() {
 		}
 		gap := next - uint64(w)
 		bigMaxGap = max(bigMaxGap, gap)
+		bigGap[j] = uint8(gap)
 		for c, pc := range wheel {
-			bigSteps[c][j] = bigStep{
-				mask: 1 << bitOf[pc*uint64(w)%30],
-				corr: uint8(pc*next/30 - pc*uint64(w)/30),
-				gap:  uint8(gap),
+			corr := pc*next/30 - pc*uint64(w)/30
+			if gap > 15 || corr > 15 {
+				panic("primes: a step of the big wheel does not fit its table")
 			}
+			k := uint64(c*bigPhi + j)
+			bigSteps[k] = uint32(1<<bitOf[pc*uint64(w)%30] | gap<<stepGap | corr<<stepCorr | (k-uint64(j)+uint64(j+1)%bigPhi)<<stepNext)
 		}
 	}
 	var at [bigMod]int // position in bigWheel, or −1
@@ -649,10 +650,9 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		pmax := uint64(s.primes[n-1])
 		// A power of two, so that picking a bucket is a mask, not a division.
 		reach := (bigMaxGap*pmax/30+1)/segBytes + 1
-		w.buckets, w.lone = make([]bucket, 1<<bits.Len64(reach)), make([]bucket, 1<<bits.Len64(reach))
+		w.buckets = make([]bucket, 1<<bits.Len64(reach))
 		for i := range w.buckets {
 			w.buckets[i].cur = new([bucketBlock]bucketEntry)
-			w.lone[i].cur = new([bucketBlock]bucketEntry)
 		}
 	}
 	return w
@@ -694,7 +694,6 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 	w.runs.start(from, to)
 	for i := range w.buckets {
 		w.release(&w.buckets[i])
-		w.release(&w.lone[i])
 	}
 	w.pending = s.nTurn
 	nb := uint64(len(w.buckets))
@@ -833,11 +832,7 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if seg >= segIdx+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		into := w.buckets
-		if p/30 >= loneMin {
-			into = w.lone
-		}
-		w.push(&into[seg&(nb-1)], packEntry(p/30, rel%segBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
+		w.push(&w.buckets[seg&(nb-1)], packEntry(p/30, rel%segBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
 	}
 }
 
@@ -934,67 +929,42 @@ func badTurn(size, at, n, b, turn int) {
 	panic(fmt.Sprintf("primes: turn of %d bytes at %d+%d outside %d bytes (buffer of %d)", turn, at, b, size, n))
 }
 
-// crossLarge crosses off the multiples parked in this segment's buckets
-// and parks each prime again in the bucket of its next multiple's segment.
+// crossLarge crosses off the multiples parked in this segment's bucket,
+// one each, and parks each prime again in the bucket of its next multiple's
+// segment: this one again when that multiple lies in it too, for the next
+// round to take (as primesieve's EratBig does). No prime loops over its
+// multiples in a segment, so no loop's exit mispredicts: a crossing costs a
+// bucket entry instead.
 func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
 	n := uint64(len(buf))
 	here := &w.buckets[segIdx&(nb-1)]
-	for k := 0; k <= len(here.full); k++ {
-		if k&7 == 7 {
-			w.s.opt.yield()
-		}
-		for _, e := range here.block(k) {
-			a, off, c, j := e.unpack()
-			steps := &bigSteps[c]
-			for off < n {
-				st := steps[j]
-				buf[off] |= st.mask
-				off += a*uint64(st.gap) + uint64(st.corr)
-				if j++; j == bigPhi {
-					j = 0
+	blocks := 0
+	for here.n > 0 || len(here.full) > 0 {
+		taken := *here
+		*here = bucket{full: w.spare[:0], cur: w.block()}
+		for k := 0; k <= len(taken.full); k++ {
+			if blocks++; blocks&7 == 0 {
+				w.s.opt.yield()
+			}
+			for _, e := range taken.block(k) {
+				off := uint64(e) & (segBytes - 1)
+				if off >= n {
+					continue // in a chunk's short last segment: past the chunk
 				}
-			}
-			off -= n // bytes past the end of this segment
-			next := segIdx + 1 + off/segBytes
-			if next >= segs {
-				continue // past the chunk: drop it rather than let a bucket grow
-			}
-			w.push(&w.buckets[next&(nb-1)], packEntry(a, off%segBytes, uint64(c), uint64(j)))
-		}
-	}
-	w.release(here)
-	// The lone ones: a step of at least 2a ≥ segBytes ≥ n leaves the
-	// segment, so one crossing at most (none past the chunk's end, in its
-	// last segment).
-	here = &w.lone[segIdx&(nb-1)]
-	for k := 0; k <= len(here.full); k++ {
-		if k&7 == 7 {
-			w.s.opt.yield()
-		}
-		for _, e := range here.block(k) {
-			a, off, c, j := e.unpack()
-			if off < n {
-				st := bigSteps[c][j]
-				buf[off] |= st.mask
-				off += a*uint64(st.gap) + uint64(st.corr)
-				if j++; j == bigPhi {
-					j = 0
+				st := bigSteps[e>>offBits&(1<<12-1)]
+				buf[off] |= byte(st)
+				off += uint64(e)>>32*uint64(st>>stepGap&15) + uint64(st>>stepCorr&15)
+				next := segIdx + off/segBytes
+				if next >= segs {
+					continue // past the chunk: drop it rather than let a bucket grow
 				}
+				w.push(&w.buckets[next&(nb-1)], e&^(1<<32-1)|bucketEntry(st>>stepNext)<<offBits|bucketEntry(off%segBytes))
 			}
-			off -= n
-			next := segIdx + 1 + off/segBytes
-			if next >= segs {
-				continue
-			}
-			w.push(&w.lone[next&(nb-1)], packEntry(a, off%segBytes, uint64(c), uint64(j)))
 		}
+		w.free = append(append(w.free, taken.full...), taken.cur)
+		w.spare = taken.full[:0]
 	}
-	w.release(here)
 }
-
-// loneMin is the least ⌊p/30⌋ whose multiples p·q are a segment or more
-// apart (the least step of q is 2: 2a bytes and more).
-const loneMin = segBytes / 2
 
 // bucketBlock is the entries of a bucket's block: buckets grow a block at a
 // time, from blocks other buckets emptied, so that nothing is copied and
@@ -1030,12 +1000,17 @@ func (w *sieveWorker) push(b *bucket, e bucketEntry) {
 // spill puts b's full block on its list and gives it an empty one.
 func (w *sieveWorker) spill(b *bucket) {
 	b.full = append(b.full, b.cur)
+	b.cur, b.n = w.block(), 0
+}
+
+// block returns an empty block, a freed one if there is one.
+func (w *sieveWorker) block() *[bucketBlock]bucketEntry {
 	if k := len(w.free); k > 0 {
-		b.cur, w.free = w.free[k-1], w.free[:k-1]
-	} else {
-		b.cur = new([bucketBlock]bucketEntry)
+		b := w.free[k-1]
+		w.free = w.free[:k-1]
+		return b
 	}
-	b.n = 0
+	return new([bucketBlock]bucketEntry)
 }
 
 // release empties bucket b, its full blocks going to the free list.

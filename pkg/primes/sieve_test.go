@@ -131,7 +131,7 @@ func TestSumRangeAgreesAcrossTiers(t *testing.T) {
 		// numbers each), so turns spill from one segment into the next,
 		// and several threads put chunk starts mid-turn.
 		// Near 2·10^15 the primes past 15.7 million join in, whose
-		// multiples are a segment or more apart (the lone buckets).
+		// multiples are a segment or more apart.
 		for _, a := range []uint64{1_200_000_000_000, 2_000_000_000_000_000} {
 			span := uint64(100_000_000)
 			if raceEnabled {
