@@ -114,6 +114,11 @@ const (
 	// Medium primes have a turn or more in a segment; primes from mediumMax
 	// on miss most segments and wait in buckets for the ones they hit.
 	mediumMax = segBytes // and so a turn spills into the next segment only
+	// winBytes is a window of a segment, its large primes' unit: they
+	// cross off one window at a time from buckets kept per window, so that
+	// their scattered writes stay within a quarter of L2 while the
+	// buckets stream through it.
+	winBytes = segBytes / 4
 	// maxChunk bounds the bytes one goroutine sieves from one start, so
 	// that a turn's offset fits in an int32.
 	maxChunk = 1 << 30
@@ -267,14 +272,25 @@ func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	gen.each(ctx, used, starts, func(_ uint64, buf []byte, start uint64) {
 		b := <-batches
 		defer func() { batches <- b }()
-		for i, c := range buf {
-			if i&(blockBytes/8-1) == 0 {
+		var ps [farRun]uint64
+		n := 0
+		// Eight bytes at a time, a word's primes in one loop; the buffer
+		// is padded to whole words with composites.
+		for i := 0; i < len(buf); i += 8 {
+			word := [8]byte{255, 255, 255, 255, 255, 255, 255, 255}
+			copy(word[:], buf[i:])
+			for x := ^binary.LittleEndian.Uint64(word[:]); x != 0; x &= x - 1 {
+				t := uint64(bits.TrailingZeros64(x))
+				ps[n] = 30*(start+uint64(i)+t/8) + wheel[t%8]
+				n++
+			}
+			if n > farRun-64 {
+				s.crossRun(ps[:n], lo, b)
+				n = 0
 				s.opt.yield() // some ten thousand far primes a piece
 			}
-			for x := ^c; x != 0; x &= x - 1 {
-				s.crossOne(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)], lo, b)
-			}
 		}
+		s.crossRun(ps[:n], lo, b)
 	})
 	for range used {
 		(<-batches).flush()
@@ -326,30 +342,57 @@ func (b *farBatch) flush() {
 	b.n = 0
 }
 
-// crossOne marks the multiples p·q in [lo, hi] with q coprime to bigMod (p is
-// past √lo ≤ q's smallest prime factor need not matter: a multiple of a
-// smaller prime is composite all the same).
-func (s *sieve) crossOne(p uint64, lo float64, batch *farBatch) {
-	// ⌈lo/p⌉ from a floating-point quotient (lo ≈ 2^64 at most, p > 2^27:
-	// off by one at most), made exact.
-	q := uint64(lo / float64(p))
-	if over, m := bits.Mul64(p, q); over == 0 && m < s.lo {
-		q++
-	} else if over, m := bits.Mul64(p, q-1); over == 0 && m >= s.lo {
-		q--
-	}
-	r := q % bigMod
-	q += uint64(toBig[r])
-	for j := bigIndex[r]; ; {
-		over, m := bits.Mul64(p, q)
-		if over != 0 || m > s.hi {
-			return
+// farRun is how many far primes crossRun takes at once.
+const farRun = 512
+
+// crossRun marks the multiples p·q in [lo, hi] of the primes ps, with q
+// coprime to bigMod (p is past √lo ≥ q's smallest prime factor need not
+// matter: a multiple of a smaller prime is composite all the same).
+//
+// Most far primes have no multiple there, and which do is a coin toss, so
+// the first multiples are found in one pass that keeps the primes with one
+// without branching on it: the primes' divisions overlap rather than
+// waiting out a mispredicted branch each. The crossings follow, for those
+// kept.
+func (s *sieve) crossRun(ps []uint64, lo float64, batch *farBatch) {
+	type hit struct{ p, q uint64 }
+	var hits [farRun]hit
+	n := 0
+	for _, p := range ps {
+		// ⌈lo/p⌉ from a floating-point quotient (lo ≈ 2^64 at most, p >
+		// 2^27: off by one at most), made exact; it truncates, so the
+		// first branch is nearly always taken.
+		q := uint64(lo / float64(p))
+		if over, m := bits.Mul64(p, q); over == 0 && m < s.lo {
+			q++
+		} else if over, m := bits.Mul64(p, q-1); over == 0 && m >= s.lo {
+			q--
 		}
-		k := m/30 - s.first
-		batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
-		q += uint64(bigGap[j])
-		if j++; j == bigPhi {
-			j = 0
+		q += uint64(toBig[q%bigMod])
+		over, m := bits.Mul64(p, q)
+		hits[n] = hit{p, q}
+		in := 1
+		if over != 0 {
+			in = 0
+		}
+		if m > s.hi {
+			in = 0
+		}
+		n += in
+	}
+	for _, h := range hits[:n] {
+		p, q := h.p, h.q
+		for j := bigIndex[q%bigMod]; ; {
+			m := p * q
+			k := m/30 - s.first
+			batch.add(k/4, uint32(8*(k%4)+uint64(bitOf[m%30])))
+			q += uint64(bigGap[j])
+			if j++; j == bigPhi {
+				j = 0
+			}
+			if over, m := bits.Mul64(p, q); over != 0 || m > s.hi {
+				break
+			}
 		}
 	}
 }
@@ -649,7 +692,7 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		// one, so a prime never skips more than this many buckets ahead.
 		pmax := uint64(s.primes[n-1])
 		// A power of two, so that picking a bucket is a mask, not a division.
-		reach := (bigMaxGap*pmax/30+1)/segBytes + 1
+		reach := (bigMaxGap*pmax/30+1)/winBytes + 1
 		w.buckets = make([]bucket, 1<<bits.Len64(reach))
 		for i := range w.buckets {
 			w.buckets[i].cur = new([bucketBlock]bucketEntry)
@@ -698,7 +741,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 	w.pending = s.nTurn
 	nb := uint64(len(w.buckets))
 
-	segs := (to - from + segBytes - 1) / segBytes
+	wins := (to - from + winBytes - 1) / winBytes
 	for segIdx, start := uint64(0), from; start < to; segIdx, start = segIdx+1, start+segBytes {
 		if ctx.Err() != nil {
 			return false
@@ -732,7 +775,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		w.runs.cross(w.mem, w.lead, n, s.opt.yield)
 		if nb > 0 {
 			w.park(from, to, segIdx)
-			w.crossLarge(buf, segIdx, segs, nb)
+			w.crossLarge(buf, segIdx, wins, nb)
 		}
 		if s.far != nil {
 			for i := range buf {
@@ -828,11 +871,11 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 			continue // no multiple of p in this chunk
 		}
 		rel := m/30 - from
-		seg := rel / segBytes
-		if seg >= segIdx+nb {
+		win := rel / winBytes
+		if win >= segIdx*(segBytes/winBytes)+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		w.push(&w.buckets[seg&(nb-1)], packEntry(p/30, rel%segBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
+		w.push(&w.buckets[win&(nb-1)], packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
 	}
 }
 
@@ -929,40 +972,44 @@ func badTurn(size, at, n, b, turn int) {
 	panic(fmt.Sprintf("primes: turn of %d bytes at %d+%d outside %d bytes (buffer of %d)", turn, at, b, size, n))
 }
 
-// crossLarge crosses off the multiples parked in this segment's bucket,
-// one each, and parks each prime again in the bucket of its next multiple's
-// segment: this one again when that multiple lies in it too, for the next
-// round to take (as primesieve's EratBig does). No prime loops over its
-// multiples in a segment, so no loop's exit mispredicts: a crossing costs a
-// bucket entry instead.
-func (w *sieveWorker) crossLarge(buf []byte, segIdx, segs, nb uint64) {
-	n := uint64(len(buf))
-	here := &w.buckets[segIdx&(nb-1)]
+// crossLarge crosses off the multiples parked in the buckets of this
+// segment's windows, one each, and parks each prime again in the bucket of
+// its next multiple's window: this one again when that multiple lies in it
+// too, for the next round to take (as primesieve's EratBig does). No prime
+// loops over its multiples in a window, so no loop's exit mispredicts: a
+// crossing costs a bucket entry instead.
+func (w *sieveWorker) crossLarge(buf []byte, segIdx, wins, nb uint64) {
 	blocks := 0
-	for here.n > 0 || len(here.full) > 0 {
-		taken := *here
-		*here = bucket{full: w.spare[:0], cur: w.block()}
-		for k := 0; k <= len(taken.full); k++ {
-			if blocks++; blocks&7 == 0 {
-				w.s.opt.yield()
-			}
-			for _, e := range taken.block(k) {
-				off := uint64(e) & (segBytes - 1)
-				if off >= n {
-					continue // in a chunk's short last segment: past the chunk
+	for at := 0; at < len(buf); at += winBytes {
+		win := segIdx*(segBytes/winBytes) + uint64(at/winBytes)
+		window := buf[at:min(at+winBytes, len(buf))]
+		n := uint64(len(window))
+		here := &w.buckets[win&(nb-1)]
+		for here.n > 0 || len(here.full) > 0 {
+			taken := *here
+			*here = bucket{full: w.spare[:0], cur: w.block()}
+			for k := 0; k <= len(taken.full); k++ {
+				if blocks++; blocks&7 == 0 {
+					w.s.opt.yield()
 				}
-				st := bigSteps[e>>offBits&(1<<12-1)]
-				buf[off] |= byte(st)
-				off += uint64(e)>>32*uint64(st>>stepGap&15) + uint64(st>>stepCorr&15)
-				next := segIdx + off/segBytes
-				if next >= segs {
-					continue // past the chunk: drop it rather than let a bucket grow
+				for _, e := range taken.block(k) {
+					off := uint64(e) & (winBytes - 1)
+					if off >= n {
+						continue // in a chunk's short last window: past the chunk
+					}
+					st := bigSteps[e>>offBits&(1<<12-1)]
+					window[off] |= byte(st)
+					off += uint64(e)>>32*uint64(st>>stepGap&15) + uint64(st>>stepCorr&15)
+					next := win + off/winBytes
+					if next >= wins {
+						continue // past the chunk: drop it rather than let a bucket grow
+					}
+					w.push(&w.buckets[next&(nb-1)], e&^(1<<32-1)|bucketEntry(st>>stepNext)<<offBits|bucketEntry(off%winBytes))
 				}
-				w.push(&w.buckets[next&(nb-1)], e&^(1<<32-1)|bucketEntry(st>>stepNext)<<offBits|bucketEntry(off%segBytes))
 			}
+			w.free = append(append(w.free, taken.full...), taken.cur)
+			w.spare = taken.full[:0]
 		}
-		w.free = append(append(w.free, taken.full...), taken.cur)
-		w.spare = taken.full[:0]
 	}
 }
 
