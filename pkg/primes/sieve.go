@@ -534,7 +534,7 @@ type sieveWorker struct {
 	// third of a segment: they go a run of 30 at a time. (Small ones
 	// measured faster in turns of 30.)
 	runs runLists
-	// buckets hold the large primes per segment ahead, each at its next
+	// buckets hold the large primes per window ahead, each at its next
 	// multiple (crossLarge).
 	buckets []bucket
 	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
@@ -555,9 +555,9 @@ type turnPrime struct {
 	b int32
 }
 
-// bucketEntry is a larger prime parked in the bucket of the segment where
+// bucketEntry is a larger prime parked in the bucket of the window where
 // its next multiple p·q falls: off | k<<offBits | a<<32, at byte off of
-// that segment, with p = 30a + wheel[c] and q ≡ bigWheel[j] (mod bigMod),
+// that window, with p = 30a + wheel[c] and q ≡ bigWheel[j] (mod bigMod),
 // k = c·bigPhi + j. One word, loaded and stored whole, keeps bucket traffic
 // at 8 bytes a crossing.
 //
@@ -599,7 +599,7 @@ const (
 
 var (
 	bigWheel [bigPhi]uint16
-	bigSteps [8 * bigPhi]uint32
+	bigSteps [1 << 12]uint32 // 8·bigPhi used; the rest pads the index to 12 bits
 	// bigGap[j] is the gap from bigWheel[j] to the next residue.
 	bigGap [bigPhi]uint8
 	// bigIndex[r] is j with bigWheel[j] the least residue ≥ r coprime to
@@ -847,8 +847,9 @@ func (r *runLists) swap() {
 	}
 }
 
-// park puts pending larger primes into the buckets of the segments holding
-// their first multiples, as far as the buckets reach past segment segIdx.
+// park puts pending larger primes into the buckets of the windows holding
+// their first multiples, as far as the buckets reach past the first window
+// of segment segIdx.
 // A prime whose square is before the chunk has its first multiple within
 // reach of the buckets (multiples are at most 6p numbers apart). After
 // those, primes come in ascending order with first multiple p², so the
@@ -983,7 +984,6 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, wins, nb uint64) {
 	for at := 0; at < len(buf); at += winBytes {
 		win := segIdx*(segBytes/winBytes) + uint64(at/winBytes)
 		window := buf[at:min(at+winBytes, len(buf))]
-		n := uint64(len(window))
 		here := &w.buckets[win&(nb-1)]
 		for here.n > 0 || len(here.full) > 0 {
 			taken := *here
@@ -992,24 +992,38 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, wins, nb uint64) {
 				if blocks++; blocks&7 == 0 {
 					w.s.opt.yield()
 				}
-				for _, e := range taken.block(k) {
-					off := uint64(e) & (winBytes - 1)
-					if off >= n {
-						continue // in a chunk's short last window: past the chunk
-					}
-					st := bigSteps[e>>offBits&(1<<12-1)]
-					window[off] |= byte(st)
-					off += uint64(e)>>32*uint64(st>>stepGap&15) + uint64(st>>stepCorr&15)
-					next := win + off/winBytes
-					if next >= wins {
-						continue // past the chunk: drop it rather than let a bucket grow
-					}
-					w.push(&w.buckets[next&(nb-1)], e&^(1<<32-1)|bucketEntry(st>>stepNext)<<offBits|bucketEntry(off%winBytes))
-				}
+				w.crossBlock(window, taken.block(k), win, wins)
 			}
 			w.free = append(append(w.free, taken.full...), taken.cur)
 			w.spare = taken.full[:0]
 		}
+	}
+}
+
+// crossBlock crosses off the multiples of a block of entries parked for
+// window number win, and parks each again (crossLarge).
+func (w *sieveWorker) crossBlock(window []byte, es []bucketEntry, win, wins uint64) {
+	n := uint64(len(window))
+	buckets := w.buckets
+	mask := uint64(len(buckets) - 1)
+	for _, e := range es {
+		off := uint64(e) & (winBytes - 1)
+		if off >= n {
+			continue // in a chunk's short last window: past the chunk
+		}
+		st := bigSteps[e>>offBits&(1<<12-1)]
+		window[off] |= byte(st)
+		off += uint64(e)>>32*uint64(st>>stepGap&15) + uint64(st>>stepCorr&15)
+		next := win + off/winBytes
+		if next >= wins {
+			continue // past the chunk: drop it rather than let a bucket grow
+		}
+		b := &buckets[next&mask]
+		if b.n == bucketBlock {
+			w.spill(b)
+		}
+		b.cur[b.n] = e&^(1<<32-1) | bucketEntry(st>>stepNext)<<offBits | bucketEntry(off%winBytes)
+		b.n++
 	}
 }
 
@@ -1019,7 +1033,7 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, wins, nb uint64) {
 // (as primesieve's buckets do).
 const bucketBlock = 4096
 
-// bucket is the entries parked for one segment: cur[:n] and full blocks.
+// bucket is the entries parked for one window: cur[:n] and full blocks.
 type bucket struct {
 	full []*[bucketBlock]bucketEntry
 	cur  *[bucketBlock]bucketEntry
