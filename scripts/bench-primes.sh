@@ -29,15 +29,34 @@ best() { # best of three wall-clock seconds of "$@"
 	echo "$b"
 }
 
-printf '| work | threads | sumprimes (s) | primesieve count (s) | ratio |\n|---|---|---|---|---|\n'
+seconds() { # a Go duration ("6m19.366s") in seconds
+	awk -v d="$1" 'BEGIN {
+		t = 0
+		while (match(d, /^[0-9.]+(h|ms|us|ns|m|s)/) || match(d, /^[0-9.]+µs/)) {
+			tok = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+			n = tok + 0; u = tok; sub(/^[0-9.]+/, "", u)
+			t += n * (u == "h" ? 3600 : u == "m" ? 60 : u == "s" ? 1 : u == "ms" ? 1e-3 : u == "ns" ? 1e-9 : 1e-6)
+		}
+		print (d == "" ? t : 1e9)
+	}'
+}
+
+# The planner's estimate (one core) beside the one-thread rows.
+printf '| work | threads | sumprimes (s) | primesieve count (s) | ratio (target ≤ 1 from 10^12) | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|\n'
 row() { # label a b threads engine
-	local ours theirs
+	local ours theirs estimate=— ratio=—
 	ours=$(best "$bin" sum "$2" "$3" --threads "$4" --engine "$5")
+	if [ "$4" = 1 ]; then
+		estimate=$(seconds "$("$bin" sum "$2" "$3" --engine "$5" --plan --threads 1 --dry-run 2>&1 >/dev/null |
+			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')")
+		ratio=$(awk -v e="$estimate" -v o="$ours" 'BEGIN{printf "%.2f", e/o}')
+		estimate=$(awk -v e="$estimate" 'BEGIN{printf "%.3f", e}')
+	fi
 	if [ "$5" = sieve ] || [ "${BENCH_FULL:-}" = 1 ]; then
 		theirs=$(best primesieve "$2" "$3" -t"$4" -c -q)
-		printf '| %s | %s | %.3f | %.3f | %.2f |\n' "$1" "$4" "$ours" "$theirs" "$(awk -v o="$ours" -v t="$theirs" 'BEGIN{print o/t}')"
+		printf '| %s | %s | %.3f | %.3f | %.2f | %s | %s |\n' "$1" "$4" "$ours" "$theirs" "$(awk -v o="$ours" -v t="$theirs" 'BEGIN{print o/t}')" "$estimate" "$ratio"
 	else
-		printf '| %s | %s | %.3f | — | — |\n' "$1" "$4" "$ours"
+		printf '| %s | %s | %.3f | — | — | %s | %s |\n' "$1" "$4" "$ours" "$estimate" "$ratio"
 	fi
 }
 for t in 1 "$cores"; do
@@ -74,17 +93,6 @@ if [ -x "$anchor/build.sh" ]; then
 	command -v /usr/bin/time >/dev/null ||
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 	primesum=$("$anchor/build.sh" "$PWD/.cache/primesum")
-	seconds() { # a Go duration ("6m19.366s") in seconds
-		awk -v d="$1" 'BEGIN {
-			t = 0
-			while (match(d, /^[0-9.]+(h|ms|us|ns|m|s)/) || match(d, /^[0-9.]+µs/)) {
-				tok = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
-				n = tok + 0; u = tok; sub(/^[0-9.]+/, "", u)
-				t += n * (u == "h" ? 3600 : u == "m" ? 60 : u == "s" ? 1 : u == "ms" ? 1e-3 : u == "ns" ? 1e-9 : 1e-6)
-			}
-			print (d == "" ? t : 1e9)
-		}'
-	}
 	run() { # prints "seconds peak-MB sum" of "$@": the program's own time, /usr/bin/time's peak, the sum
 		local out
 		out=$(/usr/bin/time -f 'peak %M' "$@" 2>&1)

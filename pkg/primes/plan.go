@@ -137,7 +137,7 @@ func scaled(f func(float64), from, to float64) func(float64) {
 // plus finding those primes.
 //
 // Past heldMax² each piece of farSpan numbers also streams the primes from
-// heldMax to √b, some 12 ns each.
+// heldMax to √b, some 7.5 ns each.
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
@@ -145,7 +145,7 @@ func SieveCost(a, b uint64) time.Duration {
 	if b > heldMax*heldMax {
 		r := math.Sqrt(float64(b))
 		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
-		cost += (math.Floor((span-1)/farSpan) + 1) * far * 12
+		cost += (math.Floor((span-1)/farSpan) + 1) * far * 7.5
 	}
 	return nanos(cost)
 }
@@ -189,8 +189,8 @@ var drUsed atomic.Bool
 // Measured one-core costs, by log10 of the upper bound (see the README's
 // figures): nanoseconds per number sieved, and per n^⅔ for the prefix.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {9, 0.06}, {10, 0.095}, {11, 0.12}, {12, 0.145}, {13, 0.21}, {14, 0.45}, {15, 0.65}, {16, 0.9}, {17, 1.5}, {18, 2.15}, {19.27, 4.0}}
-	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 1}, {10, 0.97}, {11, 0.89}, {12, 0.72}, {13, 0.61}, {14, 0.515}, {15, 0.46}, {16, 0.41}, {17, 0.36}, {18, 0.32}, {19.3, 0.32}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.25}, {14, 0.35}, {15, 0.45}, {16, 0.51}, {17, 0.74}, {18, 0.97}, {19, 1.08}, {19.27, 1.13}}
+	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 0.84}, {10, 0.87}, {11, 0.76}, {12, 0.63}, {13, 0.53}, {14, 0.47}, {15, 0.4}, {16, 0.37}, {17, 0.36}, {18, 0.32}, {19.3, 0.32}}
 )
 
 // interpolate reads a piecewise-linear table at x, flat past either end.
