@@ -274,14 +274,9 @@ func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 		defer func() { batches <- b }()
 		var ps [farRun]uint64
 		n := 0
-		// Eight bytes at a time, a word's primes in one loop; the buffer
-		// is padded to whole words with composites.
 		for i := 0; i < len(buf); i += 8 {
-			word := [8]byte{255, 255, 255, 255, 255, 255, 255, 255}
-			copy(word[:], buf[i:])
-			for x := ^binary.LittleEndian.Uint64(word[:]); x != 0; x &= x - 1 {
-				t := uint64(bits.TrailingZeros64(x))
-				ps[n] = 30*(start+uint64(i)+t/8) + wheel[t%8]
+			for x := primeBits(buf, i); x != 0; x &= x - 1 {
+				ps[n] = primeAt(start+uint64(i), x)
 				n++
 			}
 			if n > farRun-64 {
@@ -1210,13 +1205,29 @@ func sievingPrimes(n uint64) []uint32 {
 	s := newSieve(firstSieve, n)
 	starts, _ := s.plan(1)
 	s.each(context.Background(), 1, starts, func(_ uint64, buf []byte, start uint64) {
-		for i, c := range buf {
-			for x := ^c; x != 0; x &= x - 1 {
-				out = append(out, uint32(30*(start+uint64(i))+wheel[bits.TrailingZeros8(x)]))
+		for i := 0; i < len(buf); i += 8 {
+			for x := primeBits(buf, i); x != 0; x &= x - 1 {
+				out = append(out, uint32(primeAt(start+uint64(i), x)))
 			}
 		}
 	})
 	return out
+}
+
+// primeBits returns the bits of the primes in the sieved bytes buf[i:i+8]
+// (bytes past buf count as composites): the word's primes in one loop, not
+// a loop a byte whose exit mispredicts each time.
+func primeBits(buf []byte, i int) uint64 {
+	word := [8]byte{255, 255, 255, 255, 255, 255, 255, 255}
+	copy(word[:], buf[i:])
+	return ^binary.LittleEndian.Uint64(word[:])
+}
+
+// primeAt returns the number of the lowest set bit of x, a word from
+// primeBits of the bytes from byte k on.
+func primeAt(k, x uint64) uint64 {
+	t := uint64(bits.TrailingZeros64(x))
+	return 30*(k+t/8) + wheel[t%8]
 }
 
 // isqrt returns ⌊√n⌋ exactly, for every 64-bit n (the float can round up
