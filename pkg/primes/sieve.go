@@ -341,8 +341,8 @@ func (b *farBatch) flush() {
 const farRun = 512
 
 // crossRun marks the multiples p·q in [lo, hi] of the primes ps, with q
-// coprime to bigMod (p is past √lo ≥ q's smallest prime factor need not
-// matter: a multiple of a smaller prime is composite all the same).
+// coprime to bigMod (q may have a prime factor below p: such a multiple is
+// composite all the same).
 //
 // Most far primes have no multiple there, and which do is a coin toss, so
 // the first multiples are found in one pass that keeps the primes with one
@@ -535,7 +535,7 @@ type sieveWorker struct {
 	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
 	spare   []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
 	// pending indexes the first large prime not yet in a bucket: its
-	// first multiple, p², lies more than len(buckets) segments ahead.
+	// first multiple, p², lies more than len(buckets) windows ahead.
 	pending int
 }
 
@@ -561,8 +561,8 @@ type turnPrime struct {
 // dependency on the previous bit.
 type bucketEntry uint64
 
-// offBits holds an offset in a segment; k < 8·bigPhi takes the 12 bits
-// above it.
+// offBits holds an offset in a window (or a segment); k < 8·bigPhi takes
+// the 12 bits above it.
 const offBits = 20
 
 var _ = [1]int{}[(segBytes-1)>>offBits] // a larger segment needs another packing
@@ -575,7 +575,7 @@ func packEntry(a, off, c, j uint64) bucketEntry {
 // bigMod = 2·3·5·7·11 rather than to 30: a q divisible by 7 or 11 makes a
 // multiple of a presieved prime, crossed off already, and skipping those
 // saves 22% of the crossings (480 q in 2310 against 8 in 30). The tables
-// (16 KB) stay in L1.
+// take 23 KB.
 const (
 	bigMod = 2310
 	bigPhi = 480 // residues mod bigMod coprime to it
