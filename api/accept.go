@@ -113,6 +113,9 @@ func (a *acceptor) settle(batch []*submission) {
 	}
 	recs := make([]job.Record, len(batch))
 	for i, s := range batch {
+		if len(batch) > 1 {
+			s.j.Batch = batch[0].j.RequestID
+		}
 		s.j.Generation = gen
 		recs[i] = job.Pending(s.j)
 	}

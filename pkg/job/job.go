@@ -57,6 +57,21 @@ type Job struct {
 	// expects to take long, empty (light) for the rest, so that a light
 	// job never waits behind a heavy one.
 	Lane Lane `json:"lane,omitempty"`
+	// Batch is the request id of the first job of the submits the API
+	// accepted together with this one, when there were others: the whole
+	// batch goes to one partition of its lane's topic, one record batch
+	// for the broker to append instead of one per partition (the sticky
+	// partitioning Kafka's own producer does for records without a key).
+	Batch string `json:"batch,omitempty"`
+}
+
+// PartitionKey is what the job's partition is hashed from: its batch's
+// id, or its own for a job accepted alone.
+func (j Job) PartitionKey() string {
+	if j.Batch != "" {
+		return j.Batch
+	}
+	return j.RequestID
 }
 
 // Lane names a cost lane: its own topic, consumer group and workers.

@@ -33,13 +33,13 @@ func (l Lag) Total() int64 {
 }
 
 // Of returns the lag of the partition j is published to: its lane's topic,
-// the partition its request id hashes to (as PublishAll chooses it).
+// the partition PublishAll chose for it (partitionOf).
 func (l Lag) Of(j job.Job) int64 {
 	parts := l.partitions[j.Lane]
 	if len(parts) == 0 {
 		return 0
 	}
-	return l.ByLane[j.Lane][(&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.RequestID)}, parts...)]
+	return l.ByLane[j.Lane][partitionOf(j, parts)]
 }
 
 // Lag reads every lane's consumer-group lag, over the partitions each

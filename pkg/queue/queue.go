@@ -242,7 +242,7 @@ func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
 }
 
 // PublishAll publishes jobs at once, each to its lane's topic and the
-// partition its request id hashes to, in one produce request per leading
+// partition its partition key hashes to (partitionOf), in one produce request per leading
 // broker (one in all on a single broker), sent side by side; errs[i] is
 // nil only once every in-sync replica has jobs[i]. Nothing waits for a
 // timer: a caller that wants batches gathers the jobs that arrive while its
@@ -257,8 +257,7 @@ func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
 			errs[i] = fmt.Errorf("queue: publish job %s: %w", j.RequestID, err)
 			continue
 		}
-		// The key hash Java clients use, so a job's partition is theirs too.
-		p := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.RequestID)}, l.parts...)
+		p := partitionOf(j, l.parts)
 		b := byLeader[l.leader[p]]
 		if b == nil {
 			b = &produceBatch{}
@@ -279,6 +278,12 @@ func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
 	}
 	wg.Wait()
 	return errs
+}
+
+// partitionOf is the partition of parts that j goes to: its partition key
+// hashed as Java clients hash keys (murmur2), so a batch's jobs share one.
+func partitionOf(j job.Job, parts []int) int {
+	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.PartitionKey())}, parts...)
 }
 
 // produceBatch is what one produce request carries: job indexes by topic

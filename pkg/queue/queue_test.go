@@ -290,6 +290,37 @@ func TestKafkaLag(t *testing.T) {
 	})
 }
 
+// TestKafkaBatchSharesAPartition: jobs accepted together go to one
+// partition, the one their lag is read from.
+func TestKafkaBatchSharesAPartition(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 6)
+	var jobs []job.Job
+	for _, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		jobs = append(jobs, job.Job{RequestID: id, A: 1, B: 2, Batch: "a"})
+	}
+	for i, err := range b.queue.PublishAll(b.ctx, jobs) {
+		if err != nil {
+			t.Fatalf("publish %s: %v", jobs[i].RequestID, err)
+		}
+	}
+	lag, err := b.queue.Lag(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.queue.Consumer(job.Light)
+	defer c.Close()
+	for range jobs {
+		m, err := c.Fetch(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := lag.ByLane[job.Light][m.Partition]; n != int64(len(jobs)) || lag.Of(m.Job) != n {
+			t.Fatalf("%s went to partition %d with lag %d, Of says %d; want all %d in one partition", m.Key, m.Partition, n, lag.Of(m.Job), len(jobs))
+		}
+	}
+}
+
 // TestKafkaNamesAndMissingTopics: what a message says of its request, and a
 // topic that is not there.
 func TestKafkaNamesAndMissingTopics(t *testing.T) {
