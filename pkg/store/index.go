@@ -34,7 +34,7 @@ func (r *Redis) Touch(ctx context.Context, id string, at time.Time) error {
 func (r *Redis) Forget(ctx context.Context, id string) error {
 	pipe := r.client.Pipeline()
 	for _, lane := range job.Lanes {
-		r.settle(ctx, pipe, id, lane, lane == job.Light)
+		r.settle(ctx, pipe, lane, lane == job.Light, id)
 	}
 	_, err := pipe.Exec(ctx)
 	return translate(err)

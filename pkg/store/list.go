@@ -73,17 +73,16 @@ func (r *Redis) listKey(owner string) string {
 // for that long goes too, with its last entries.
 func (r *Redis) indexForList(ctx context.Context, pipe redis.Pipeliner, recs []job.Record) {
 	cutoff := fmt.Sprintf("(%013d", time.Now().Add(-r.ttl).UnixMilli())
-	keys := map[string]bool{}
+	entries := map[string][]redis.Z{}
 	for _, rec := range recs {
 		z := redis.Z{Member: listEntry(rec)}
-		pipe.ZAdd(ctx, r.listKey(""), z)
-		keys[r.listKey("")] = true
+		entries[r.listKey("")] = append(entries[r.listKey("")], z)
 		if rec.Owner != "" {
-			pipe.ZAdd(ctx, r.listKey(rec.Owner), z)
-			keys[r.listKey(rec.Owner)] = true
+			entries[r.listKey(rec.Owner)] = append(entries[r.listKey(rec.Owner)], z)
 		}
 	}
-	for key := range keys {
+	for key, zs := range entries {
+		pipe.ZAdd(ctx, key, zs...)
 		pipe.ZRemRangeByLex(ctx, key, "-", cutoff)
 		pipe.PExpire(ctx, key, r.ttl)
 	}

@@ -272,14 +272,26 @@ func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, stri
 	genKey := r.prefix + "generation"
 	pipe.SetNX(ctx, genKey, uuid.NewString(), 0)
 	gen := pipe.Get(ctx, genKey)
+	// One command per record (its SETNX), the rest one per key for them
+	// all: the pending index, each lane's backlog, the listings.
+	pending := make([]redis.Z, len(recs))
+	backlog := map[job.Lane][]any{}
+	for i, rec := range recs {
+		pending[i] = redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID}
+		backlog[rec.Lane] = append(backlog[rec.Lane], rec.RequestID, rec.Planned().Estimate.Milliseconds())
+	}
+	if len(pending) > 0 {
+		pipe.ZAdd(ctx, r.pendingKey(), pending...)
+	}
+	for lane, args := range backlog {
+		backlogAdd.Eval(ctx, pipe, r.backlogKeys(lane), args...)
+	}
 	sets := make([]*redis.BoolCmd, len(recs))
 	for i, rec := range recs {
 		data, err := json.Marshal(rec)
 		if err != nil {
 			return nil, "", fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 		}
-		pipe.ZAdd(ctx, r.pendingKey(), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID})
-		backlogAdd.Eval(ctx, pipe, r.backlogKeys(rec.Lane), rec.RequestID, rec.Planned().Estimate.Milliseconds())
 		sets[i] = pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
 	}
 	r.indexForList(ctx, pipe, recs)
@@ -348,7 +360,13 @@ func (r *Redis) PutAll(ctx context.Context, recs []job.Record) ([]error, error) 
 			return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 		}
 		puts[i] = putFinal.Eval(ctx, pipe, []string{r.Key(rec.RequestID)}, data, r.ttl.Milliseconds(), string(rec.Status), r.eventsChannel())
-		r.settle(ctx, pipe, rec.RequestID, rec.Lane, false)
+	}
+	byLane := map[job.Lane][]string{}
+	for _, rec := range recs {
+		byLane[rec.Lane] = append(byLane[rec.Lane], rec.RequestID)
+	}
+	for lane, ids := range byLane {
+		r.settle(ctx, pipe, lane, false, ids...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, translate(err)
@@ -362,28 +380,38 @@ func (r *Redis) PutAll(ctx context.Context, recs []job.Record) ([]error, error) 
 	return errs, nil
 }
 
-// settle queues on pipe what ends a job that reached its final state: out
-// of the index and the lane's backlog, no lease or progress, and, with
-// announce, its id to whoever waits on it (putFinal announces the record
-// itself).
-func (r *Redis) settle(ctx context.Context, pipe redis.Pipeliner, id string, lane job.Lane, announce bool) {
-	pipe.ZRem(ctx, r.pendingKey(), id)
-	pipe.HDel(ctx, r.attemptsKey(), id)
-	pipe.Del(ctx, r.leaseKey(id)) // one key a command: on a Cluster they sit in different slots
-	pipe.Del(ctx, r.progressKey(id))
-	backlogRemove.Eval(ctx, pipe, r.backlogKeys(lane), id)
-	if announce {
-		pipe.Publish(ctx, r.eventsChannel(), id)
+// settle queues on pipe what ends jobs of lane that reached their final
+// state: out of the index and the lane's backlog, no lease or progress,
+// and, with announce, each id to whoever waits on it (putFinal announces
+// the record itself). The index and the backlog take them all in one
+// command each.
+func (r *Redis) settle(ctx context.Context, pipe redis.Pipeliner, lane job.Lane, announce bool, ids ...string) {
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	pipe.ZRem(ctx, r.pendingKey(), members...)
+	pipe.HDel(ctx, r.attemptsKey(), ids...)
+	backlogRemove.Eval(ctx, pipe, r.backlogKeys(lane), members...)
+	for _, id := range ids {
+		pipe.Del(ctx, r.leaseKey(id)) // one key a command: on a Cluster they sit in different slots
+		pipe.Del(ctx, r.progressKey(id))
+		if announce {
+			pipe.Publish(ctx, r.eventsChannel(), id)
+		}
 	}
 }
 
 // putFinal writes a final record over an IN_PROGRESS one or none, never
 // over a final one: one step, so that whichever final state comes first,
 // a result, a failure, a cancellation or a rejection, stands. What it
-// writes it announces, whole, on the events channel (ARGV[4]).
+// writes it announces, whole, on the events channel (ARGV[4]). A record is
+// JSON from encoding/json, where a quote inside a string is escaped: the
+// plain text "status":"IN_PROGRESS" can only be its status field, and
+// finding it costs less than decoding the record.
 var putFinal = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur and cjson.decode(cur).status ~= 'IN_PROGRESS' then
+if cur and not string.find(cur, '"status":"IN_PROGRESS"', 1, true) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -391,21 +419,34 @@ redis.call('PUBLISH', ARGV[4], ARGV[1])
 return 1
 `)
 
-// backlogAdd counts a pending job's estimate (ARGV[2], ms) in its lane's
-// backlog once, however often it is called; backlogRemove takes it out
-// once. KEYS are the lane's estimates by id and their sum, in one slot.
+// backlogAdd counts pending jobs' estimates in their lane's backlog, each
+// once however often it is called: ARGV holds pairs of id and estimate
+// (ms). backlogRemove takes those of the ids in ARGV out, each once. KEYS are the lane's estimates by
+// id and their sum, in one slot.
 var (
 	backlogAdd = redis.NewScript(`
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('INCRBY', KEYS[2], ARGV[2])
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i+1]) == 1 then
+    added = added + ARGV[i+1]
+  end
+end
+if added ~= 0 then
+  redis.call('INCRBY', KEYS[2], added)
 end
 return 0
 `)
 	backlogRemove = redis.NewScript(`
-local ms = redis.call('HGET', KEYS[1], ARGV[1])
-if ms then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('DECRBY', KEYS[2], ms)
+local removed = 0
+for i = 1, #ARGV do
+  local ms = redis.call('HGET', KEYS[1], ARGV[i])
+  if ms then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + ms
+  end
+end
+if removed ~= 0 then
+  redis.call('DECRBY', KEYS[2], removed)
 end
 return 0
 `)
@@ -481,7 +522,7 @@ func (r *Redis) end(ctx context.Context, id string, final func(job.Record, time.
 		}
 		pipe := r.client.Pipeline()
 		pipe.Publish(ctx, r.cancelledChannel(), id)
-		r.settle(ctx, pipe, id, rec.Lane, false)
+		r.settle(ctx, pipe, rec.Lane, false, id)
 		// A cancellation is announced with its record, as a result is; a
 		// rejection, which no one may see, by id.
 		announced := any(id)
@@ -571,7 +612,7 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 	pipe := r.client.Pipeline()
 	pipe.Del(ctx, r.Key(id))
 	for _, lane := range job.Lanes {
-		r.settle(ctx, pipe, id, lane, lane == job.Light)
+		r.settle(ctx, pipe, lane, lane == job.Light, id)
 	}
 	_, err := pipe.Exec(ctx)
 	return translate(err)

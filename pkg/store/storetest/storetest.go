@@ -512,6 +512,30 @@ func sumsTheBacklogPerLaneOncePerJob(t *testing.T, h Harness) {
 	if got, _ := s.Backlog(ctx); got[job.Heavy] != 3*time.Second || got[job.Light] != 0 {
 		t.Fatalf("Backlog = %v after one heavy job finished and the light one was cancelled; want heavy 3s, light 0", got)
 	}
+	// In batches, as the API and the workers write them: both lanes, and
+	// one job twice in a batch, still counted once each way.
+	light5 := newJob("id-5")
+	light5.Plan = job.Plan{Engine: "sieve", Estimate: 2 * time.Millisecond}
+	batch := []job.Record{heavy("id-4", time.Second), heavy("id-4", time.Second), job.Pending(light5), heavy("id-6", 4*time.Second)}
+	if _, _, err := s.CreateAll(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Backlog(ctx); got[job.Heavy] != 8*time.Second || got[job.Light] != 2*time.Millisecond {
+		t.Fatalf("Backlog = %v after a batch; want heavy 8s, light 2ms", got)
+	}
+	var finals []job.Record
+	for _, rec := range append(batch, heavy("id-2", 3*time.Second)) {
+		finals = append(finals, rec.Job.Finished("1", now))
+	}
+	if _, err := s.PutAll(ctx, finals); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Backlog(ctx); got[job.Heavy] != 0 || got[job.Light] != 0 {
+		t.Fatalf("Backlog = %v once every job finished; want none", got)
+	}
+	if n, err := s.Pending(ctx); err != nil || n != 0 {
+		t.Fatalf("Pending = %d, %v once every job finished; want 0", n, err)
+	}
 }
 
 func listsJobsNewestFirstByOwnerAndStatusInPages(t *testing.T, h Harness) {
