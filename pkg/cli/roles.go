@@ -22,6 +22,7 @@ func roleCommand(use, short string, targets ...app.Module) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			opts := app.Options{Config: cfg, Log: newLogger(cfg.Log, cmd.ErrOrStderr())}
 			if slices.Contains(targets, app.API) {
 				if opts.Listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -54,6 +55,7 @@ persisted: use it to try the service, not to run it.`,
 			if err != nil {
 				return usageError{fmt.Errorf("http.addr: %w", err)}
 			}
+			tuneGC()
 			return app.Run(cmd.Context(), app.Options{
 				Config:   cfg,
 				Log:      newLogger(cfg.Log, cmd.ErrOrStderr()),
