@@ -531,7 +531,8 @@ type sieveWorker struct {
 	runs runLists
 	// buckets hold the large primes per window ahead, each at its next
 	// multiple (crossLarge).
-	buckets []bucket
+	buckets   []bucket // bucketArr[:a power of two]
+	bucketArr [maxBuckets]bucket
 	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
 	spare   []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
 	// pending indexes the first large prime not yet in a bucket: its
@@ -688,7 +689,10 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		pmax := uint64(s.primes[n-1])
 		// A power of two, so that picking a bucket is a mask, not a division.
 		reach := (bigMaxGap*pmax/30+1)/winBytes + 1
-		w.buckets = make([]bucket, 1<<bits.Len64(reach))
+		if reach >= maxBuckets {
+			panic(fmt.Sprintf("primes: primes up to %d would need %d buckets", pmax, reach))
+		}
+		w.buckets = w.bucketArr[:1<<bits.Len64(reach)]
 		for i := range w.buckets {
 			w.buckets[i].cur = new([bucketBlock]bucketEntry)
 		}
@@ -871,7 +875,7 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if win >= segIdx*(segBytes/winBytes)+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		w.push(&w.buckets[win&(nb-1)], packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
+		w.push(&w.bucketArr[win&(nb-1)&(maxBuckets-1)], packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
 	}
 }
 
@@ -999,8 +1003,8 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, wins, nb uint64) {
 // window number win, and parks each again (crossLarge).
 func (w *sieveWorker) crossBlock(window []byte, es []bucketEntry, win, wins uint64) {
 	n := uint64(len(window))
-	buckets := w.buckets
-	mask := uint64(len(buckets) - 1)
+	buckets := &w.bucketArr // indexed with no bounds check: the mask is below maxBuckets
+	mask := uint64(len(w.buckets) - 1)
 	for _, e := range es {
 		off := uint64(e) & (winBytes - 1)
 		if off >= n {
@@ -1013,14 +1017,20 @@ func (w *sieveWorker) crossBlock(window []byte, es []bucketEntry, win, wins uint
 		if next >= wins {
 			continue // past the chunk: drop it rather than let a bucket grow
 		}
-		b := &buckets[next&mask]
+		parked := e&^(1<<32-1) | bucketEntry(st>>stepNext)<<offBits | bucketEntry(off%winBytes)
+		b := &buckets[next&mask&(maxBuckets-1)]
 		if b.n == bucketBlock {
 			w.spill(b)
 		}
-		b.cur[b.n] = e&^(1<<32-1) | bucketEntry(st>>stepNext)<<offBits | bucketEntry(off%winBytes)
-		b.n++
+		k := b.n & (bucketBlock - 1) // b.n itself: the mask spares a bounds check
+		b.cur[k] = parked
+		b.n = k + 1
 	}
 }
+
+// maxBuckets bounds the buckets a worker keeps: the primes in buckets stop
+// at heldMax (2^27), which a window of winBytes reaches in far fewer.
+const maxBuckets = 256
 
 // bucketBlock is the entries of a bucket's block: buckets grow a block at a
 // time, from blocks other buckets emptied, so that nothing is copied and
@@ -1049,11 +1059,15 @@ func (w *sieveWorker) push(b *bucket, e bucketEntry) {
 	if b.n == bucketBlock {
 		w.spill(b)
 	}
-	b.cur[b.n] = e
-	b.n++
+	k := b.n & (bucketBlock - 1) // as in crossBlock
+	b.cur[k] = e
+	b.n = k + 1
 }
 
-// spill puts b's full block on its list and gives it an empty one.
+// spill puts b's full block on its list and gives it an empty one. Kept
+// out of line: inlined, it took crossBlock's loop the registers it needs.
+//
+//go:noinline
 func (w *sieveWorker) spill(b *bucket) {
 	b.full = append(b.full, b.cur)
 	b.cur, b.n = w.block(), 0
