@@ -33,9 +33,16 @@ type acceptor struct {
 }
 
 // Batches bound: how many may be in flight at once, and how many jobs one
-// carries.
+// carries. One flight at a time, as a database flushes its log: the
+// submits that arrive during a flight's round trips (a millisecond or two)
+// all go in the next, one pipeline and one record batch for them all. With
+// four flights the batches were a quarter the size, and the broker, Redis
+// and this process paid per batch: 20,000 submits from 64 clients went
+// 11,000 → 12,600 a second with one, the closed loop of submit-and-wait
+// 5,700–6,700 → 7,100–7,300, the open loop's POST p99 at 1,000 a second
+// 5.1 → 6.8 ms.
 const (
-	maxFlights    = 4
+	maxFlights    = 1
 	maxAcceptJobs = 256
 )
 

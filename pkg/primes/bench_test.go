@@ -11,7 +11,7 @@ import (
 // BenchmarkSumRange sieves the rows of `make bench-primes`, on one core
 // and on all of them.
 func BenchmarkSumRange(b *testing.B) {
-	for _, r := range [][2]uint64{{1, 1e9}, {1e12, 1e12 + 1e9}, {1e16, 1e16 + 1e9}} {
+	for _, r := range [][2]uint64{{1, 1e9}, {1e12, 1e12 + 1e9}, {1e14, 1e14 + 1e9}, {1e16, 1e16 + 1e9}} {
 		for _, threads := range []int{1, 0} {
 			b.Run(fmt.Sprintf("[%d,%d]/threads=%d", r[0], r[1], threads), func(b *testing.B) {
 				for b.Loop() {
