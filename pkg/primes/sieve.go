@@ -544,8 +544,8 @@ type sieveWorker struct {
 	// multiple (crossLarge).
 	buckets   []bucket // bucketArr[:a power of two]
 	bucketArr [maxBuckets]bucket
-	free    []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
-	spare   []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
+	free      []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
+	spare     []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
 	// pending indexes the first large prime not yet in a bucket: its
 	// first multiple, p², lies more than len(buckets) windows ahead.
 	pending int
