@@ -244,10 +244,9 @@ func (k *Kafka) Publish(ctx context.Context, j job.Job) error {
 // PublishAll publishes jobs at once, each to its lane's topic and the
 // partition its partition key hashes to (partitionOf), in one produce
 // request per leading broker (one in all on a single broker), sent side by
-// side; errs[i] is
-// nil only once every in-sync replica has jobs[i]. Nothing waits for a
-// timer: a caller that wants batches gathers the jobs that arrive while its
-// last call is in flight.
+// side; errs[i] is nil only once every in-sync replica has jobs[i].
+// Nothing waits for a timer: a caller that wants batches gathers the jobs
+// that arrive while its last call is in flight.
 func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
 	errs = make([]error, len(jobs))
 	byLeader := map[int]*produceBatch{}
