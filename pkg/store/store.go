@@ -421,8 +421,8 @@ return 1
 
 // backlogAdd counts pending jobs' estimates in their lane's backlog, each
 // once however often it is called: ARGV holds pairs of id and estimate
-// (ms). backlogRemove takes those of the ids in ARGV out, each once. KEYS are the lane's estimates by
-// id and their sum, in one slot.
+// (ms). backlogRemove takes those of the ids in ARGV out, each once. KEYS
+// are the lane's estimates by id and their sum, in one slot.
 var (
 	backlogAdd = redis.NewScript(`
 local added = 0
