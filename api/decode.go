@@ -16,6 +16,14 @@ type submitRequest struct {
 // decodeSubmit parses the body strictly: a JSON object with exactly the
 // integer fields a and b. Each failure names the field at fault.
 func decodeSubmit(body []byte) (submitRequest, *Problem) {
+	if req, ok := plainSubmit(body); ok {
+		return req, nil
+	}
+	return decodeJSON(body)
+}
+
+// decodeJSON is decodeSubmit's full parse, with encoding/json.
+func decodeJSON(body []byte) (submitRequest, *Problem) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil || fields == nil {
@@ -111,4 +119,74 @@ func repeatedKey(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// plainSubmit reads the body every client sends, {"a": A, "b": B} (in
+// either order, any JSON white space, A and B plain integers from 1 to
+// 2^64 − 1), in one pass with no allocation. It reports false for anything
+// else, which decodeSubmit then parses in full, to name what is wrong or
+// to take a callbackUrl: a body it accepts decodes to the same values
+// there (FuzzPlainSubmit checks it).
+func plainSubmit(body []byte) (req submitRequest, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+			i++
+		}
+	}
+	ws()
+	if i == len(body) || body[i] != '{' {
+		return req, false
+	}
+	i++
+	var seen [2]bool
+	for {
+		ws()
+		if i+4 > len(body) || body[i] != '"' || body[i+2] != '"' {
+			return req, false
+		}
+		k := int(body[i+1]) - 'a' // 0 for a, 1 for b
+		if k != 0 && k != 1 || seen[k] {
+			return req, false
+		}
+		seen[k] = true
+		i += 3
+		ws()
+		if i == len(body) || body[i] != ':' {
+			return req, false
+		}
+		i++
+		ws()
+		start := i
+		var v uint64
+		for ; i < len(body) && '0' <= body[i] && body[i] <= '9'; i++ {
+			d := uint64(body[i] - '0')
+			if v > (1<<64-1-d)/10 {
+				return req, false // past 2^64 − 1
+			}
+			v = v*10 + d
+		}
+		if i == start || v == 0 || body[start] == '0' { // none, zero, or a leading zero
+			return req, false
+		}
+		if k == 0 {
+			req.A = v
+		} else {
+			req.B = v
+		}
+		ws()
+		if i == len(body) {
+			return req, false
+		}
+		switch body[i] {
+		case ',':
+			i++
+			continue
+		case '}':
+			i++
+			ws()
+			return req, i == len(body) && seen[0] && seen[1]
+		}
+		return req, false
+	}
 }
