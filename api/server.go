@@ -641,6 +641,16 @@ func contextWithTimeout(c echo.Context, d time.Duration) (context.Context, conte
 func writeJSON(c echo.Context, status int, v any) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	c.Response().WriteHeader(status)
+	if rec, ok := v.(job.Record); ok {
+		// Most answers: the record's own encoder writes what the Encoder
+		// would, without checking and copying its output again.
+		data, err := rec.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		_, err = c.Response().Write(append(data, '\n'))
+		return err
+	}
 	return jsonEncoder(c.Response()).Encode(v)
 }
 

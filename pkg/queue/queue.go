@@ -11,7 +11,6 @@ package queue
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -329,7 +328,7 @@ func (k *Kafka) produce(ctx context.Context, b *produceBatch, jobs []job.Job) ma
 			for p, idx := range parts {
 				records := make([]kafka.Record, len(idx))
 				for n, i := range idx {
-					value, _ := json.Marshal(jobs[i]) // a Job always encodes
+					value, _ := jobs[i].MarshalJSON() // a job made by job.New always encodes
 					records[n] = kafka.Record{Key: kafka.NewBytes([]byte(jobs[i].RequestID)), Value: kafka.NewBytes(value)}
 					if tp := jobs[i].TraceParent; tp != "" {
 						records[n].Headers = []kafka.Header{{Key: "traceparent", Value: []byte(tp)}}

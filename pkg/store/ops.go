@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -111,7 +110,7 @@ func (r *Redis) Retry(ctx context.Context, id string) (job.Record, error) {
 }
 
 func encode(rec job.Record) ([]byte, error) {
-	data, err := json.Marshal(rec)
+	data, err := rec.MarshalJSON() // not json.Marshal, which would check and copy its output
 	if err != nil {
 		return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
 	}

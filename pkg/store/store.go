@@ -288,9 +288,9 @@ func (r *Redis) CreateAll(ctx context.Context, recs []job.Record) ([]error, stri
 	}
 	sets := make([]*redis.BoolCmd, len(recs))
 	for i, rec := range recs {
-		data, err := json.Marshal(rec)
+		data, err := encode(rec)
 		if err != nil {
-			return nil, "", fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+			return nil, "", err
 		}
 		sets[i] = pipe.SetNX(ctx, r.Key(rec.RequestID), data, 0)
 	}
@@ -335,9 +335,9 @@ const replicaWait = time.Second
 
 func (r *Redis) Put(ctx context.Context, rec job.Record) error {
 	if !rec.Status.Final() {
-		data, err := json.Marshal(rec)
+		data, err := encode(rec)
 		if err != nil {
-			return fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+			return err
 		}
 		return translate(r.client.Set(ctx, r.Key(rec.RequestID), data, 0).Err()) // still pending: no expiry
 	}
@@ -355,9 +355,9 @@ func (r *Redis) PutAll(ctx context.Context, recs []job.Record) ([]error, error) 
 		if !rec.Status.Final() {
 			return nil, fmt.Errorf("store: PutAll takes final records, %s is %s", rec.RequestID, rec.Status)
 		}
-		data, err := json.Marshal(rec)
+		data, err := encode(rec)
 		if err != nil {
-			return nil, fmt.Errorf("store: encode %s: %w", rec.RequestID, err)
+			return nil, err
 		}
 		puts[i] = putFinal.Eval(ctx, pipe, []string{r.Key(rec.RequestID)}, data, r.ttl.Milliseconds(), string(rec.Status), r.eventsChannel())
 	}
@@ -507,9 +507,9 @@ func (r *Redis) end(ctx context.Context, id string, final func(job.Record, time.
 			return rec, ErrFinal
 		}
 		ended := final(rec, time.Now().UTC())
-		data, err := json.Marshal(ended)
+		data, err := encode(ended)
 		if err != nil {
-			return job.Record{}, fmt.Errorf("store: encode %s: %w", id, err)
+			return job.Record{}, err
 		}
 		n, err := endPending.Run(ctx, r.client, []string{r.Key(id)}, data, r.ttl.Milliseconds()).Int()
 		switch {
