@@ -45,37 +45,8 @@ func TestPlainRecordMirrorsRecord(t *testing.T) {
 // compares the bytes with encoding/json's.
 func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	texts := []string{"", "plain", `quote " and \ back`, "<html> & co", "tab\tnew\nline", "ünïcødé", "\u2028", "\x7f\xff bad utf-8"}
-	text := func() string { return texts[rng.IntN(len(texts))] }
-	maybe := func() bool { return rng.IntN(2) == 0 }
 	for i := range 5000 {
-		var rec Record
-		for f := range reflect.TypeFor[Job]().NumField() { // every string field of the job
-			if v := reflect.ValueOf(&rec.Job).Elem().Field(f); v.Kind() == reflect.String && maybe() {
-				v.SetString(text())
-			}
-		}
-		rec.A, rec.B = rng.Uint64()>>rng.IntN(64), rng.Uint64()
-		rec.CreatedAt = time.Unix(rng.Int64N(1<<34), rng.Int64N(1e9)*int64(rng.IntN(2))).UTC()
-		if maybe() {
-			rec.Plan = Plan{Engine: primes.Engine(text()), Estimate: time.Duration(rng.Int64() - 1<<62)}
-		}
-		rec.Status, rec.Error = Status(text()), text()
-		if maybe() {
-			s := text()
-			rec.Payload = &s
-		}
-		if maybe() {
-			p := []float64{0, 1, 0.5, rng.Float64(), 1e-7, 123456789e15}[rng.IntN(6)]
-			rec.Progress = &p
-		}
-		if maybe() {
-			at := rec.CreatedAt.Add(time.Duration(rng.Int64N(1e12)))
-			if maybe() {
-				at = at.In(time.FixedZone("", 3600)) // not UTC: time's own MarshalJSON
-			}
-			rec.FinishedAt = &at
-		}
+		rec := randomRecord(rng)
 		want, err := json.Marshal(plainRecord{plainJob(rec.Job), rec.Status, rec.Payload, rec.Error, rec.Progress, rec.FinishedAt})
 		if err != nil {
 			t.Fatal(err)
@@ -115,4 +86,103 @@ func encode(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// randomRecord fills every field of a record, or leaves it empty, at
+// random, with strings that need escaping among them.
+func randomRecord(rng *rand.Rand) Record {
+	texts := []string{"", "plain", `quote " and \ back`, "<html> & co", "tab\tnew\nline", "ünïcødé", "\u2028", "\x7f\xff bad utf-8"}
+	text := func() string { return texts[rng.IntN(len(texts))] }
+	maybe := func() bool { return rng.IntN(2) == 0 }
+	var rec Record
+	for f := range reflect.TypeFor[Job]().NumField() { // every string field of the job
+		if v := reflect.ValueOf(&rec.Job).Elem().Field(f); v.Kind() == reflect.String && maybe() {
+			v.SetString(text())
+		}
+	}
+	rec.TraceParent = "" // not encoded
+	rec.A, rec.B = rng.Uint64()>>rng.IntN(64), rng.Uint64()
+	rec.CreatedAt = time.Unix(rng.Int64N(1<<34), rng.Int64N(1e9)*int64(rng.IntN(2))).UTC()
+	if maybe() {
+		rec.Plan = Plan{Engine: primes.Engine(text()), Estimate: time.Duration(rng.Int64() - 1<<62)}
+	}
+	rec.Status, rec.Error = Status(text()), text()
+	if maybe() {
+		s := text()
+		rec.Payload = &s
+	}
+	if maybe() {
+		p := []float64{0, 1, 0.5, rng.Float64(), 1e-7, 123456789e15}[rng.IntN(6)]
+		rec.Progress = &p
+	}
+	if maybe() {
+		at := rec.CreatedAt.Add(time.Duration(rng.Int64N(1e12)))
+		if maybe() {
+			at = at.In(time.FixedZone("", 3600)) // not UTC: time's own MarshalJSON
+		}
+		rec.FinishedAt = &at
+	}
+	return rec
+}
+
+// TestDecodeReadsWhatMarshalJSONWrites: every record and job comes back
+// as encoding/json reads it back, most of them by the one-pass reader.
+func TestDecodeReadsWhatMarshalJSONWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	fast := 0
+	for range 5000 {
+		rec := randomRecord(rng)
+		data, err := rec.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDecode(t, data)
+		if _, ok := fastRecord(data); ok {
+			fast++
+		}
+		data, _ = rec.Job.MarshalJSON()
+		checkDecode(t, data)
+	}
+	if fast == 0 {
+		t.Fatal("the one-pass reader took none of 5000 records")
+	}
+	// The records the service writes all take the one pass.
+	j := New(1, 1000, primes.PlanRange(1, 1000), "https://example.com/done", time.Now().UTC(), "g1")
+	j.Owner, j.Lane, j.Batch = "client-a", Heavy, j.RequestID
+	p := 0.25
+	for _, rec := range []Record{Pending(j), {Job: j, Status: InProgress, Progress: &p}, j.Finished("76127", time.Now().UTC()), j.Failed("too big", time.Now().UTC())} {
+		data, _ := rec.MarshalJSON()
+		if got, ok := fastRecord(data); !ok || !reflect.DeepEqual(got, rec) {
+			t.Errorf("fastRecord(%s) = %+v, %v", data, got, ok)
+		}
+	}
+}
+
+// FuzzDecode: whatever the bytes, DecodeRecord and DecodeJob agree with
+// encoding/json, record and error alike. go test -fuzz FuzzDecode ./pkg/job
+func FuzzDecode(f *testing.F) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20 {
+		data, _ := randomRecord(rng).MarshalJSON()
+		f.Add(data)
+	}
+	f.Add([]byte(`{"requestId":"x","a":01,"b":2,"createdAt":"2026-01-01T00:00:00Z","status":"FINISHED","payload":null}`))
+	f.Add([]byte(`{"requestId":"x","a":1,"b":2,"createdAt":"2026-01-01T00:00:00Z","status":"IN_PROGRESS","payload":null,"progress":+1}`))
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data) })
+}
+
+func checkDecode(t *testing.T, data []byte) {
+	t.Helper()
+	var want Record
+	wantErr := json.Unmarshal(data, &want)
+	got, err := DecodeRecord(data)
+	if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeRecord(%s) = %+v, %v; encoding/json: %+v, %v", data, got, err, want, wantErr)
+	}
+	var wantJob Job
+	wantErr = json.Unmarshal(data, &wantJob)
+	gotJob, err := DecodeJob(data)
+	if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(gotJob, wantJob) {
+		t.Fatalf("DecodeJob(%s) = %+v, %v; encoding/json: %+v, %v", data, gotJob, err, wantJob, wantErr)
+	}
 }

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -182,8 +181,7 @@ func deadLetter(p int, r *kafka.Record) DeadLetter {
 	}
 	if r.Value != nil {
 		value, _ := io.ReadAll(r.Value)
-		var j job.Job
-		if json.Unmarshal(value, &j) == nil && j.RequestID != "" {
+		if j, err := job.DecodeJob(value); err == nil && j.RequestID != "" {
 			d.Job = &j
 		}
 	}

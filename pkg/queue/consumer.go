@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sumprimes/sumprimes/pkg/backoff"
+	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
 // commitInterval is how often a member sends the commits asked of it.
@@ -152,7 +152,8 @@ func (m *member) Fetch(ctx context.Context) (Message, error) {
 					traceParent = string(h.Value)
 				}
 			}
-			if err := json.Unmarshal(msg.raw.Value, &msg.Job); err != nil || msg.Job.RequestID == "" {
+			var err error
+			if msg.Job, err = job.DecodeJob(msg.raw.Value); err != nil || msg.Job.RequestID == "" {
 				return msg, fmt.Errorf("%w: partition %d offset %d: %v", ErrUndecodable, msg.Partition, msg.Offset, err)
 			}
 			msg.Job.TraceParent = traceParent

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -23,8 +22,8 @@ func (r *Redis) Changes(ctx context.Context) <-chan Change {
 		for payload := range in {
 			c := Change{ID: payload}
 			if strings.HasPrefix(payload, "{") {
-				var rec job.Record
-				if err := json.Unmarshal([]byte(payload), &rec); err != nil {
+				rec, err := job.DecodeRecord([]byte(payload))
+				if err != nil {
 					continue // not ours
 				}
 				c = Change{ID: rec.RequestID, Record: &rec}

@@ -583,8 +583,8 @@ func decode(id string, get *redis.StringCmd) (job.Record, error) {
 	if err != nil {
 		return job.Record{}, translate(err)
 	}
-	var rec job.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
+	rec, err := job.DecodeRecord(data)
+	if err != nil {
 		return job.Record{}, fmt.Errorf("store: decode %s: %w", id, err)
 	}
 	if rec.Status == job.Rejected {
