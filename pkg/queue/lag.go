@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sumprimes/sumprimes/pkg/backoff"
 	"github.com/sumprimes/sumprimes/pkg/job"
 )
 
@@ -47,11 +48,20 @@ func (l Lag) Of(j job.Job) int64 {
 func (k *Kafka) Lag(ctx context.Context) (Lag, error) {
 	lag := Lag{ByLane: map[job.Lane]map[int]int64{}, partitions: map[job.Lane][]int{}}
 	for _, lane := range job.Lanes {
-		parts, byPartition, err := k.lag(ctx, k.Topic(lane), k.Group(lane))
-		if err != nil {
-			return Lag{}, err
+		var wait backoff.Backoff
+		for try := 1; ; try++ {
+			parts, byPartition, err := k.lag(ctx, k.Topic(lane), k.Group(lane))
+			// A retriable answer, such as a topic just made whose
+			// partitions have no leader yet, is tried again a few times.
+			if kerr := kafka.Error(0); err != nil && try < 4 && errors.As(err, &kerr) && kerr.Temporary() && wait.Wait(ctx) {
+				continue
+			}
+			if err != nil {
+				return Lag{}, err
+			}
+			lag.ByLane[lane], lag.partitions[lane] = byPartition, parts
+			break
 		}
-		lag.ByLane[lane], lag.partitions[lane] = byPartition, parts
 	}
 	return lag, nil
 }
