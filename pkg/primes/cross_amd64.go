@@ -6,4 +6,4 @@ const haveCrossEntries = true
 // full, in assembly; it returns how many entries it took.
 //
 //go:noescape
-func crossEntries(window *[winBytes]byte, es []bucketEntry, win uint64, buckets *[maxBuckets]bucket, mask uint64) int
+func crossEntries(window *[winBytes]byte, es []bucketEntry, heads *[maxBuckets]*bucket, mask uint64) int

@@ -4,6 +4,6 @@ package primes
 
 const haveCrossEntries = false
 
-func crossEntries(window *[winBytes]byte, es []bucketEntry, win uint64, buckets *[maxBuckets]bucket, mask uint64) int {
+func crossEntries(window *[winBytes]byte, es []bucketEntry, heads *[maxBuckets]*bucket, mask uint64) int {
 	panic("primes: crossEntries is amd64 only")
 }

@@ -33,8 +33,10 @@ func TestCrossBlockAgreesWithGo(t *testing.T) {
 		}
 		win := rng.Uint64N(1000)
 		fastWin, slowWin := new([winBytes]byte), new([winBytes]byte)
-		fast.crossBlock(fastWin, es, win)
-		slow.crossGo(slowWin, es, win)
+		fast.aim(win)
+		slow.aim(win)
+		fast.crossBlock(fastWin, es)
+		slow.crossGo(slowWin, es)
 		if *fastWin != *slowWin {
 			t.Fatalf("round %d: the windows differ", round)
 		}

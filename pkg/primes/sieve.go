@@ -598,6 +598,8 @@ type sieveWorker struct {
 	pendingAt, pendingX uint64
 	// tail is a whole window for a chunk's short last one (crossLarge).
 	tail *[winBytes]byte
+	// heads[i] is the bucket of the window i after the one being crossed.
+	heads [maxBuckets]*bucket
 }
 
 // turnPrime is a small or medium prime p = 30a + wheel[c], c and the turn
@@ -647,12 +649,13 @@ const (
 // bigSteps[k], k = c·bigPhi + j, is one step of a large prime p = 30a +
 // wheel[c] from p·q, q ≡ bigWheel[j] (mod bigMod), to p·q' with q' = q + gap
 // the next q coprime to bigMod: bits 0–7 the bit of p·q in its byte, 8–11
-// gap, 12–15 corr and 16– the k of q', where the byte distance is a·gap +
-// corr, corr = ⌊wheel[c]·q'/30⌋ − ⌊wheel[c]·q/30⌋. One load a crossing.
+// gap, 12–15 corr and from offBits on the k of q', where the byte distance
+// is a·gap + corr, corr = ⌊wheel[c]·q'/30⌋ − ⌊wheel[c]·q/30⌋. One load a
+// crossing, and the next k sits where an entry keeps it.
 const (
 	stepGap  = 8
 	stepCorr = 12
-	stepNext = 16
+	stepNext = offBits
 )
 
 var (
@@ -1066,7 +1069,8 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, nb uint64) {
 			window = w.tail
 			copy(window[:], part)
 		}
-		here := &w.buckets[win&(nb-1)]
+		w.aim(win)
+		here := w.heads[0]
 		for here.n > 0 || len(here.full) > 0 {
 			taken := *here
 			*here = bucket{full: w.spare[:0], cur: w.block()}
@@ -1074,7 +1078,7 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, nb uint64) {
 				if blocks++; blocks&7 == 0 {
 					w.s.opt.yield()
 				}
-				w.crossBlock(window, taken.block(k), win)
+				w.crossBlock(window, taken.block(k))
 			}
 			w.free = append(append(w.free, taken.full...), taken.cur)
 			w.spare = taken.full[:0]
@@ -1082,6 +1086,14 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, nb uint64) {
 		if window == w.tail {
 			copy(part, window[:])
 		}
+	}
+}
+
+// aim points heads at the buckets of the windows from win on.
+func (w *sieveWorker) aim(win uint64) {
+	nb := uint64(len(w.buckets))
+	for i := range nb {
+		w.heads[i] = &w.buckets[(win+i)&(nb-1)]
 	}
 }
 
@@ -1096,25 +1108,24 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx, nb uint64) {
 // longer for it. crossEntries stops at an entry whose bucket is full,
 // which crossGo then takes (crossing its multiple a second time changes
 // nothing).
-func (w *sieveWorker) crossBlock(window *[winBytes]byte, es []bucketEntry, win uint64) {
+func (w *sieveWorker) crossBlock(window *[winBytes]byte, es []bucketEntry) {
 	if !haveCrossEntries {
-		w.crossGo(window, es, win)
+		w.crossGo(window, es)
 		return
 	}
 	mask := uint64(len(w.buckets)-1) & (maxBuckets - 1)
 	for len(es) > 0 {
-		i := crossEntries(window, es, win, &w.bucketArr, mask)
+		i := crossEntries(window, es, &w.heads, mask)
 		if i == len(es) {
 			return
 		}
-		w.crossGo(window, es[i:i+1], win)
+		w.crossGo(window, es[i:i+1])
 		es = es[i+1:]
 	}
 }
 
 // crossGo is crossBlock's loop in Go.
-func (w *sieveWorker) crossGo(window *[winBytes]byte, es []bucketEntry, win uint64) {
-	buckets := &w.bucketArr // indexed with no bounds check: the mask is below maxBuckets
+func (w *sieveWorker) crossGo(window *[winBytes]byte, es []bucketEntry) {
 	mask := uint64(len(w.buckets)-1) & (maxBuckets - 1)
 	for _, e := range es {
 		off := uint64(e) & (winBytes - 1)
@@ -1122,7 +1133,7 @@ func (w *sieveWorker) crossGo(window *[winBytes]byte, es []bucketEntry, win uint
 		window[off] |= byte(st)
 		off += uint64(e)>>32*(st>>stepGap&15) + st>>stepCorr&15
 		parked := e&^(1<<32-1) | bucketEntry(st>>stepNext<<offBits|off%winBytes)
-		b := &buckets[(win+off/winBytes)&mask]
+		b := w.heads[off/winBytes&mask]
 		n := b.n
 		if n == bucketBlock {
 			w.spill(b)
