@@ -1098,10 +1098,11 @@ func (w *sieveWorker) aim(win uint64) {
 }
 
 // crossBlock crosses off the multiples of a block of entries parked for
-// window number win, and parks each again (crossLarge). A multiple past
-// the chunk goes to the bucket of its window all the same, where no window
-// of the chunk takes it: the buckets are a ring of more windows than a
-// prime's step spans, so none ahead of win shares that bucket.
+// the window that heads is aimed at, and parks each again (crossLarge). A
+// multiple past the chunk goes to the bucket of its window all the same,
+// where no window of the chunk takes it: the buckets are a ring of more
+// windows than a prime's step spans, so none of the windows still to come
+// shares that bucket.
 //
 // On amd64 the loop is crossEntries, in assembly: the compiler spills the
 // loop's values to the stack, and the sieve at 10^14 to 10^16 took 5–7%
