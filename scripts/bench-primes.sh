@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench-primes: the compute engines against primesieve, the fastest
 # sieve there is (Debian package primesieve, installed when missing).
-# Each cell is the best of three runs of the whole command, in seconds.
+# Each cell is the best of several runs of the whole command, in seconds:
+# ours and primesieve's five each, by turns; the rest three.
 # Sieve rows compare our exact sum with primesieve's count of the same
 # range: a count is the least a sieve can do, so the ratio says how close
 # to the limit the sum is.
@@ -17,16 +18,32 @@ engine=$(dirname "$bin")/engine # the prefix engine in a program of its own (ben
 (cd bench && go build -o "$engine" ./engine)
 cores=$(nproc)
 
+timed() { # wall-clock seconds of "$@"
+	local s e
+	s=$(date +%s.%N)
+	"$@" >/dev/null
+	e=$(date +%s.%N)
+	awk -v s="$s" -v e="$e" 'BEGIN{print e-s}'
+}
+least() { awk -v a="$1" -v b="$2" 'BEGIN{print (a == "" || b < a) ? b : a}'; }
 best() { # best of three wall-clock seconds of "$@"
 	local b=
-	for _ in 1 2 3; do
-		local s e
-		s=$(date +%s.%N)
-		"$@" >/dev/null
-		e=$(date +%s.%N)
-		b=$(awk -v b="$b" -v d="$(awk -v s="$s" -v e="$e" 'BEGIN{print e-s}')" 'BEGIN{print (b=="" || d<b) ? d : b}')
-	done
+	for _ in 1 2 3; do b=$(least "$b" "$(timed "$@")"); done
 	echo "$b"
+}
+# besttwo OURS... -- THEIRS...: the best of five runs of each, taken by
+# turns, so that the machine's drift between runs (primesieve's own time
+# moves by a tenth or more minutes apart) falls on both alike.
+besttwo() {
+	local ours=() theirs=() side=ours a= b=
+	for x in "$@"; do
+		if [ "$x" = -- ]; then side=theirs; elif [ $side = ours ]; then ours+=("$x"); else theirs+=("$x"); fi
+	done
+	for _ in 1 2 3 4 5; do
+		a=$(least "$a" "$(timed "${ours[@]}")")
+		b=$(least "$b" "$(timed "${theirs[@]}")")
+	done
+	echo "$a $b"
 }
 
 seconds() { # a Go duration ("6m19.366s") in seconds
@@ -45,7 +62,11 @@ seconds() { # a Go duration ("6m19.366s") in seconds
 printf '| work | threads | sumprimes (s) | primesieve count (s) | ratio (target ≤ 1 from 10^12) | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|\n'
 row() { # label a b threads engine
 	local ours theirs estimate=— ratio=—
-	ours=$(best "$bin" sum "$2" "$3" --threads "$4" --engine "$5")
+	if [ "$5" = sieve ] || [ "${BENCH_FULL:-}" = 1 ]; then
+		read -r ours theirs <<<"$(besttwo "$bin" sum "$2" "$3" --threads "$4" --engine "$5" -- primesieve "$2" "$3" -t"$4" -c -q)"
+	else
+		ours=$(best "$bin" sum "$2" "$3" --threads "$4" --engine "$5")
+	fi
 	if [ "$4" = 1 ]; then
 		estimate=$(seconds "$("$bin" sum "$2" "$3" --engine "$5" --plan --threads 1 --dry-run 2>&1 >/dev/null |
 			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')")
@@ -53,7 +74,6 @@ row() { # label a b threads engine
 		estimate=$(awk -v e="$estimate" 'BEGIN{printf "%.3f", e}')
 	fi
 	if [ "$5" = sieve ] || [ "${BENCH_FULL:-}" = 1 ]; then
-		theirs=$(best primesieve "$2" "$3" -t"$4" -c -q)
 		printf '| %s | %s | %.3f | %.3f | %.2f | %s | %s |\n' "$1" "$4" "$ours" "$theirs" "$(awk -v o="$ours" -v t="$theirs" 'BEGIN{print o/t}')" "$estimate" "$ratio"
 	else
 		printf '| %s | %s | %.3f | — | — | %s | %s |\n' "$1" "$4" "$ours" "$estimate" "$ratio"
