@@ -27,9 +27,9 @@ const (
 	blockShift  = 8  // bits a counter: 2^8
 	superShift  = 12 // bits a counter of the upper tier: 2^12
 	countShift  = 40 // a counter's count sits above its index sum (< 2^36)
-	// leafPiece is how many leaves are read between yields: the first
-	// segments hold most of them.
-	leafPiece = 4096
+	// leafPiece is how many leaves are read between yields (some 35 µs
+	// here): the first segments hold most of them.
+	leafPiece = 1024
 )
 
 // hardPart is a chunk of segments' share, computed from acc = 0 at its
@@ -159,6 +159,7 @@ func (h *hardSieve) segment(low uint64, part *hardPart) {
 			part.acc[b] = part.acc[b].Add(U128{Hi: hi, Lo: lo}.Add64(2 * (h.total & (1<<countShift - 1))))
 		}
 		h.cross(p, low)
+		h.spent(hardSegBits / (64 * p)) // a leaf's time is some 12 clears, a clear one in 5 of p bits
 	}
 }
 
@@ -294,6 +295,14 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 // tick counts a leaf, yielding every leafPiece.
 func (h *hardSieve) tick() {
 	if h.unyielded++; h.unyielded == leafPiece {
+		h.unyielded = 0
+		h.opt.yield()
+	}
+}
+
+// spent counts work worth n leaves, yielding once it adds up to leafPiece.
+func (h *hardSieve) spent(n uint64) {
+	if h.unyielded += int(n); h.unyielded >= leafPiece {
 		h.unyielded = 0
 		h.opt.yield()
 	}

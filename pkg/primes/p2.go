@@ -64,6 +64,9 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 			loB := max(pLo, hiB-min(hiB, primesBlock-1))
 			pt.ps = primesBetween(loB, hiB, small, pt.ps[:0])
 			for i := len(pt.ps) - 1; i >= 0; i-- {
+				if i&1023 == 0 {
+					opt.yield() // a block's p's take some 50 µs a thousand
+				}
 				p := uint64(pt.ps[i])
 				ph, pl := bits.Mul64(p, pt.coef) // the larger p's of the chunk, so far
 				pt.pairs = pt.pairs.Add(U128{Hi: ph, Lo: pl})
