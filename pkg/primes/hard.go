@@ -292,13 +292,8 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 	part.coef[b] = part.coef[b].Add(coefs)
 }
 
-// tick counts a leaf, yielding every leafPiece.
-func (h *hardSieve) tick() {
-	if h.unyielded++; h.unyielded == leafPiece {
-		h.unyielded = 0
-		h.opt.yield()
-	}
-}
+// tick counts a leaf.
+func (h *hardSieve) tick() { h.spent(1) }
 
 // spent counts work worth n leaves, yielding once it adds up to leafPiece.
 func (h *hardSieve) spent(n uint64) {

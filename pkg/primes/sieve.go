@@ -838,7 +838,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		w.runs.cross(w.mem, w.lead, n, s.opt.yield)
 		if nb > 0 {
 			w.park(from, to, segIdx)
-			w.crossLarge(buf, segIdx, nb)
+			w.crossLarge(buf, segIdx)
 		}
 		if s.far != nil {
 			for i := range buf {
@@ -1054,19 +1054,18 @@ func badTurn(size, at, n, b, turn int) {
 //
 // A chunk's short last window is crossed in w.tail, a whole one, and
 // copied back, so that crossBlock never checks an offset.
-func (w *sieveWorker) crossLarge(buf []byte, segIdx, nb uint64) {
+func (w *sieveWorker) crossLarge(buf []byte, segIdx uint64) {
 	blocks := 0
 	for at := 0; at < len(buf); at += winBytes {
 		win := segIdx*(segBytes/winBytes) + uint64(at/winBytes)
 		part := buf[at:min(at+winBytes, len(buf))]
-		window := (*[winBytes]byte)(nil)
+		if len(part) < winBytes && w.tail == nil {
+			w.tail = new([winBytes]byte)
+		}
+		window := w.tail
 		if len(part) == winBytes {
 			window = (*[winBytes]byte)(part)
 		} else {
-			if w.tail == nil {
-				w.tail = new([winBytes]byte)
-			}
-			window = w.tail
 			copy(window[:], part)
 		}
 		w.aim(win)
