@@ -58,7 +58,9 @@ seconds() { # a Go duration ("6m19.366s") in seconds
 	}'
 }
 
-# The planner's estimate (one core) beside the one-thread rows.
+# The planner's estimate (one core) beside the one-thread rows, scaled to
+# this machine by the probe --dry-run runs each time (primes.MeasureSpeed),
+# so that it follows the machine's speed as its load comes and goes.
 printf '| work | threads | sumprimes (s) | primesieve count (s) | ratio (target ≤ 1 from 10^12) | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|\n'
 row() { # label a b threads engine
 	local ours theirs estimate=— ratio=—

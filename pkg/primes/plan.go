@@ -28,9 +28,9 @@ type Plan struct {
 }
 
 // PlanRange picks the engine with the lower estimated cost for [a, b].
-// The estimates come from measurements on the development machine (see the
-// README); on other machines they scale, and the choice, which depends only
-// on their ratio, stays right.
+// The estimates are the reference machine's (see sieveNanos); Plan.On
+// scales them to another. The choice is made on the reference's, so that
+// every process and machine chooses alike.
 func PlanRange(a, b uint64) Plan {
 	sieve, prefix := PlanOn(Sieve, a, b), PlanOn(Prefix, a, b)
 	// Chosen on the costs in a process past its first sums, as a worker's
@@ -137,7 +137,7 @@ func scaled(f func(float64), from, to float64) func(float64) {
 // plus finding those primes.
 //
 // Past heldMax² each piece of farSpan numbers also streams the primes from
-// heldMax to √b, some 7.5 ns each.
+// heldMax to √b, some 5 ns each.
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
@@ -145,7 +145,7 @@ func SieveCost(a, b uint64) time.Duration {
 	if b > heldMax*heldMax {
 		r := math.Sqrt(float64(b))
 		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
-		cost += (math.Floor((span-1)/farSpan) + 1) * far * 7.5
+		cost += (math.Floor((span-1)/farSpan) + 1) * far * 5
 	}
 	return nanos(cost)
 }
@@ -187,12 +187,17 @@ func firstUse(n uint64) time.Duration {
 var drUsed atomic.Bool
 
 // Measured one-core costs, by log10 of the upper bound (see the README's
-// figures): nanoseconds per number sieved, and per n^⅔ for the prefix. They
-// sit between the two machines the figures come from, which differ by
-// 1.5× on the prefix engine and up to 1.9× on the sieve at high bases: the
-// prefix's are within ±30% of both; past 10^13 the sieve's cannot be.
+// figures): nanoseconds per number sieved, and per n^⅔ for the prefix, on
+// the reference machine (an Intel Xeon with AVX-512 and 2 MiB of L2 a
+// core). Machines differ from it by two times and more, and not alike on
+// both engines (an AMD EPYC took 1.3–1.9× its time on the prefix engine
+// and 1.5–2.4× on the sieve, as its load came and went): MeasureSpeed
+// scales the estimates to the machine at hand. The sieve's cost from 10^14
+// on, where the large primes' buckets go out to memory, varies most from
+// machine to machine; its figures there sit a tenth below the reference
+// machine's own, between the two.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.25}, {14, 0.35}, {15, 0.36}, {16, 0.37}, {17, 0.6}, {18, 0.85}, {19, 1.08}, {19.27, 1.13}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.24}, {14, 0.315}, {15, 0.325}, {16, 0.335}, {17, 0.45}, {18, 0.6}, {19, 0.8}, {19.27, 0.9}}
 	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 0.84}, {10, 0.8}, {11, 0.699}, {12, 0.58}, {13, 0.488}, {14, 0.432}, {15, 0.368}, {16, 0.317}, {17, 0.294}, {18, 0.294}, {19.3, 0.294}}
 )
 

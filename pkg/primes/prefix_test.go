@@ -180,6 +180,34 @@ func TestPlan(t *testing.T) {
 		}
 	})
 
+	t.Run("OnScalesTheEstimateByTheSpeedOfItsEngine", func(t *testing.T) {
+		t.Parallel()
+		speed := primes.Speed{Sieve: 2, Prefix: 0.5}
+		sieve, prefix := primes.PlanOn(primes.Sieve, 1e12, 1e12+1e9), primes.PlanOn(primes.Prefix, 1, 1e12)
+		if got := sieve.On(speed); got.Engine != primes.Sieve || got.Estimate != 2*sieve.Estimate {
+			t.Errorf("%+v.On(%+v) = %+v, want twice the estimate", sieve, speed, got)
+		}
+		if got := prefix.On(speed); got.Engine != primes.Prefix || got.Estimate != prefix.Estimate/2 {
+			t.Errorf("%+v.On(%+v) = %+v, want half the estimate", prefix, speed, got)
+		}
+		if got := prefix.On(primes.Reference); got != prefix {
+			t.Errorf("On(Reference) changed the plan: %+v → %+v", prefix, got)
+		}
+	})
+
+	t.Run("MeasureSpeedTimesBothEngines", func(t *testing.T) {
+		t.Parallel()
+		speed, err := primes.MeasureSpeed(context.Background())
+		if err != nil || speed.Sieve < 0.25 || speed.Sieve > 4 || speed.Prefix < 0.25 || speed.Prefix > 4 {
+			t.Fatalf("MeasureSpeed = %+v, %v; want two factors within 4× of the reference", speed, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := primes.MeasureSpeed(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("MeasureSpeed(cancelled) error = %v, want context.Canceled", err)
+		}
+	})
+
 	t.Run("EstimatesEveryRangeAsAPositiveDuration", func(t *testing.T) {
 		t.Parallel()
 		for _, r := range [][2]uint64{{1, 1<<64 - 1}, {1<<63 - 1, 1<<64 - 1}, {1<<64 - 1e9, 1<<64 - 1}, {1, 10}} {
