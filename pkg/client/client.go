@@ -90,8 +90,15 @@ type SubmitOption func(*submission)
 
 // submission is one Submit's request: its body's fields and headers.
 type submission struct {
-	body   map[string]any
+	body   submitBody
 	header http.Header
+}
+
+// submitBody is POST /sumPrime's JSON.
+type submitBody struct {
+	A           uint64 `json:"a"`
+	B           uint64 `json:"b"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // IdempotencyKey makes the submit safe to retry: the same key and range
@@ -110,14 +117,14 @@ func PreferWait(d time.Duration) SubmitOption {
 // CallbackURL asks the API to POST the final record to url when the job
 // ends (signed, see the README's Callbacks).
 func CallbackURL(url string) SubmitOption {
-	return func(s *submission) { s.body["callbackUrl"] = url }
+	return func(s *submission) { s.body.CallbackURL = url }
 }
 
 // Submit asks for the sum of the primes in [a, b] and returns the accepted
 // (IN_PROGRESS) record at once, or, with PreferWait, the final record if it
 // came in time.
 func (c *Client) Submit(ctx context.Context, a, b uint64, opts ...SubmitOption) (Record, error) {
-	sub := submission{body: map[string]any{"a": a, "b": b}, header: http.Header{}}
+	sub := submission{body: submitBody{A: a, B: b}, header: http.Header{}}
 	for _, o := range opts {
 		o(&sub)
 	}
@@ -263,23 +270,44 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 }
 
 // do sends req and decodes a record, or the problem the server answered.
+// A record comes as the API writes it, which job.DecodeRecord reads in
+// one pass, without encoding/json's reflection.
 func (c *Client) do(req *http.Request) (Record, error) {
-	var rec Record
-	err := c.doJSON(req, &rec)
-	return rec, err
+	data, err := c.send(req)
+	if err != nil {
+		return Record{}, err
+	}
+	rec, err := job.DecodeRecord(bytes.TrimSpace(data))
+	if err != nil {
+		return Record{}, fmt.Errorf("client: decode answer: %w", err)
+	}
+	return rec, nil
 }
 
 // doJSON sends req and decodes the answer into v, or returns the problem
 // the API answered with as an *Error.
 func (c *Client) doJSON(req *http.Request, v any) error {
+	data, err := c.send(req)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("client: decode answer: %w", err)
+	}
+	return nil
+}
+
+// send sends req and returns the answer's body, or the problem the API
+// answered with as an *Error.
+func (c *Client) send(req *http.Request) ([]byte, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("client: %s %s: %w", req.Method, req.URL.Path, err)
+		return nil, fmt.Errorf("client: %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("client: read answer: %w", err)
+		return nil, fmt.Errorf("client: read answer: %w", err)
 	}
 	if resp.StatusCode >= 400 {
 		e := &Error{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
@@ -287,12 +315,9 @@ func (c *Client) doJSON(req *http.Request, v any) error {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}
-		return e
+		return nil, e
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("client: decode answer: %w", err)
-	}
-	return nil
+	return data, nil
 }
 
 // backoff is the wait before retry n: what the server asked for, else an

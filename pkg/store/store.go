@@ -549,11 +549,11 @@ func (r *Redis) Generation(ctx context.Context) (string, error) {
 }
 
 func (r *Redis) SetProgress(ctx context.Context, id string, fraction float64) error {
-	err := r.client.Set(ctx, r.progressKey(id), strconv.FormatFloat(fraction, 'f', 4, 64), time.Hour).Err()
-	if err != nil {
-		return translate(err)
-	}
-	return translate(r.client.Publish(ctx, r.eventsChannel(), id).Err())
+	pipe := r.client.Pipeline() // one round trip
+	pipe.Set(ctx, r.progressKey(id), strconv.FormatFloat(fraction, 'f', 4, 64), time.Hour)
+	pipe.Publish(ctx, r.eventsChannel(), id)
+	_, err := pipe.Exec(ctx)
+	return translate(err)
 }
 
 func (r *Redis) Take(ctx context.Context, ids []string, owner string, ttl time.Duration) ([]Found, string, error) {
