@@ -26,7 +26,7 @@ whose time grows with B − A, or the prefix engine, the
 combinatorial (Deléglise–Rivat) method for sums, whose time grows with B^⅔
 (sum over [A, B] = S(B) − S(A−1)). A and B go up to 2^64 − 1; --plan prints
 the planner's estimate first, scaled to this machine by a short probe of
-both engines (some 0.1 s).`,
+both engines (some 0.1 to 0.3 s).`,
 		Example: `  sumprimes sum 1 1000000
   37550402023`,
 		Args: twoBounds,
