@@ -35,32 +35,31 @@ const (
 // 0.1 to 0.3 s.
 func MeasureSpeed(ctx context.Context) (Speed, error) {
 	one := Options{Threads: 1}
-	best := func(f func(context.Context, uint64, uint64, Options) (U128, error), a, b uint64) (time.Duration, error) {
+	best := func(run func() (U128, error)) (time.Duration, error) {
 		least := time.Duration(math.MaxInt64)
 		for range 4 {
 			start := time.Now()
-			if _, err := f(ctx, a, b, one); err != nil {
+			if _, err := run(); err != nil {
 				return 0, err
 			}
 			least = min(least, time.Since(start))
 		}
 		return least, nil
 	}
-	prefix := func(ctx context.Context, _, n uint64, opt Options) (U128, error) { return PrefixSum(ctx, n, opt) }
-	sieve, err := best(SumRange, probeSieveA, probeSieveB)
+	sieve, err := best(func() (U128, error) { return SumRange(ctx, probeSieveA, probeSieveB, one) })
 	if err != nil {
 		return Speed{}, err
 	}
 	if _, err := PrefixSum(ctx, probePrefixN/10, one); err != nil { // builds the tables
 		return Speed{}, err
 	}
-	pre, err := best(prefix, 1, probePrefixN)
+	prefix, err := best(func() (U128, error) { return PrefixSum(ctx, probePrefixN, one) })
 	if err != nil {
 		return Speed{}, err
 	}
 	return Speed{
 		Sieve:  clampSpeed(float64(sieve) / float64(SieveCost(probeSieveA, probeSieveB))),
-		Prefix: clampSpeed(float64(pre) / float64(PrefixCost(probePrefixN))),
+		Prefix: clampSpeed(float64(prefix) / float64(PrefixCost(probePrefixN))),
 	}, nil
 }
 
