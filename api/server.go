@@ -55,6 +55,7 @@ type Store interface {
 	store.Listing
 	store.Claims
 	store.Operations
+	store.Fleet
 	Pending(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
 }
@@ -93,6 +94,7 @@ type Server struct {
 	limiter      ratelimit.Limiter
 	apiKeyHeader string
 	backlog      *backlogGauge
+	fleet        *fleetSpeed
 	hub          *hub
 	stats        *stats
 	ops          Operator
@@ -144,6 +146,9 @@ type Config struct {
 	// submits are refused with 503 while it is above that bound.
 	Backlog    func(context.Context) (int64, error)
 	MaxBacklog int64
+	// FleetSpeedEvery is how often Serve reads the workers' speed from the
+	// store (fleetSpeed); 0 keeps the planner's reference speed.
+	FleetSpeedEvery time.Duration
 
 	// Changes delivers the changes of jobs' records; long-polls and event
 	// streams wake on it. Without it they wake only at the end of their
@@ -195,6 +200,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Backlog != nil && cfg.MaxBacklog > 0 {
 		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
+	}
+	if cfg.FleetSpeedEvery > 0 {
+		s.fleet = &fleetSpeed{read: cfg.Store.FleetSpeed, now: time.Now, every: cfg.FleetSpeedEvery}
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -289,6 +297,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.backlog != nil {
 		wg.Go(func() { s.backlog.run(background, s.log) })
 	}
+	if s.fleet != nil {
+		wg.Go(func() { s.fleet.run(background, s.log) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(problemListener{ln}) }()
 	select {
@@ -347,7 +358,7 @@ func (s *Server) submit(c echo.Context) error {
 			return badField("callbackUrl", err.Error())
 		}
 	}
-	j := job.New(req.A, req.B, plan, req.CallbackURL, s.now().UTC(), "")
+	j := job.New(req.A, req.B, plan.On(s.fleet.get()), req.CallbackURL, s.now().UTC(), "")
 	j.Owner, j.Lane = owner(c), job.LaneFor(plan.Estimate, s.lanes)
 	j.TraceParent = tracing.Inject(c.Request().Context())
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)

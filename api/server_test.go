@@ -21,6 +21,7 @@ import (
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/internal/testenv"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
@@ -751,5 +752,57 @@ func TestMetricsStayOffThePublicPort(t *testing.T) {
 	t.Parallel()
 	if rec := setup(t).do(t, http.MethodGet, "/metrics", "", ""); rec.Code != http.StatusNotFound {
 		t.Fatalf("GET /metrics on the public port = %d, want 404", rec.Code)
+	}
+}
+
+// TestEstimatesInTheFleetsSeconds: once the workers have reported their
+// speed, an accepted job's estimate is the planner's scaled by the
+// fleet's median, while the lane (and the limits) keep to the planner's
+// reference seconds.
+func TestEstimatesInTheFleetsSeconds(t *testing.T) {
+	t.Parallel()
+	st, q := newStore(), &fakeQueue{}
+	slow := primes.Speed{Sieve: 2, Prefix: 3}
+	for _, w := range []string{"worker-1", "worker-2"} {
+		if err := st.ReportSpeed(context.Background(), w, slow, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := primes.PlanRange(1, 1e8)
+	server := api.New(api.Config{
+		Store: st, Queue: q, Limits: job.Limits{MaxB: 1e19, MaxCost: 12 * time.Second},
+		HeavyFrom: ref.Estimate * 3 / 2, FleetSpeedEvery: 10 * time.Millisecond,
+		Timeout: 5e9, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxWait: time.Second, ReadTimeout: time.Second, IdleTimeout: time.Second,
+		DrainDelay: time.Millisecond, ShutdownTimeout: time.Second,
+	})
+	b := &testBundle{server: server, store: st, queue: q}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	want := ref.On(slow).Estimate
+	var last job.Job
+	testenv.Eventually(t, 5*time.Second, "an estimate in the fleet's seconds", func() bool {
+		if rec := b.do(t, http.MethodPost, "/sumPrime", "application/json", `{"a": 1, "b": 100000000}`); rec.Code != http.StatusAccepted {
+			t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		last = q.published[len(q.published)-1]
+		return last.Plan.Estimate == want
+	})
+	if last.Plan.Engine != ref.Engine || last.Lane != job.Light {
+		t.Fatalf("job planned %s in the %s lane; want the planner's engine %s, in the light lane as its reference estimate %s says",
+			last.Plan.Engine, last.Lane, ref.Engine, ref.Estimate)
+	}
+	rec, err := st.Get(context.Background(), last.RequestID)
+	if err != nil || rec.Plan.Estimate != want {
+		t.Fatalf("record %+v, %v; want its estimate %s", rec.Plan, err, want)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -22,6 +24,7 @@ import (
 	"github.com/sumprimes/sumprimes/pkg/embedded"
 	"github.com/sumprimes/sumprimes/pkg/job"
 	"github.com/sumprimes/sumprimes/pkg/metrics"
+	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -274,7 +277,8 @@ func initAPI(a *app, ctx context.Context) (service, error) {
 			lag, err := a.queue.Lag(ctx)
 			return lag.Total(), err
 		},
-		MaxBacklog: cfg.Limits.MaxBacklog,
+		MaxBacklog:      cfg.Limits.MaxBacklog,
+		FleetSpeedEvery: 10 * time.Second,
 	})
 	log.Info("api listening", "addr", ln.Addr().String())
 	return service{run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }}, nil
@@ -309,9 +313,50 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		if !a.waitTopic(ctx) {
 			return nil
 		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		if speed, ok := a.timeEngines(ctx, log); ok {
+			wg.Go(func() { a.reportSpeed(ctx, log, speed) })
+		}
 		log.Info("worker consuming", "lanes", cfg.Worker.Lanes, "heavySlots", cfg.Worker.Concurrency, "heavyThreads", w.Threads())
 		return w.Run(ctx)
 	}}, nil
+}
+
+// timeEngines times the engines on this machine (some 0.1 to 0.3 s,
+// before any job competes for the CPUs). A probe that fails leaves the API
+// at the other workers' speed, or at the reference one, and the worker
+// working.
+func (a *app) timeEngines(ctx context.Context, log *slog.Logger) (primes.Speed, bool) {
+	speed, err := primes.MeasureSpeed(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("could not time the engines", "error", err)
+		}
+		return speed, false
+	}
+	log.Info("engines timed", "sieveSpeed", speed.Sieve, "prefixSpeed", speed.Prefix)
+	return speed, true
+}
+
+// reportSpeed reports the worker's speed to the store now and every
+// store.SpeedReportEvery until ctx ends, so that the API's estimates are
+// this fleet's.
+func (a *app) reportSpeed(ctx context.Context, log *slog.Logger, speed primes.Speed) {
+	t := time.NewTicker(store.SpeedReportEvery)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.store.ReportSpeed(rctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("could not report the engines' speed", "error", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func initJanitor(a *app, _ context.Context) (service, error) {

@@ -73,6 +73,11 @@ var (
 	RedisRoundTrips = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_redis_round_trips_total", Help: "Round trips to Redis: single commands and pipelines.",
 	})
+	// FleetSpeed is the API's view of the workers' speed, by engine.
+	FleetSpeed = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sumprimes_fleet_speed_ratio",
+		Help: "The workers' median time, by engine, for what takes one second on the planner's reference machine (1 until a worker reports).",
+	}, []string{"engine"})
 	// JanitorActions counts what the janitor did, by action.
 	JanitorActions = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sumprimes_janitor_actions_total", Help: "Janitor findings and actions.",

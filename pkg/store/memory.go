@@ -36,6 +36,7 @@ type Memory struct {
 		until time.Time
 	}
 	backlog    map[string]backlogEntry
+	fleet      map[string]speedReport // by worker
 	changeSubs map[chan Change]struct{}
 	cancelSubs map[chan string]struct{}
 }
@@ -71,7 +72,7 @@ func NewMemory(ttl time.Duration, now func() time.Time) *Memory {
 		ttl: ttl, now: now,
 		records: map[string]entry{}, progress: map[string]float64{}, pending: map[string]time.Time{},
 		attempts: map[string]int{}, leases: map[string]lease{}, claims: map[string]claimEntry{},
-		backlog: map[string]backlogEntry{}, changeSubs: map[chan Change]struct{}{}, cancelSubs: map[chan string]struct{}{},
+		backlog: map[string]backlogEntry{}, fleet: map[string]speedReport{}, changeSubs: map[chan Change]struct{}{}, cancelSubs: map[chan string]struct{}{},
 	}
 }
 
@@ -277,6 +278,7 @@ func (m *Memory) Wipe() {
 	clear(m.attempts)
 	clear(m.leases)
 	clear(m.claims)
+	clear(m.fleet)
 	m.lock.owner = ""
 }
 

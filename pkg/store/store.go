@@ -145,6 +145,7 @@ type Store interface {
 	Index
 	Notifications
 	Operations
+	Fleet
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }
