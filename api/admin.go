@@ -242,6 +242,16 @@ type workersView struct {
 	// Waiting counts the jobs in progress that no worker holds: queued, or
 	// their worker gone and its lease not yet expired.
 	Waiting int `json:"waiting"`
+	// Speed is the median of the workers' speeds, the one estimates are
+	// scaled by (fleetSpeed).
+	Speed speedView `json:"speed"`
+}
+
+// speedView is how long a machine takes for what takes a second on the
+// planner's reference machine, per engine.
+type speedView struct {
+	Sieve  float64 `json:"sieve"`
+	Prefix float64 `json:"prefix"`
 }
 
 type laneView struct {
@@ -253,6 +263,9 @@ type laneView struct {
 type memberView struct {
 	queue.Member
 	Jobs []runningJob `json:"jobs"`
+	// Speed is what the worker measured when it started; none until it
+	// has reported.
+	Speed *speedView `json:"speed,omitempty"`
 }
 
 type runningJob struct {
@@ -283,8 +296,14 @@ func (s *Server) workers(c echo.Context) error {
 		s.log.Error("read running jobs", "error", err)
 		return storeUnavailable()
 	}
+	speeds, err := s.store.Speeds(ctx, s.now().Add(-store.SpeedStale))
+	if err != nil {
+		s.log.Error("read the workers' speeds", "error", err)
+		return storeUnavailable()
+	}
 	held := map[string][]runningJob{} // by worker and lane
-	var out workersView
+	fleet := median(speeds)
+	out := workersView{Speed: speedView{fleet.Sieve, fleet.Prefix}}
 	for _, r := range running {
 		if r.Worker == "" {
 			out.Waiting++
@@ -300,7 +319,11 @@ func (s *Server) workers(c echo.Context) error {
 		}
 		for _, m := range members[lane] {
 			key := m.Owner + "/" + lane.String()
-			v.Members = append(v.Members, memberView{Member: m, Jobs: append([]runningJob{}, held[key]...)})
+			mv := memberView{Member: m, Jobs: append([]runningJob{}, held[key]...)}
+			if sp, ok := speeds[m.Owner]; ok {
+				mv.Speed = &speedView{sp.Sieve, sp.Prefix}
+			}
+			v.Members = append(v.Members, mv)
 			delete(held, key)
 		}
 		out.Lanes = append(out.Lanes, v)

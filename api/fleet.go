@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // and the lanes (heavy_from) stay in reference seconds, so that what is
 // accepted, and where it goes, does not change with the fleet.
 type fleetSpeed struct {
-	read  func(ctx context.Context, since time.Time) (primes.Speed, int, error)
+	read  func(ctx context.Context, since time.Time) (map[string]primes.Speed, error)
 	now   func() time.Time
 	every time.Duration
 	speed atomic.Pointer[primes.Speed]
@@ -45,12 +46,13 @@ func (f *fleetSpeed) run(ctx context.Context, log *slog.Logger) {
 	defer t.Stop()
 	for {
 		read, cancel := context.WithTimeout(ctx, f.every)
-		s, _, err := f.read(read, f.now().Add(-store.SpeedStale))
+		speeds, err := f.read(read, f.now().Add(-store.SpeedStale))
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("could not read the workers' speed", "error", err)
 		case err == nil:
+			s := median(speeds)
 			f.speed.Store(&s)
 			metrics.FleetSpeed.WithLabelValues(string(primes.Sieve)).Set(s.Sieve)
 			metrics.FleetSpeed.WithLabelValues(string(primes.Prefix)).Set(s.Prefix)
@@ -60,5 +62,27 @@ func (f *fleetSpeed) run(ctx context.Context, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// median returns the median of the workers' speeds, each engine's on its
+// own (one slow machine among many moves no estimate), or the reference
+// speed when there are none.
+func median(speeds map[string]primes.Speed) primes.Speed {
+	if len(speeds) == 0 {
+		return primes.Reference
+	}
+	mid := func(of func(primes.Speed) float64) float64 {
+		var v []float64
+		for _, s := range speeds {
+			v = append(v, of(s))
+		}
+		slices.Sort(v)
+		n := len(v)
+		return (v[(n-1)/2] + v[n/2]) / 2
+	}
+	return primes.Speed{
+		Sieve:  mid(func(s primes.Speed) float64 { return s.Sieve }),
+		Prefix: mid(func(s primes.Speed) float64 { return s.Prefix }),
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sumprimes/sumprimes/api"
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/ratelimit"
 	"github.com/sumprimes/sumprimes/pkg/store"
@@ -224,6 +225,9 @@ func adminCases() []specCase {
 		specCase{replay, 404, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/9-9/replay", deadLetter(job.Failed))},
 		specCase{replay, 409, "deadLetterId", asAdmin(http.MethodPost, "/admin/dead-letters/0-8/replay", deadLetter(job.Failed))},
 		specCase{"GET /admin/workers", 200, "", asAdmin(http.MethodGet, "/admin/workers", nil)},
+		specCase{"GET /admin/workers", 200, "", asAdmin(http.MethodGet, "/admin/workers", func(b *testBundle, _ *countingLimiter) {
+			_ = b.store.ReportSpeed(context.Background(), "worker-1", primes.Speed{Sieve: 2.1, Prefix: 1.6}, time.Now())
+		})},
 		specCase{"GET /admin/stats", 200, "", asAdmin(http.MethodGet, "/admin/stats", nil)},
 	)
 }

@@ -202,7 +202,7 @@ func New(cfg Config) *Server {
 		s.backlog = &backlogGauge{read: cfg.Backlog, max: cfg.MaxBacklog, every: time.Second}
 	}
 	if cfg.FleetSpeedEvery > 0 {
-		s.fleet = &fleetSpeed{read: cfg.Store.FleetSpeed, now: time.Now, every: cfg.FleetSpeedEvery}
+		s.fleet = &fleetSpeed{read: cfg.Store.Speeds, now: time.Now, every: cfg.FleetSpeedEvery}
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

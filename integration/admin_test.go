@@ -66,6 +66,7 @@ func TestAdminAPI(t *testing.T) {
 			Members []struct {
 				Owner      string
 				Partitions []int
+				Speed      *struct{ Sieve, Prefix float64 }
 			}
 			Lag map[string]int64
 		}
@@ -78,6 +79,10 @@ func TestAdminAPI(t *testing.T) {
 	if light.Lane != "light" || len(light.Lag) != cfg.Kafka.Partitions || len(light.Members) != 1 ||
 		len(light.Members[0].Partitions) != cfg.Kafka.Partitions || light.Members[0].Owner == "" {
 		t.Fatalf("light lane = %+v, want one named member holding all %d partitions, and their lag", light, cfg.Kafka.Partitions)
+	}
+	// The worker timed its engines before its first job and said so.
+	if sp := light.Members[0].Speed; sp == nil || sp.Sieve <= 0 || sp.Prefix <= 0 {
+		t.Fatalf("the worker's speed = %+v, want both engines' factors", sp)
 	}
 
 	var stats struct {

@@ -316,7 +316,19 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		if speed, ok := a.timeEngines(ctx, log); ok {
-			wg.Go(func() { a.reportSpeed(ctx, log, speed) })
+			a.reportSpeed(ctx, log, speed) // before the first job: the API may scale its estimate
+			wg.Go(func() {
+				t := time.NewTicker(store.SpeedReportEvery)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						a.reportSpeed(ctx, log, speed)
+					}
+				}
+			})
 		}
 		log.Info("worker consuming", "lanes", cfg.Worker.Lanes, "heavySlots", cfg.Worker.Concurrency, "heavyThreads", w.Threads())
 		return w.Run(ctx)
@@ -339,23 +351,14 @@ func (a *app) timeEngines(ctx context.Context, log *slog.Logger) (primes.Speed, 
 	return speed, true
 }
 
-// reportSpeed reports the worker's speed to the store now and every
-// store.SpeedReportEvery until ctx ends, so that the API's estimates are
+// reportSpeed reports the worker's speed to the store (every
+// store.SpeedReportEvery while it runs), so that the API's estimates are
 // this fleet's.
 func (a *app) reportSpeed(ctx context.Context, log *slog.Logger, speed primes.Speed) {
-	t := time.NewTicker(store.SpeedReportEvery)
-	defer t.Stop()
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := a.store.ReportSpeed(rctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
-			log.Warn("could not report the engines' speed", "error", err)
-		}
-		cancel()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.store.ReportSpeed(ctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
+		log.Warn("could not report the engines' speed", "error", err)
 	}
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,31 +17,9 @@ type Fleet interface {
 	// ReportSpeed records worker's speed as of at, replacing its last
 	// report.
 	ReportSpeed(ctx context.Context, worker string, s primes.Speed, at time.Time) error
-	// FleetSpeed returns the median of the speeds reported since the
-	// given time, each engine's on its own, and how many workers they came
-	// from: primes.Reference and 0 when none did. Older reports are
-	// dropped.
-	FleetSpeed(ctx context.Context, since time.Time) (primes.Speed, int, error)
-}
-
-// median returns the median of the reports' speeds, engine by engine.
-func median(reports []primes.Speed) primes.Speed {
-	if len(reports) == 0 {
-		return primes.Reference
-	}
-	mid := func(f func(primes.Speed) float64) float64 {
-		v := make([]float64, len(reports))
-		for i, r := range reports {
-			v[i] = f(r)
-		}
-		slices.Sort(v)
-		n := len(v)
-		return (v[(n-1)/2] + v[n/2]) / 2
-	}
-	return primes.Speed{
-		Sieve:  mid(func(s primes.Speed) float64 { return s.Sieve }),
-		Prefix: mid(func(s primes.Speed) float64 { return s.Prefix }),
-	}
+	// Speeds returns the speeds reported since the given time, by worker;
+	// older reports are dropped.
+	Speeds(ctx context.Context, since time.Time) (map[string]primes.Speed, error)
 }
 
 // A worker reports its speed every SpeedReportEvery while it runs; a
@@ -61,14 +38,14 @@ func (r *Redis) ReportSpeed(ctx context.Context, worker string, s primes.Speed, 
 	return translate(r.client.HSet(ctx, r.fleetKey(), worker, v).Err())
 }
 
-// FleetSpeed reads the hash whole (a field a worker) and deletes the
-// fields reported before since, and any it cannot read.
-func (r *Redis) FleetSpeed(ctx context.Context, since time.Time) (primes.Speed, int, error) {
+// Speeds reads the hash whole (a field a worker) and deletes the fields
+// reported before since, and any it cannot read.
+func (r *Redis) Speeds(ctx context.Context, since time.Time) (map[string]primes.Speed, error) {
 	all, err := r.client.HGetAll(ctx, r.fleetKey()).Result()
 	if err != nil {
-		return primes.Reference, 0, translate(err)
+		return nil, translate(err)
 	}
-	var live []primes.Speed
+	live := map[string]primes.Speed{}
 	var stale []string
 	for worker, v := range all {
 		s, at, ok := parseSpeed(v)
@@ -76,14 +53,14 @@ func (r *Redis) FleetSpeed(ctx context.Context, since time.Time) (primes.Speed, 
 			stale = append(stale, worker)
 			continue
 		}
-		live = append(live, s)
+		live[worker] = s
 	}
 	if len(stale) > 0 {
 		if err := r.client.HDel(ctx, r.fleetKey(), stale...).Err(); err != nil {
-			return primes.Reference, 0, translate(err)
+			return nil, translate(err)
 		}
 	}
-	return median(live), len(live), nil
+	return live, nil
 }
 
 func parseSpeed(v string) (primes.Speed, time.Time, bool) {
@@ -113,17 +90,17 @@ func (m *Memory) ReportSpeed(_ context.Context, worker string, s primes.Speed, a
 	return nil
 }
 
-// FleetSpeed returns the median of the reports since the given time.
-func (m *Memory) FleetSpeed(_ context.Context, since time.Time) (primes.Speed, int, error) {
+// Speeds returns the reports since the given time.
+func (m *Memory) Speeds(_ context.Context, since time.Time) (map[string]primes.Speed, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var live []primes.Speed
+	live := map[string]primes.Speed{}
 	for worker, r := range m.fleet {
 		if r.at.Before(since) {
 			delete(m.fleet, worker)
 			continue
 		}
-		live = append(live, r.speed)
+		live[worker] = r.speed
 	}
-	return median(live), len(live), nil
+	return live, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ var rules = []struct {
 	{"ListsRunningJobsWithTheirWorkersAndProgress", listsRunningJobsWithTheirWorkersAndProgress},
 	{"RetriesAFailedJobOnce", retriesAFailedJobOnce},
 	{"CreateAllTellsTheGenerationOfAWipedStore", createAllTellsTheGenerationOfAWipedStore},
-	{"GivesTheMedianSpeedOfTheWorkersStillReporting", givesTheMedianSpeedOfTheWorkersStillReporting},
+	{"KeepsEachWorkersLatestSpeedUntilItGoesQuiet", keepsEachWorkersLatestSpeedUntilItGoesQuiet},
 }
 
 var (
@@ -674,31 +675,27 @@ func createAllTellsTheGenerationOfAWipedStore(t *testing.T, h Harness) {
 	}
 }
 
-func givesTheMedianSpeedOfTheWorkersStillReporting(t *testing.T, h Harness) {
+func keepsEachWorkersLatestSpeedUntilItGoesQuiet(t *testing.T, h Harness) {
 	s := h.Store
 	since := now.Add(-3 * time.Minute)
-	if got, n, err := s.FleetSpeed(ctx, since); err != nil || n != 0 || got != primes.Reference {
-		t.Fatalf("FleetSpeed with no reports = %v, %d, %v; want the reference speed from 0 workers", got, n, err)
+	if got, err := s.Speeds(ctx, since); err != nil || len(got) != 0 {
+		t.Fatalf("Speeds with no reports = %v, %v; want none", got, err)
 	}
-	reports := map[string]primes.Speed{"w1": {Sieve: 2, Prefix: 1.5}, "w2": {Sieve: 1, Prefix: 3}, "w3": {Sieve: 4, Prefix: 0.5}}
-	for w, sp := range reports {
-		if err := s.ReportSpeed(ctx, w, sp, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_ = s.ReportSpeed(ctx, "w1", primes.Speed{Sieve: 2, Prefix: 1.5}, now)
+	_ = s.ReportSpeed(ctx, "w2", primes.Speed{Sieve: 1, Prefix: 3}, now)
 	// A worker gone quiet since (its last report before since) counts no
 	// more, and one that reports again counts once, as it reports now.
 	_ = s.ReportSpeed(ctx, "gone", primes.Speed{Sieve: 9, Prefix: 9}, now.Add(-10*time.Minute))
 	_ = s.ReportSpeed(ctx, "w1", primes.Speed{Sieve: 2, Prefix: 2}, now)
-	got, n, err := s.FleetSpeed(ctx, since)
-	if want := (primes.Speed{Sieve: 2, Prefix: 2}); err != nil || n != 3 || got != want {
-		t.Fatalf("FleetSpeed = %v, %d, %v; want the median %v of 3 workers", got, n, err, want)
+	got, err := s.Speeds(ctx, since)
+	want := map[string]primes.Speed{"w1": {Sieve: 2, Prefix: 2}, "w2": {Sieve: 1, Prefix: 3}}
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("Speeds = %v, %v; want %v", got, err, want)
 	}
-	_ = s.ReportSpeed(ctx, "w4", primes.Speed{Sieve: 3, Prefix: 1}, now)
-	if got, n, _ := s.FleetSpeed(ctx, since); n != 4 || got != (primes.Speed{Sieve: 2.5, Prefix: 1.5}) {
-		t.Fatalf("FleetSpeed of 4 workers = %v, %d; want the middle two's means, {2.5 1.5}", got, n)
+	if got, _ := s.Speeds(ctx, now.Add(time.Minute)); len(got) != 0 {
+		t.Fatalf("Speeds once every report is older = %v; want none", got)
 	}
-	if got, n, _ := s.FleetSpeed(ctx, now.Add(time.Minute)); n != 0 || got != primes.Reference {
-		t.Fatalf("FleetSpeed once every report is older = %v, %d; want the reference speed from 0 workers", got, n)
+	if got, _ := s.Speeds(ctx, since); len(got) != 0 {
+		t.Fatalf("Speeds = %v after the reports were dropped as old; want none", got)
 	}
 }
