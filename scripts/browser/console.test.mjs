@@ -50,14 +50,16 @@ try {
   const sum = await page.textContent(`${jobRow} td:nth-child(4)`);
   if (sum !== want) await fail(`the replayed job's sum shown is ${sum}, want ${want}`);
 
-  // Workers: a member of each lane, its partitions with their lag, and
-  // the long job the form submits, computing, with its progress.
+  // Workers: a member of each lane, its partitions with their lag and the
+  // speed it measured, and the long job the form submits, computing, with
+  // its progress.
   await page.fill("#a", "1");
   await page.fill("#b", "10000000000000000");
   await page.click("#submit");
   await page.click("a[data-view=workers]");
   await page.waitForFunction(() => document.querySelectorAll("#workers tr").length >= 2 &&
     document.getElementById("workers").textContent.includes("lag") &&
+    document.getElementById("workers").textContent.includes("the reference's time") &&
     [...document.querySelectorAll("#workers .bar > div")].some((b) => parseFloat(b.style.width) > 0), null, wait);
   await page.screenshot({ path: `${shots}/workers.png`, fullPage: true });
   await page.click("#cancel");
