@@ -355,9 +355,9 @@ func (a *app) timeEngines(ctx context.Context, log *slog.Logger) (primes.Speed, 
 // store.SpeedReportEvery while it runs), so that the API's estimates are
 // this fleet's.
 func (a *app) reportSpeed(ctx context.Context, log *slog.Logger, speed primes.Speed) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := a.store.ReportSpeed(ctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
+	if err := a.store.ReportSpeed(rctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
 		log.Warn("could not report the engines' speed", "error", err)
 	}
 }
