@@ -80,10 +80,15 @@ func TestAdminAPI(t *testing.T) {
 		len(light.Members[0].Partitions) != cfg.Kafka.Partitions || light.Members[0].Owner == "" {
 		t.Fatalf("light lane = %+v, want one named member holding all %d partitions, and their lag", light, cfg.Kafka.Partitions)
 	}
-	// The worker timed its engines before its first job and said so.
-	if sp := light.Members[0].Speed; sp == nil || sp.Sieve <= 0 || sp.Prefix <= 0 {
-		t.Fatalf("the worker's speed = %+v, want both engines' factors", sp)
-	}
+	// The worker timed its engines as it started and said so.
+	testenv.Eventually(t, 30*time.Second, "the worker's speed", func() bool {
+		r := call(http.MethodGet, "/admin/workers", "ops-key")
+		if err := json.Unmarshal(r.body, &workers); err != nil || len(workers.Lanes) == 0 || len(workers.Lanes[0].Members) == 0 {
+			return false
+		}
+		sp := workers.Lanes[0].Members[0].Speed
+		return sp != nil && sp.Sieve > 0 && sp.Prefix > 0
+	})
 
 	var stats struct {
 		InProgress int64

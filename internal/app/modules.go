@@ -315,50 +315,50 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		}
 		var wg sync.WaitGroup
 		defer wg.Wait()
-		if speed, ok := a.timeEngines(ctx, log); ok {
-			a.reportSpeed(ctx, log, speed) // before the first job: the API may scale its estimate
-			wg.Go(func() {
-				t := time.NewTicker(store.SpeedReportEvery)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						a.reportSpeed(ctx, log, speed)
-					}
-				}
-			})
-		}
+		wg.Go(func() { a.reportSpeed(ctx, log) })
 		log.Info("worker consuming", "lanes", cfg.Worker.Lanes, "heavySlots", cfg.Worker.Concurrency, "heavyThreads", w.Threads())
 		return w.Run(ctx)
 	}}, nil
 }
 
-// timeEngines times the engines on this machine (some 0.1 to 0.3 s,
-// before any job competes for the CPUs). A probe that fails leaves the API
-// at the other workers' speed, or at the reference one, and the worker
-// working.
-func (a *app) timeEngines(ctx context.Context, log *slog.Logger) (primes.Speed, bool) {
-	speed, err := primes.MeasureSpeed(ctx)
+// engineSpeed times the engines on this machine (some 0.1 to 0.3 s), once
+// a process: a test binary runs dozens of workers. A race-detector build
+// (the tests') takes the reference speed instead: its engines run some
+// fifty times slower, and dozens of workers timing them at once starved a
+// CI machine for minutes.
+var engineSpeed = sync.OnceValues(func() (primes.Speed, error) {
+	if raceBuild {
+		return primes.Reference, nil
+	}
+	return primes.MeasureSpeed(context.Background())
+})
+
+// reportSpeed times the engines, alongside the worker's first jobs (a
+// probe in front of them took over a minute on a CI machine starting
+// dozens of workers at once), and reports the speed to the store then and
+// every store.SpeedReportEvery until ctx ends, so that the API's estimates
+// are this fleet's. A probe or a report that fails leaves the API at the
+// other workers' speed, or at the reference one, and the worker working.
+func (a *app) reportSpeed(ctx context.Context, log *slog.Logger) {
+	speed, err := engineSpeed()
 	if err != nil {
-		if ctx.Err() == nil {
-			log.Warn("could not time the engines", "error", err)
-		}
-		return speed, false
+		log.Warn("could not time the engines", "error", err)
+		return
 	}
 	log.Info("engines timed", "sieveSpeed", speed.Sieve, "prefixSpeed", speed.Prefix)
-	return speed, true
-}
-
-// reportSpeed reports the worker's speed to the store (every
-// store.SpeedReportEvery while it runs), so that the API's estimates are
-// this fleet's.
-func (a *app) reportSpeed(ctx context.Context, log *slog.Logger, speed primes.Speed) {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := a.store.ReportSpeed(rctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
-		log.Warn("could not report the engines' speed", "error", err)
+	t := time.NewTicker(store.SpeedReportEvery)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.store.ReportSpeed(rctx, a.owner, speed, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("could not report the engines' speed", "error", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
