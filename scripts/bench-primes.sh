@@ -26,25 +26,6 @@ timed() { # wall-clock seconds of "$@"
 	awk -v s="$s" -v e="$e" 'BEGIN{print e-s}'
 }
 least() { awk -v a="$1" -v b="$2" 'BEGIN{print (a == "" || b < a) ? b : a}'; }
-best() { # best of three wall-clock seconds of "$@"
-	local b=
-	for _ in 1 2 3; do b=$(least "$b" "$(timed "$@")"); done
-	echo "$b"
-}
-# besttwo OURS... -- THEIRS...: the best of five runs of each, taken by
-# turns, so that the machine's drift between runs (primesieve's own time
-# moves by a tenth or more minutes apart) falls on both alike.
-besttwo() {
-	local ours=() theirs=() side=ours a= b=
-	for x in "$@"; do
-		if [ "$x" = -- ]; then side=theirs; elif [ $side = ours ]; then ours+=("$x"); else theirs+=("$x"); fi
-	done
-	for _ in 1 2 3 4 5; do
-		a=$(least "$a" "$(timed "${ours[@]}")")
-		b=$(least "$b" "$(timed "${theirs[@]}")")
-	done
-	echo "$a $b"
-}
 
 seconds() { # a Go duration ("6m19.366s") in seconds
 	awk -v d="$1" 'BEGIN {
@@ -58,40 +39,48 @@ seconds() { # a Go duration ("6m19.366s") in seconds
 	}'
 }
 
-# The planner's estimate (one core) beside the one-thread rows, scaled to
-# this machine by the probe --dry-run runs each time (primes.MeasureSpeed),
-# so that it follows the machine's speed as its load comes and goes.
+# planned A B ENGINE: the planner's estimate for one core in seconds,
+# scaled to this machine by the probe --dry-run runs each time
+# (primes.MeasureSpeed), so that it follows the machine's speed as its
+# load comes and goes.
+planned() {
+	seconds "$("$bin" sum "$1" "$2" --engine "$3" --plan --threads 1 --dry-run 2>&1 >/dev/null |
+		sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')"
+}
+
+# Each sieve row: ours and primesieve's count, the best of five runs each,
+# and on one thread the planner's estimate, the least of five, all taken
+# by turns, so that the machine's drift between runs (these VMs move
+# between a fast and a slow state, a quarter or more apart, from one minute
+# to the next) falls on each alike: one estimate beside best-of-five times
+# read up to 1.8× them when its probe ran in a slow minute.
 printf '| work | threads | sumprimes (s) | primesieve count (s) | ratio (target ≤ 1 from 10^12) | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|\n'
-row() { # label a b threads engine
-	local ours theirs estimate=— ratio=—
-	if [ "$5" = sieve ] || [ "${BENCH_FULL:-}" = 1 ]; then
-		read -r ours theirs <<<"$(besttwo "$bin" sum "$2" "$3" --threads "$4" --engine "$5" -- primesieve "$2" "$3" -t"$4" -c -q)"
-	else
-		ours=$(best "$bin" sum "$2" "$3" --threads "$4" --engine "$5")
-	fi
+row() { # label a b threads
+	local ours= theirs= estimate= ratio=—
+	for _ in 1 2 3 4 5; do
+		ours=$(least "$ours" "$(timed "$bin" sum "$2" "$3" --threads "$4" --engine sieve)")
+		theirs=$(least "$theirs" "$(timed primesieve "$2" "$3" -t"$4" -c -q)")
+		if [ "$4" = 1 ]; then estimate=$(least "$estimate" "$(planned "$2" "$3" sieve)"); fi
+	done
 	if [ "$4" = 1 ]; then
-		estimate=$(seconds "$("$bin" sum "$2" "$3" --engine "$5" --plan --threads 1 --dry-run 2>&1 >/dev/null |
-			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')")
 		ratio=$(awk -v e="$estimate" -v o="$ours" 'BEGIN{printf "%.2f", e/o}')
 		estimate=$(awk -v e="$estimate" 'BEGIN{printf "%.3f", e}')
-	fi
-	if [ "$5" = sieve ] || [ "${BENCH_FULL:-}" = 1 ]; then
-		printf '| %s | %s | %.3f | %.3f | %.2f | %s | %s |\n' "$1" "$4" "$ours" "$theirs" "$(awk -v o="$ours" -v t="$theirs" 'BEGIN{print o/t}')" "$estimate" "$ratio"
 	else
-		printf '| %s | %s | %.3f | — | — | %s | %s |\n' "$1" "$4" "$ours" "$estimate" "$ratio"
+		estimate=—
 	fi
+	printf '| %s | %s | %.3f | %.3f | %.2f | %s | %s |\n' "$1" "$4" "$ours" "$theirs" "$(awk -v o="$ours" -v t="$theirs" 'BEGIN{print o/t}')" "$estimate" "$ratio"
 }
 for t in 1 "$cores"; do
-	row "sieve sum [1, 10^9]" 1 1000000000 "$t" sieve
-	row "sieve sum [1, 10^10]" 1 10000000000 "$t" sieve
-	row "sieve sum [10^12, 10^12+10^9]" 1000000000000 1001000000000 "$t" sieve
+	row "sieve sum [1, 10^9]" 1 1000000000 "$t"
+	row "sieve sum [1, 10^10]" 1 10000000000 "$t"
+	row "sieve sum [10^12, 10^12+10^9]" 1000000000000 1001000000000 "$t"
 done
 # 10^9-wide windows up the 64-bit range, one thread (past 2^54 the sieving
 # primes above 2^27 are streamed).
-row "sieve sum [10^14, 10^14+10^9]" 100000000000000 100001000000000 1 sieve
-row "sieve sum [10^16−10^9, 10^16]" 9999999000000000 10000000000000000 1 sieve
-row "sieve sum [10^18, 10^18+10^9]" 1000000000000000000 1000000001000000000 1 sieve
-row "sieve sum [2^64−10^9, 2^64−1]" 18446744072709551615 18446744073709551615 1 sieve
+row "sieve sum [10^14, 10^14+10^9]" 100000000000000 100001000000000 1
+row "sieve sum [10^16−10^9, 10^16]" 9999999000000000 10000000000000000 1
+row "sieve sum [10^18, 10^18+10^9]" 1000000000000000000 1000000001000000000 1
+row "sieve sum [2^64−10^9, 2^64−1]" 18446744072709551615 18446744073709551615 1
 
 # The prefix engine (the combinatorial method) beside primesum
 # (Deléglise–Rivat adapted to prime sums, the yardstick), built from the
@@ -120,33 +109,33 @@ if [ -x "$anchor/build.sh" ]; then
 		out=$(/usr/bin/time -f 'peak %M' "$@" 2>&1)
 		awk '/tookNs/ {gsub(/[^0-9]/, ""); s = $0 / 1e9; next} /^Seconds:/ {s = $2} /^peak/ {m = $2 / 1024}
 			/"sum"/ {gsub(/[^0-9]/, ""); v = $0; next} /^[0-9]+$/ {v = $0}
-			END {printf "%.4f %.1f %s", s, m, v}' <<<"$out"
+			END {printf "%.6f %.1f %s", s, m, v}' <<<"$out"
 	}
-	fastest() { # run "$@" (expected to take $1 s) once, or best of three when under 10 s
-		local expect=$1 best= line
-		shift
-		for i in 1 2 3; do
-			line=$(run "$@")
-			if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN{exit !(a < b)}'; then best=$line; fi
-			awk -v s="$expect" 'BEGIN{exit !(s >= 10)}' && break
-		done
-		echo "$best"
-	}
+	faster() { [ -z "$2" ] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN{exit !(a < b)}'; }
 	printf '\n| S(x), one thread | primesum (s) | primesum peak (MB) | sumprimes prefix (s) | sumprimes peak (MB) | engine alone peak (MB), / primesum (target ≤ 2) | ours / primesum (target ≤ 1 from 10^12) | same sum | planner estimate (s) | estimate / measured (target 0.7–1.3) |\n|---|---|---|---|---|---|---|---|---|---|\n'
 	for e in 6 7 8 9 10 11 12 13 14 15 16 17 18; do
 		x=1$(printf '%0*d' "$e" 0)
-		estimate=$("$bin" sum 1 "$x" --engine prefix --plan --threads 1 --dry-run 2>&1 >/dev/null |
-			sed -n 's/.*estimated \([^ ]*\) on one core.*/\1/p')
-		secs=$(seconds "$estimate")
+		secs=$(planned 1 "$x" prefix)
 		if ! awk -v s="$secs" -v b="${BENCH_PREFIX_BUDGET:-150}" 'BEGIN{exit !(s <= b)}'; then
 			printf '| 10^%s | not run | — | not run | — | — | — | — | %.0f | — |\n' "$e" "$secs"
 			continue
 		fi
-		read -r ts tm tv <<<"$(fastest "$secs" "$primesum" "$x" -t1 --time)"
-		read -r os om ov <<<"$(fastest "$secs" "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)"
+		# primesum, ours and the estimate by turns, the best of three each
+		# where the planner expects under 10 s, else once.
+		bt= bo=
+		for _ in 1 2 3; do
+			line=$(run "$primesum" "$x" -t1 --time)
+			faster "$line" "$bt" && bt=$line
+			line=$(run "$bin" sum 1 "$x" --engine prefix --threads 1 --output json)
+			faster "$line" "$bo" && bo=$line
+			awk -v s="$secs" 'BEGIN{exit !(s >= 10)}' && break
+			secs=$(least "$secs" "$(planned 1 "$x" prefix)")
+		done
+		read -r ts tm tv <<<"$bt"
+		read -r os om ov <<<"$bo"
 		read -r _ em ev <<<"$(run "$engine" "$x")"
 		[ "$ev" = "$ov" ] || ov="$ov, engine alone $ev"
-		printf '| 10^%s | %s | %s | %s | %s | %s, %.2f | %.2f | %s | %.4f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" "$em" \
+		printf '| 10^%s | %.4f | %s | %.4f | %s | %s, %.2f | %.2f | %s | %.4f | %.2f |\n' "$e" "$ts" "$tm" "$os" "$om" "$em" \
 			"$(awk -v o="$em" -v t="$tm" 'BEGIN{print (t > 0) ? o/t : 0}')" \
 			"$(awk -v o="$os" -v t="$ts" 'BEGIN{print (t > 0) ? o/t : 0}')" "$(if [ "$tv" = "$ov" ]; then echo yes; else echo "NO: $ov"; fi)" \
 			"$secs" "$(awk -v e="$secs" -v o="$os" 'BEGIN{print (o > 0) ? e/o : 0}')"
@@ -158,7 +147,7 @@ if [ -x "$anchor/build.sh" ]; then
 	read -r p1 _ _ <<<"$(run "$primesum" 1000000000000000 -t1 --time)"
 	read -r pn _ _ <<<"$(run "$primesum" 1000000000000000 -t"$cores" --time)"
 	printf '\n| S(10^15) | 1 thread (s) | %s threads (s) | speed-up (target ≥ 1.8 on 2) |\n|---|---|---|---|\n' "$cores"
-	printf '| sumprimes | %s | %s | %.2f |\n| primesum | %s | %s | %.2f |\n' "$o1" "$on" "$(awk -v a="$o1" -v b="$on" 'BEGIN{print a/b}')" \
+	printf '| sumprimes | %.4f | %.4f | %.2f |\n| primesum | %.4f | %.4f | %.2f |\n' "$o1" "$on" "$(awk -v a="$o1" -v b="$on" 'BEGIN{print a/b}')" \
 		"$p1" "$pn" "$(awk -v a="$p1" -v b="$pn" 'BEGIN{print a/b}')"
 fi
 echo
