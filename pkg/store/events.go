@@ -19,10 +19,10 @@ func (r *Redis) Changes(ctx context.Context) <-chan Change {
 	out := make(chan Change, 64)
 	go func() {
 		defer close(out)
-		for payload := range in {
-			c := Change{ID: payload}
-			if strings.HasPrefix(payload, "{") {
-				rec, err := job.DecodeRecord([]byte(payload))
+		for m := range in {
+			c := Change{ID: m.Payload}
+			if strings.HasPrefix(m.Payload, "{") {
+				rec, err := job.DecodeRecord([]byte(m.Payload))
 				if err != nil {
 					continue // not ours
 				}
@@ -41,35 +41,33 @@ func (r *Redis) Changes(ctx context.Context) <-chan Change {
 // Cancellations delivers the id of every job a client cancels, until ctx
 // ends.
 func (r *Redis) Cancellations(ctx context.Context) <-chan string {
-	return r.subscribe(ctx, r.cancelledChannel())
+	in := r.subscribe(ctx, r.cancelledChannel())
+	out := make(chan string, 64)
+	go func() {
+		defer close(out)
+		for m := range in {
+			select {
+			case out <- m.Payload:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // subscribe returns once Redis has confirmed the subscription (or could
 // not be reached: the subscription then keeps trying in the background), so
 // that a caller that subscribes and then acts misses nothing in between.
-func (r *Redis) subscribe(ctx context.Context, channel string) <-chan string {
+// Its messages come straight from the client's reader (a goroutine fewer
+// for every change to pass through); the channel closes once ctx ends.
+func (r *Redis) subscribe(ctx context.Context, channel string) <-chan *redis.Message {
 	sub := r.client.Subscribe(ctx, channel)
 	_, _ = sub.Receive(ctx)
-	out := make(chan string, 64)
+	in := sub.Channel(redis.WithChannelSize(256))
 	go func() {
-		defer close(out)
-		defer sub.Close()
-		in := sub.Channel(redis.WithChannelSize(256))
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-in:
-				if !ok {
-					return
-				}
-				select {
-				case out <- m.Payload:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
+		<-ctx.Done()
+		sub.Close() // the client then closes in
 	}()
-	return out
+	return in
 }
