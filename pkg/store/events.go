@@ -15,53 +15,31 @@ import (
 // waiters. Changes may be missed while Redis is unreachable (pub/sub does
 // not queue), so waiters must also read the record itself.
 func (r *Redis) Changes(ctx context.Context) <-chan Change {
-	in := r.subscribe(ctx, r.eventsChannel())
-	out := make(chan Change, 64)
-	go func() {
-		defer close(out)
-		for m := range in {
-			c := Change{ID: m.Payload}
-			if strings.HasPrefix(m.Payload, "{") {
-				rec, err := job.DecodeRecord([]byte(m.Payload))
-				if err != nil {
-					continue // not ours
-				}
-				c = Change{ID: rec.RequestID, Record: &rec}
-			}
-			select {
-			case out <- c:
-			case <-ctx.Done():
-				return
-			}
+	return subscribeTo(ctx, r, r.eventsChannel(), func(payload string) (Change, bool) {
+		if !strings.HasPrefix(payload, "{") {
+			return Change{ID: payload}, true
 		}
-	}()
-	return out
+		rec, err := job.DecodeRecord([]byte(payload))
+		if err != nil {
+			return Change{}, false // not ours
+		}
+		return Change{ID: rec.RequestID, Record: &rec}, true
+	})
 }
 
 // Cancellations delivers the id of every job a client cancels, until ctx
 // ends.
 func (r *Redis) Cancellations(ctx context.Context) <-chan string {
-	in := r.subscribe(ctx, r.cancelledChannel())
-	out := make(chan string, 64)
-	go func() {
-		defer close(out)
-		for m := range in {
-			select {
-			case out <- m.Payload:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
+	return subscribeTo(ctx, r, r.cancelledChannel(), func(payload string) (string, bool) { return payload, true })
 }
 
-// subscribe returns once Redis has confirmed the subscription (or could
+// subscribeTo returns once Redis has confirmed the subscription (or could
 // not be reached: the subscription then keeps trying in the background), so
 // that a caller that subscribes and then acts misses nothing in between.
-// Its messages come straight from the client's reader (a goroutine fewer
-// for every change to pass through); the channel closes once ctx ends.
-func (r *Redis) subscribe(ctx context.Context, channel string) <-chan *redis.Message {
+// Each message, as read converts it (those it refuses are dropped), comes
+// straight from the client's reader, a goroutine fewer for every change to
+// pass through; the channel closes once ctx ends.
+func subscribeTo[T any](ctx context.Context, r *Redis, channel string, read func(payload string) (T, bool)) <-chan T {
 	sub := r.client.Subscribe(ctx, channel)
 	_, _ = sub.Receive(ctx)
 	in := sub.Channel(redis.WithChannelSize(256))
@@ -69,5 +47,20 @@ func (r *Redis) subscribe(ctx context.Context, channel string) <-chan *redis.Mes
 		<-ctx.Done()
 		sub.Close() // the client then closes in
 	}()
-	return in
+	out := make(chan T, 64)
+	go func() {
+		defer close(out)
+		for m := range in {
+			v, ok := read(m.Payload)
+			if !ok {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
