@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,8 +58,12 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 			// Clients that keep their connections, as a real service's do:
 			// net/http keeps two idle ones per host by default, so a load of
 			// hundreds at once would be mostly TCP handshakes.
-			transport := http.DefaultTransport.(*http.Transport).Clone()
-			transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 0, 4096
+			var transport http.RoundTripper = newInlineTransport()
+			if !strings.HasPrefix(apiURL(cmd), "http://") {
+				t := http.DefaultTransport.(*http.Transport).Clone()
+				t.MaxIdleConns, t.MaxIdleConnsPerHost = 0, 4096
+				transport = t
+			}
 			c := newClient(cmd, client.WithHTTPClient(&http.Client{Transport: transport}))
 			if drain {
 				if maxJobs == 0 {
