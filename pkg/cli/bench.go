@@ -55,6 +55,10 @@ deployment only; raise the API's rate limits first (ratelimit.enabled=false).`,
 			if a < 1 || b < a || concurrency < 1 || duration <= 0 || rate < 0 || maxJobs < 0 {
 				return usageError{fmt.Errorf("want 1 ≤ --a ≤ --b, --concurrency ≥ 1, --duration > 0, --rate ≥ 0, --jobs ≥ 0")}
 			}
+			// A load generator allocates as a service does, a request at a
+			// time, with as little live heap: the services' collector
+			// setting spares the machine it shares with them.
+			tuneGC()
 			// Clients that keep their connections, as a real service's do:
 			// net/http keeps two idle ones per host by default, so a load of
 			// hundreds at once would be mostly TCP handshakes.
