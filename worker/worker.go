@@ -265,16 +265,21 @@ func (w *Worker) admitted(ctx context.Context, j job.Job) (bool, error) {
 type tracker struct {
 	progress atomic.Uint64 // math.Float64bits of the latest fraction
 	done     chan struct{}
-	stopped  chan struct{}
+	stopped  chan struct{} // closed when the loop the first beat started is over
+	first    *time.Timer
 }
 
 // report records the engine's progress; it is called from the engine's
 // goroutines and only stores a number.
 func (t *tracker) report(f float64) { t.progress.Store(math.Float64bits(f)) }
 
+// stop ends the tracking; once it returns, nothing more is written for the
+// job.
 func (t *tracker) stop() {
 	close(t.done)
-	<-t.stopped
+	if !t.first.Stop() { // the loop started, or is starting: wait for it
+		<-t.stopped
+	}
 }
 
 // progressEvery spaces progress writes: a few per second at most.
@@ -295,31 +300,41 @@ func (w *Worker) hold(ctx context.Context, j job.Job, admittedAt time.Time, canc
 	if time.Since(admittedAt) >= w.leaseTTL/3 {
 		renew() // it waited for a slot: the lease its admission took is getting old
 	}
-	go func() {
+	lastRenew, sent := time.Now(), uint64(0)
+	beat := func(now time.Time) {
+		if now.Sub(lastRenew) >= w.leaseTTL/3 {
+			renew()
+			lastRenew = now
+		}
+		if p := t.progress.Load(); p != sent {
+			sent = p
+			if err := w.store.SetProgress(ctx, id, math.Float64frombits(p)); err != nil && ctx.Err() == nil {
+				log.Warn("progress not recorded", "error", err)
+			}
+		}
+	}
+	// The first beat is a timer's, which starts the loop: a job done
+	// sooner, as most are, costs no goroutine and no ticker.
+	t.first = time.AfterFunc(progressEvery, func() {
 		defer close(t.stopped)
+		select {
+		case <-t.done: // it ended as the timer fired
+			return
+		default:
+		}
 		tick := time.NewTicker(progressEvery)
 		defer tick.Stop()
-		lastRenew, sent := time.Now(), uint64(0)
-		for {
+		for now := time.Now(); ; {
+			beat(now)
 			select {
 			case <-t.done:
 				return
 			case <-ctx.Done():
 				return
-			case now := <-tick.C:
-				if now.Sub(lastRenew) >= w.leaseTTL/3 {
-					renew()
-					lastRenew = now
-				}
-				if p := t.progress.Load(); p != sent {
-					sent = p
-					if err := w.store.SetProgress(ctx, id, math.Float64frombits(p)); err != nil && ctx.Err() == nil {
-						log.Warn("progress not recorded", "error", err)
-					}
-				}
+			case now = <-tick.C:
 			}
 		}
-	}()
+	})
 	return t
 }
 
