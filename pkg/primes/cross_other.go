@@ -4,6 +4,6 @@ package primes
 
 const haveCrossEntries = false
 
-func crossEntries(window *[winBytes]byte, es []bucketEntry, heads *[maxBuckets]*bucket, mask uint64) int {
+func crossEntries(window *[winBytes]byte, es []bucketEntry, tails *[maxBuckets]uint64, arena *bucketEntry, here, mask uint64) (n, filled int) {
 	panic("primes: crossEntries is amd64 only")
 }

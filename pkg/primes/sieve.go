@@ -585,12 +585,20 @@ type sieveWorker struct {
 	// third of a segment: they go a run of 30 at a time. (Small ones
 	// measured faster in turns of 30.)
 	runs runLists
-	// buckets hold the large primes per window ahead, each at its next
-	// multiple (crossLarge).
-	buckets   []bucket // bucketArr[:a power of two]
-	bucketArr [maxBuckets]bucket
-	free      []*[bucketBlock]bucketEntry // emptied blocks, for any bucket to take
-	spare     []*[bucketBlock]bucketEntry // a list of full blocks for a bucket emptied, to reuse
+	// The large primes wait in buckets, each at its next multiple, one
+	// bucket per window ahead in a ring of nb (a power of two): window
+	// win's is bucket win&(nb-1) (crossLarge). A bucket is blocks of
+	// entries in arena: its full ones, then its current one up to its
+	// tail. A tail is an entry's index in arena, never at a block's end: a
+	// block is moved to full as it fills (so a tail that reaches a
+	// multiple of bucketBlock is the sign, and no count is kept beside it).
+	nb    uint64
+	full  [maxBuckets][]uint32 // block numbers, oldest first
+	tails [maxBuckets]uint64
+	arena []bucketEntry
+	free  []uint32 // emptied blocks, for any bucket to take
+	spare []uint32 // a list of full blocks for a bucket emptied, to reuse
+	here  uint64   // the bucket of the window being crossed
 	// The first large prime not yet in a bucket is the lowest bit of
 	// pendingX, the primeBits of large's word at byte pendingAt (pendingX
 	// is 0 when none is left): its first multiple, p², lies more than
@@ -598,8 +606,6 @@ type sieveWorker struct {
 	pendingAt, pendingX uint64
 	// tail is a whole window for a chunk's short last one (crossLarge).
 	tail *[winBytes]byte
-	// heads[i] is the bucket of the window i after the one being crossed.
-	heads [maxBuckets]*bucket
 }
 
 // turnPrime is a small or medium prime p = 30a + wheel[c], c and the turn
@@ -757,12 +763,45 @@ func newSieveWorker(s *sieve) *sieveWorker {
 		if reach >= maxBuckets {
 			panic(fmt.Sprintf("primes: primes up to %d would need %d buckets", pmax, reach))
 		}
-		w.buckets = w.bucketArr[:1<<bits.Len64(reach)]
-		for i := range w.buckets {
-			w.buckets[i].cur = new([bucketBlock]bucketEntry)
-		}
+		w.nb = 1 << bits.Len64(reach)
 	}
 	return w
+}
+
+// reserve readies the buckets for a chunk of n bytes. The first chunk
+// makes the arena: room for the buckets' current blocks and for the
+// entries a chunk that wide is likely to hold at once (each prime one at
+// most), and a quarter more for those a window re-parks while its own
+// blocks are still in use. Past that, the arena grows.
+func (w *sieveWorker) reserve(n uint64) {
+	if w.nb == 0 {
+		return // no large primes
+	}
+	if w.arena == nil {
+		blocks := parkedMost(w.s.large, 30*n) / bucketBlock * 5 / 4
+		w.arena = make([]bucketEntry, 0, (blocks+w.nb+2)*bucketBlock)
+		for i := range w.nb {
+			w.tails[i] = w.block() * bucketBlock
+		}
+	}
+	for i := range w.nb {
+		w.release(i)
+	}
+}
+
+// parkedMost estimates, a little over, how many of the primes in set a
+// chunk of width numbers parks: those with a multiple there, which is all
+// of them below width, and of each larger p about a chance of
+// bigPhi/bigMod·width/p. (A chunk that narrow needs a small arena.)
+func parkedMost(set primeSet, width uint64) uint64 {
+	if width >= set.max {
+		return set.n
+	}
+	pi := func(x float64) float64 { return x / (math.Log(x) - 1) } // a little over π(x) from 10^4 on
+	lo := float64(30 * set.first)
+	w := max(float64(width), lo)
+	est := pi(w) - pi(lo) + bigPhi/bigMod*float64(width)*math.Log(math.Log(float64(set.max))/math.Log(w))
+	return min(set.n, uint64(1.1*max(est, 0)))
 }
 
 // firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to bigMod:
@@ -799,11 +838,9 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 		}
 	}
 	w.runs.start(from, to)
-	for i := range w.buckets {
-		w.release(&w.buckets[i])
-	}
+	w.reserve(to - from)
 	w.pendingAt, w.pendingX = s.large.seek(0)
-	nb := uint64(len(w.buckets))
+	nb := w.nb
 
 	for segIdx, start := uint64(0), from; start < to; segIdx, start = segIdx+1, start+segBytes {
 		if ctx.Err() != nil {
@@ -919,7 +956,7 @@ func (r *runLists) swap() {
 // first one out of reach ends the pass.
 func (w *sieveWorker) park(from, to, segIdx uint64) {
 	s := w.s
-	nb := uint64(len(w.buckets))
+	nb := w.nb
 	for n := 0; w.pendingX != 0; n++ {
 		if n&4095 == 0 {
 			s.opt.yield() // the first segment parks millions
@@ -940,7 +977,7 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if win >= segIdx*(segBytes/winBytes)+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		w.push(&w.bucketArr[win&(nb-1)&(maxBuckets-1)], packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
+		w.push(win&(nb-1), packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
 		w.nextPending()
 	}
 }
@@ -1068,19 +1105,25 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx uint64) {
 		} else {
 			copy(window[:], part)
 		}
-		w.aim(win)
-		here := w.heads[0]
-		for here.n > 0 || len(here.full) > 0 {
-			taken := *here
-			*here = bucket{full: w.spare[:0], cur: w.block()}
-			for k := 0; k <= len(taken.full); k++ {
+		here := win & (w.nb - 1)
+		w.here = here
+		for w.tails[here]%bucketBlock > 0 || len(w.full[here]) > 0 {
+			// Take the bucket's blocks, and give it an empty one for
+			// the entries parked here again.
+			full, tail := w.full[here], w.tails[here]
+			w.full[here], w.tails[here] = w.spare[:0], w.block()*bucketBlock
+			for k := 0; k <= len(full); k++ {
 				if blocks++; blocks&7 == 0 {
 					w.s.opt.yield()
 				}
-				w.crossBlock(window, taken.block(k))
+				es := w.arena[tail/bucketBlock*bucketBlock : tail] // the current block, last
+				if k < len(full) {
+					es = w.arena[full[k]*bucketBlock:][:bucketBlock]
+				}
+				w.crossBlock(window, es)
 			}
-			w.free = append(append(w.free, taken.full...), taken.cur)
-			w.spare = taken.full[:0]
+			w.free = append(append(w.free, full...), uint32(tail/bucketBlock))
+			w.spare = full[:0]
 		}
 		if window == w.tail {
 			copy(part, window[:])
@@ -1088,59 +1131,39 @@ func (w *sieveWorker) crossLarge(buf []byte, segIdx uint64) {
 	}
 }
 
-// aim points heads at the buckets of the windows from win on.
-func (w *sieveWorker) aim(win uint64) {
-	nb := uint64(len(w.buckets))
-	for i := range nb {
-		w.heads[i] = &w.buckets[(win+i)&(nb-1)]
-	}
-}
-
 // crossBlock crosses off the multiples of a block of entries parked for
-// the window that heads is aimed at, and parks each again (crossLarge). A
-// multiple past the chunk goes to the bucket of its window all the same,
-// where no window of the chunk takes it: the buckets are a ring of more
-// windows than a prime's step spans, so none of the windows still to come
-// shares that bucket.
+// the window being crossed (bucket here), and parks each again
+// (crossLarge). A multiple past the chunk goes to the bucket of its window
+// all the same, where no window of the chunk takes it: the buckets are a
+// ring of more windows than a prime's step spans, so none of the windows
+// still to come shares that bucket.
 //
 // On amd64 the loop is crossEntries, in assembly: the compiler spills the
 // loop's values to the stack, and the sieve at 10^14 to 10^16 took 5–7%
-// longer for it. crossEntries stops at an entry whose bucket is full,
-// which crossGo then takes (crossing its multiple a second time changes
-// nothing).
+// longer for it. crossEntries stops after an entry that fills its
+// bucket's block, for spill to give the bucket a new one.
 func (w *sieveWorker) crossBlock(window *[winBytes]byte, es []bucketEntry) {
 	if !haveCrossEntries {
 		w.crossGo(window, es)
 		return
 	}
-	mask := uint64(len(w.buckets)-1) & (maxBuckets - 1)
 	for len(es) > 0 {
-		i := crossEntries(window, es, &w.heads, mask)
-		if i == len(es) {
-			return
+		n, filled := crossEntries(window, es, &w.tails, &w.arena[0], w.here, w.nb-1)
+		if filled >= 0 {
+			w.spill(uint64(filled))
 		}
-		w.crossGo(window, es[i:i+1])
-		es = es[i+1:]
+		es = es[n:]
 	}
 }
 
 // crossGo is crossBlock's loop in Go.
 func (w *sieveWorker) crossGo(window *[winBytes]byte, es []bucketEntry) {
-	mask := uint64(len(w.buckets)-1) & (maxBuckets - 1)
 	for _, e := range es {
 		off := uint64(e) & (winBytes - 1)
 		st := uint64(bigSteps[e>>offBits&(1<<12-1)])
 		window[off] |= byte(st)
 		off += uint64(e)>>32*(st>>stepGap&15) + st>>stepCorr&15
-		parked := e&^(1<<32-1) | bucketEntry(st>>stepNext<<offBits|off%winBytes)
-		b := w.heads[off/winBytes&mask]
-		n := b.n
-		if n == bucketBlock {
-			w.spill(b)
-			n = 0
-		}
-		b.cur[n&(bucketBlock-1)] = parked // the mask spares a bounds check
-		b.n = n + 1
+		w.push(w.here+off/winBytes, e&^(1<<32-1)|bucketEntry(st>>stepNext<<offBits|off%winBytes))
 	}
 }
 
@@ -1154,55 +1177,50 @@ const maxBuckets = 256
 // (as primesieve's buckets do).
 const bucketBlock = 4096
 
-// bucket is the entries parked for one window: cur[:n] and full blocks.
-type bucket struct {
-	full []*[bucketBlock]bucketEntry
-	cur  *[bucketBlock]bucketEntry
-	n    int
-}
-
-// block returns b's k-th block of entries, k ≤ len(b.full): the full ones,
-// then cur.
-func (b *bucket) block(k int) []bucketEntry {
-	if k < len(b.full) {
-		return b.full[k][:]
+// push appends e to bucket i of the ring (i is taken mod nb).
+func (w *sieveWorker) push(i uint64, e bucketEntry) {
+	i &= (w.nb - 1) & (maxBuckets - 1)
+	t := w.tails[i]
+	w.arena[t] = e
+	w.tails[i] = t + 1
+	if (t+1)%bucketBlock == 0 {
+		w.spill(i)
 	}
-	return b.cur[:b.n]
 }
 
-// push appends e to bucket b.
-func (w *sieveWorker) push(b *bucket, e bucketEntry) {
-	if b.n == bucketBlock {
-		w.spill(b)
-	}
-	k := b.n & (bucketBlock - 1) // as in crossBlock
-	b.cur[k] = e
-	b.n = k + 1
-}
-
-// spill puts b's full block on its list and gives it an empty one. Kept
-// out of line: inlined, it took crossBlock's loop the registers it needs.
+// spill moves bucket i's block, just filled, to its full ones and gives it
+// an empty one. Kept out of line: inlined, it took crossGo's loop the
+// registers it needs.
 //
 //go:noinline
-func (w *sieveWorker) spill(b *bucket) {
-	b.full = append(b.full, b.cur)
-	b.cur, b.n = w.block(), 0
+func (w *sieveWorker) spill(i uint64) {
+	w.full[i] = append(w.full[i], uint32(w.tails[i]/bucketBlock-1))
+	w.tails[i] = w.block() * bucketBlock
 }
 
-// block returns an empty block, a freed one if there is one.
-func (w *sieveWorker) block() *[bucketBlock]bucketEntry {
+// block returns the number of an empty block: a freed one if there is
+// one, else a new one at the end of the arena (which grows by a quarter
+// when full, its blocks keeping their numbers).
+func (w *sieveWorker) block() uint64 {
 	if k := len(w.free); k > 0 {
 		b := w.free[k-1]
 		w.free = w.free[:k-1]
-		return b
+		return uint64(b)
 	}
-	return new([bucketBlock]bucketEntry)
+	n := len(w.arena)
+	if n+bucketBlock > cap(w.arena) {
+		w.arena = slices.Grow(w.arena, cap(w.arena)/4/bucketBlock*bucketBlock+bucketBlock)
+	}
+	w.arena = w.arena[:n+bucketBlock]
+	return uint64(n / bucketBlock)
 }
 
-// release empties bucket b, its full blocks going to the free list.
-func (w *sieveWorker) release(b *bucket) {
-	w.free = append(w.free, b.full...)
-	b.full, b.n = b.full[:0], 0
+// release empties bucket i: its full blocks go to the free list, and its
+// current block starts over.
+func (w *sieveWorker) release(i uint64) {
+	w.free = append(w.free, w.full[i]...)
+	w.full[i] = w.full[i][:0]
+	w.tails[i] = w.tails[i] / bucketBlock * bucketBlock
 }
 
 // sumSegment sums the numbers whose bits are clear in buf, which holds the
