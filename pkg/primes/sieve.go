@@ -769,17 +769,18 @@ func newSieveWorker(s *sieve) *sieveWorker {
 }
 
 // reserve readies the buckets for a chunk of n bytes. The first chunk
-// makes the arena: room for the buckets' current blocks and for the
-// entries a chunk that wide is likely to hold at once (each prime one at
-// most), and a quarter more for those a window re-parks while its own
-// blocks are still in use. Past that, the arena grows.
+// makes the arena, with room for the buckets' current blocks, the entries
+// a chunk that wide is likely to hold at once (each prime one at most),
+// and a window's, whose blocks stay in use while their entries are parked
+// again. Past that, the arena grows.
 func (w *sieveWorker) reserve(n uint64) {
 	if w.nb == 0 {
 		return // no large primes
 	}
 	if w.arena == nil {
-		blocks := parkedMost(w.s.large, 30*n) / bucketBlock * 5 / 4
-		w.arena = make([]bucketEntry, 0, (blocks+w.nb+2)*bucketBlock)
+		parked := parkedMost(w.s.large, 30*n)
+		window := min(parked, crossingsAbove(w.s.large, 0, 30*winBytes))
+		w.arena = make([]bucketEntry, 0, ((parked+window)/bucketBlock+w.nb+2)*bucketBlock)
 		for i := range w.nb {
 			w.tails[i] = w.block() * bucketBlock
 		}
@@ -791,17 +792,25 @@ func (w *sieveWorker) reserve(n uint64) {
 
 // parkedMost estimates, a little over, how many of the primes in set a
 // chunk of width numbers parks: those with a multiple there, which is all
-// of them below width, and of each larger p about a chance of
-// bigPhi/bigMod·width/p. (A chunk that narrow needs a small arena.)
+// of them below width, and of the rest about as many as they have
+// multiples there. (A chunk that narrow needs a small arena.)
 func parkedMost(set primeSet, width uint64) uint64 {
 	if width >= set.max {
 		return set.n
 	}
 	pi := func(x float64) float64 { return x / (math.Log(x) - 1) } // a little over π(x) from 10^4 on
-	lo := float64(30 * set.first)
-	w := max(float64(width), lo)
-	est := pi(w) - pi(lo) + bigPhi/bigMod*float64(width)*math.Log(math.Log(float64(set.max))/math.Log(w))
-	return min(set.n, uint64(1.1*max(est, 0)))
+	from := max(width, 30*set.first)
+	return min(set.n, uint64(1.1*(pi(float64(from))-pi(float64(30*set.first))))+crossingsAbove(set, from, width))
+}
+
+// crossingsAbove estimates, a little over, how many multiples the primes
+// in set from from on have in width numbers: bigPhi/bigMod·width/p each.
+func crossingsAbove(set primeSet, from, width uint64) uint64 {
+	lo := max(from, 30*set.first)
+	if lo >= set.max {
+		return 0
+	}
+	return uint64(1.1 * bigPhi / bigMod * float64(width) * math.Log(math.Log(float64(set.max))/math.Log(float64(lo))))
 }
 
 // firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to bigMod:
