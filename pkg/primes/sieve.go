@@ -813,17 +813,18 @@ func crossingsAbove(set primeSet, from, width uint64) uint64 {
 	return uint64(1.1 * bigPhi / bigMod * float64(width) * math.Log(math.Log(float64(set.max))/math.Log(float64(lo))))
 }
 
-// firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to bigMod:
-// p·q is the first multiple of p at or after byte from that p must cross
-// (smaller multiples have a smaller prime factor).
-func firstMultiple(p, from uint64) uint64 {
+// firstMultiple returns the least q ≥ max(p, ⌈30·from/p⌉) coprime to bigMod,
+// and j, the index of its residue in bigWheel: p·q is the first multiple of
+// p at or after byte from that p must cross (smaller multiples have a
+// smaller prime factor).
+func firstMultiple(p, from uint64) (q, j uint64) {
 	n := 30 * from // ≤ hi < 2^64; n + p − 1 might not be
-	q := n / p
+	q = n / p
 	if q*p < n {
 		q++
 	}
-	q = max(p, q)
-	return q + uint64(toBig[q%bigMod])
+	r := max(p, q) % bigMod
+	return max(p, q) + uint64(toBig[r]), uint64(bigIndex[r])
 }
 
 // chunk sieves bytes [from, to), one segment at a time, and hands each
@@ -970,8 +971,10 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if n&4095 == 0 {
 			s.opt.yield() // the first segment parks millions
 		}
-		p := primeAt(s.large.first+w.pendingAt, w.pendingX)
-		q := firstMultiple(p, from)
+		t := uint64(bits.TrailingZeros64(w.pendingX)) // p = 30a + wheel[c], as primeAt
+		a, c := s.large.first+w.pendingAt+t/8, t%8
+		p := 30*a + wheel[c]
+		q, j := firstMultiple(p, from)
 		over, m := bits.Mul64(p, q)
 		if over != 0 || m/30 >= to {
 			if q == p {
@@ -986,7 +989,7 @@ func (w *sieveWorker) park(from, to, segIdx uint64) {
 		if win >= segIdx*(segBytes/winBytes)+nb {
 			return // q == p here: wait until the buckets reach p²
 		}
-		w.push(win&(nb-1), packEntry(p/30, rel%winBytes, uint64(bitOf[p%30]), uint64(bigIndex[q%bigMod])))
+		w.push(win&(nb-1), packEntry(a, rel%winBytes, c, j))
 		w.nextPending()
 	}
 }
