@@ -294,6 +294,22 @@ func (s *sieve) crossFar(ctx context.Context, threads, batchMax int) []uint32 {
 	return far
 }
 
+// orFar ORs into buf, the wheel bytes from start on, their far bitmap, a
+// word of it at a time (byte k of the bitmap is wheel byte first+k).
+func (s *sieve) orFar(buf []byte, start uint64) {
+	k := start - s.first
+	i := 0
+	for ; i < len(buf) && (k+uint64(i))%4 != 0; i++ {
+		buf[i] |= byte(s.far[(k+uint64(i))/4] >> (8 * ((k + uint64(i)) % 4)))
+	}
+	for ; i+4 <= len(buf); i += 4 {
+		binary.LittleEndian.PutUint32(buf[i:], binary.LittleEndian.Uint32(buf[i:])|s.far[(k+uint64(i))/4])
+	}
+	for ; i < len(buf); i++ {
+		buf[i] |= byte(s.far[(k+uint64(i))/4] >> (8 * ((k + uint64(i)) % 4)))
+	}
+}
+
 // farBatch holds crossings of far primes by region of the bitmap, to be
 // written a region at a time while it stays in cache, rather than each
 // missing it somewhere in 32 MiB: each prime crosses once or twice, at
@@ -888,10 +904,7 @@ func (w *sieveWorker) chunk(ctx context.Context, from, to uint64, each func(buf 
 			w.crossLarge(buf, segIdx)
 		}
 		if s.far != nil {
-			for i := range buf {
-				k := start - s.first + uint64(i)
-				buf[i] |= byte(s.far[k/4] >> (8 * (k % 4)))
-			}
+			s.orFar(buf, start)
 		}
 		s.markEnds(buf, start)
 		each(buf, start)
