@@ -195,10 +195,12 @@ var drUsed atomic.Bool
 // scales the estimates to the machine at hand. The sieve's cost from 10^14
 // on, where the large primes' buckets go out to memory, varies most from
 // machine to machine; its figures there sit between the two machines, a
-// tenth below the reference's own, and from 10^17 on (with the far primes'
-// 5 ns) a quarter to a third below.
+// quarter below the reference's own up to 10^16 (since the buckets became
+// tails in an arena, whose estimates had read 1.23–1.36× the Zen 5's
+// times at 10^14), and from 10^17 on (with the far primes' 5 ns) a
+// quarter to a third below.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.24}, {14, 0.315}, {15, 0.325}, {16, 0.335}, {17, 0.45}, {18, 0.6}, {19, 0.8}, {19.27, 0.9}}
+	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.24}, {14, 0.27}, {15, 0.285}, {16, 0.295}, {17, 0.45}, {18, 0.6}, {19, 0.8}, {19.27, 0.9}}
 	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 0.84}, {10, 0.8}, {11, 0.699}, {12, 0.58}, {13, 0.488}, {14, 0.432}, {15, 0.368}, {16, 0.317}, {17, 0.294}, {18, 0.294}, {19.3, 0.294}}
 )
 
