@@ -309,27 +309,30 @@ func (h *hardSieve) spent(n uint64) {
 // weighed once a level however many leaves fall in it.
 func (h *hardSieve) read(v, low uint64) uint64 {
 	e := (v - low + 1) / 2 // bits [0, e) are the odd numbers ≤ v
-	for h.at+64 <= e {
+	at, run := h.at, h.run // in registers: the fields would be stored and loaded back a step
+	words := h.words
+	for at+64 <= e {
 		switch {
-		case h.at&(1<<superShift-1) == 0 && h.at+1<<superShift <= e:
-			h.run += h.upper[h.at>>superShift]
-			h.at += 1 << superShift
-		case h.at&(1<<blockShift-1) == 0 && h.at+1<<blockShift <= e:
-			h.run += h.ctr[h.at>>blockShift]
-			h.at += 1 << blockShift
+		case at&(1<<superShift-1) == 0 && at+1<<superShift <= e:
+			run += h.upper[at>>superShift]
+			at += 1 << superShift
+		case at&(1<<blockShift-1) == 0 && at+1<<blockShift <= e:
+			run += h.ctr[at>>blockShift]
+			at += 1 << blockShift
 		default:
-			word := h.words[h.at>>6]
+			word := words[at>>6]
 			n := uint64(bits.OnesCount64(word))
-			h.run += n<<countShift | n*h.at + indexSum(word)
-			h.at += 64
+			run += n<<countShift | n*at + indexSum(word)
+			at += 64
 		}
 	}
-	c, s := h.run>>countShift, h.run&(1<<countShift-1)
-	if r := e - h.at; r != 0 { // the bits of a last word, part of it
-		word := h.words[h.at>>6] & (1<<r - 1)
+	h.at, h.run = at, run
+	c, s := run>>countShift, run&(1<<countShift-1)
+	if r := e - at; r != 0 { // the bits of a last word, part of it
+		word := words[at>>6] & (1<<r - 1)
 		n := uint64(bits.OnesCount64(word))
 		c += n
-		s += n*h.at + indexSum(word)
+		s += n*at + indexSum(word)
 	}
 	return c*(low+1) + 2*s
 }
