@@ -24,8 +24,7 @@ import (
 const (
 	hardSegBits = 1 << 18 // bits (odd numbers) a segment: 32 KiB, in L1d/L2
 	hardSpan    = 2 * hardSegBits
-	blockShift  = 8  // bits a counter: 2^8
-	superShift  = 12 // bits a counter of the upper tier: 2^12
+	blockShift  = 8  // bits a counter: 2^8 (one tier: a second, of 2^12, cost its clears more than it saved the reads)
 	countShift  = 40 // a counter's count sits above its index sum (< 2^36)
 	// leafPiece is how many leaves are read between yields (some 35 µs
 	// here): the first segments hold most of them.
@@ -128,8 +127,7 @@ type hardSieve struct {
 	sqrtY     uint64
 	words     []uint64
 	ctr       []uint64 // per block: set bits << countShift | Σ their indexes
-	upper     []uint64 // the same per 2^superShift bits
-	total     uint64   // and over the segment
+	total     uint64   // the same over the segment
 	// the running total of the level being read: bits before at
 	at, run uint64
 }
@@ -137,9 +135,8 @@ type hardSieve struct {
 func newHardSieve(t *drTables, levels int, opt Options) *hardSieve {
 	return &hardSieve{
 		t: t, levels: levels, sqrtY: isqrt(t.y), opt: opt,
-		words: make([]uint64, hardSegBits/64),
+		words: make([]uint64, hardSegBits/64+1), // a last word, always 0, for read at the segment's end
 		ctr:   make([]uint64, hardSegBits>>blockShift),
-		upper: make([]uint64, hardSegBits>>superShift),
 	}
 }
 
@@ -191,7 +188,7 @@ func (h *hardSieve) presieve(low uint64) {
 	pat := oddWheel()
 	off := (low / 2) % (drQ / 2)
 	wo, sh := off/64, off%64
-	for i := range h.words {
+	for i := range hardSegBits / 64 {
 		w := pat[wo+uint64(i)] >> sh
 		if sh != 0 {
 			w |= pat[wo+uint64(i)+1] << (64 - sh)
@@ -199,16 +196,13 @@ func (h *hardSieve) presieve(low uint64) {
 		h.words[i] = w
 	}
 	h.total = 0
-	clear(h.upper)
 	const per = 1 << (blockShift - 6) // words a counter
 	for k := range h.ctr {
 		var c uint64
 		for w := uint64(k) * per; w < uint64(k+1)*per; w++ {
-			n := uint64(bits.OnesCount64(h.words[w]))
-			c += n<<countShift | n*64*w + indexSum(h.words[w])
+			c += weigh(h.words[w], 64*w)
 		}
 		h.ctr[k] = c
-		h.upper[k>>(superShift-blockShift)] += c
 		h.total += c
 	}
 }
@@ -242,7 +236,6 @@ func (h *hardSieve) clear(i uint64) {
 	h.words[w] &^= 1 << sh
 	d := bit * (1<<countShift | i)
 	h.ctr[i>>blockShift] -= d
-	h.upper[i>>superShift] -= d
 	h.total -= d
 }
 
@@ -262,7 +255,7 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 	var coefs, sum U128
 	if p <= h.sqrtY {
 		// m coprime to 30 only (lpf(m) > p ≥ 17): lm's [lmCount(mLo), lmCount(mHi)).
-		for i := lmCount(mHi); i > lmCount(mLo); i-- {
+		for i, end := lmCount(mHi), lmCount(mLo); i > end; i-- {
 			v := t.lm[i-1]
 			if v >= int16(-b) && v <= int16(b) {
 				continue // not squarefree, or lpf(m) ≤ p
@@ -304,37 +297,27 @@ func (h *hardSieve) spent(n uint64) {
 }
 
 // read returns the sum of the numbers ≤ v still set in the segment at low.
-// The level's running total moves forward over whole upper counters,
-// counters and words, as far as each fits before v, so that a word is
-// weighed once a level however many leaves fall in it.
+// The level's running total moves forward over words to a counter's edge,
+// whole counters and then words, as far as each fits before v, so that a
+// word is weighed once a level however many leaves fall in it.
 func (h *hardSieve) read(v, low uint64) uint64 {
 	e := (v - low + 1) / 2 // bits [0, e) are the odd numbers ≤ v
 	at, run := h.at, h.run // in registers: the fields would be stored and loaded back a step
 	words := h.words
-	for at+64 <= e {
-		switch {
-		case at&(1<<superShift-1) == 0 && at+1<<superShift <= e:
-			run += h.upper[at>>superShift]
-			at += 1 << superShift
-		case at&(1<<blockShift-1) == 0 && at+1<<blockShift <= e:
+	if at+1<<blockShift <= e {
+		for ; at&(1<<blockShift-1) != 0; at += 64 {
+			run += weigh(words[at>>6], at)
+		}
+		for ; at+1<<blockShift <= e; at += 1 << blockShift {
 			run += h.ctr[at>>blockShift]
-			at += 1 << blockShift
-		default:
-			word := words[at>>6]
-			n := uint64(bits.OnesCount64(word))
-			run += n<<countShift | n*at + indexSum(word)
-			at += 64
 		}
 	}
-	h.at, h.run = at, run
-	c, s := run>>countShift, run&(1<<countShift-1)
-	if r := e - at; r != 0 { // the bits of a last word, part of it
-		word := words[at>>6] & (1<<r - 1)
-		n := uint64(bits.OnesCount64(word))
-		c += n
-		s += n*at + indexSum(word)
+	for ; at+64 <= e; at += 64 {
+		run += weigh(words[at>>6], at)
 	}
-	return c*(low+1) + 2*s
+	h.at, h.run = at, run
+	run += weigh(words[at>>6]&(1<<(e-at)-1), at) // and a last word's bits below e
+	return run>>countShift*(low+1) + 2*(run&(1<<countShift-1))
 }
 
 // divide returns ⌊v/d⌋ for a quotient below 2^50, by a floating-point
@@ -347,6 +330,12 @@ func divide(v, d uint64) uint64 {
 		q++
 	}
 	return q
+}
+
+// weigh returns a word's counter, its bits standing at at, at+1, …
+func weigh(word, at uint64) uint64 {
+	n := uint64(bits.OnesCount64(word))
+	return n<<countShift | n*at + indexSum(word)
 }
 
 // indexSum returns the sum of the positions of x's set bits.
