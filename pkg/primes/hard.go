@@ -273,7 +273,7 @@ func (h *hardSieve) leaves(b int, low uint64, part *hardPart) {
 		}
 	} else {
 		hiIdx := t.piOf(min(mHi, t.x/(t.y+1)/p))
-		for i := hiIdx; i > max(b, t.piOf(mLo)); i-- {
+		for i, end := hiIdx, max(b, t.piOf(mLo)); i > end; i-- {
 			h.tick()
 			q := uint64(t.primes[i])
 			hi, lo := bits.Mul64(h.read(t.quotient(xp, i), low), q*p)
