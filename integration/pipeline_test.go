@@ -233,24 +233,36 @@ func TestATightPollLoopMeets429(t *testing.T) {
 
 // TestMetrics reads /metrics after a job: the HTTP, job, latency and lag
 // series are there (the roles run in this process share one registry, as
-// in `sumprimes dev`).
+// in `sumprimes dev`). The worker counts a job finished once its result is
+// stored, so a client can see the result a moment before the count: the
+// test waits for the series rather than reading them once.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.Config(t)
 	url := startAPI(t, cfg)
 	startWorker(t, cfg)
 	await(t, url, submit(t, url, 1, 1_000_000))
-	r := get(t, url+"/metrics")
-	for _, series := range []string{
-		`sumprimes_http_requests_total{code="202",method="POST",route="/sumPrime"}`,
-		`sumprimes_http_request_duration_seconds_bucket{method="GET",route="/sumPrime/:id"`,
-		"sumprimes_jobs_submitted_total", `sumprimes_jobs_finished_total{engine="prefix"}`,
-		`sumprimes_compute_seconds_bucket{engine="prefix"`, "sumprimes_job_latency_seconds_bucket",
-		`sumprimes_consumer_lag{lane="light",partition="0"}`, `sumprimes_consumer_lag{lane="heavy",partition="0"}`,
-		`sumprimes_backlog_compute_seconds{lane="heavy"}`,
-	} {
-		if !strings.Contains(string(r.body), series) {
-			t.Errorf("/metrics lacks %s\n%s", series, r.body)
+	var missing []string
+	var body []byte
+	defer func() {
+		if len(missing) > 0 {
+			t.Errorf("/metrics lacks %s\n%s", strings.Join(missing, ", "), body)
 		}
-	}
+	}()
+	testenv.Eventually(t, 10*time.Second, "the job's series on /metrics", func() bool {
+		body, missing = get(t, url+"/metrics").body, nil
+		for _, series := range []string{
+			`sumprimes_http_requests_total{code="202",method="POST",route="/sumPrime"}`,
+			`sumprimes_http_request_duration_seconds_bucket{method="GET",route="/sumPrime/:id"`,
+			"sumprimes_jobs_submitted_total", `sumprimes_jobs_finished_total{engine="prefix"}`,
+			`sumprimes_compute_seconds_bucket{engine="prefix"`, "sumprimes_job_latency_seconds_bucket",
+			`sumprimes_consumer_lag{lane="light",partition="0"}`, `sumprimes_consumer_lag{lane="heavy",partition="0"}`,
+			`sumprimes_backlog_compute_seconds{lane="heavy"}`,
+		} {
+			if !strings.Contains(string(body), series) {
+				missing = append(missing, series)
+			}
+		}
+		return len(missing) == 0
+	})
 }
