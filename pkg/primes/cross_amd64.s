@@ -72,3 +72,44 @@ full:
 	MOVQ SI, n+64(FP)
 	MOVQ R9, filled+72(FP)
 	RET
+
+// func pushEntries(es []bucketEntry, bs []uint8, tails *[maxBuckets]uint64, arena *bucketEntry) (n, filled int)
+//
+// pushAll's loop: es[i] to arena[tails[bs[i]]], advancing that tail, with
+// the prefetch crossEntries explains. It stops after an entry whose tail
+// reaches a block's end, returning how many entries it took and that
+// bucket (−1 when none filled).
+TEXT ·pushEntries(SB), NOSPLIT, $0-80
+	MOVQ es_base+0(FP), SI
+	MOVQ es_len+8(FP), CX
+	LEAQ (SI)(CX*8), CX // the end of es
+	MOVQ bs_base+24(FP), DI
+	MOVQ tails+48(FP), AX
+	MOVQ arena+56(FP), R14
+	CMPQ SI, CX
+	JAE  pnone
+
+push:
+	MOVQ    (SI), R8
+	ADDQ    $8, SI
+	MOVBQZX (DI), R9 // its bucket
+	INCQ    DI
+	MOVQ    (AX)(R9*8), R10 // the bucket's tail
+	MOVQ    R8, (R14)(R10*8)
+	PREFETCHT0 512(R14)(R10*8)
+	INCQ    R10
+	MOVQ    R10, (AX)(R9*8)
+	TESTQ   $(const_bucketBlock-1), R10
+	JZ      pfull
+	CMPQ    SI, CX
+	JB      push
+
+pnone:
+	MOVQ $-1, R9
+
+pfull:
+	SUBQ es_base+0(FP), SI
+	SHRQ $3, SI
+	MOVQ SI, n+64(FP)
+	MOVQ R9, filled+72(FP)
+	RET
