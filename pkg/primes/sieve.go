@@ -1026,9 +1026,10 @@ var _ = [1]int{}[math.MaxUint8+1-maxBuckets] // a bucket's number fits a byte
 
 // place makes the entries es and buckets bs of the primes ps (a<<3 | c
 // for p = 30a + wheel[c]), each at its first multiple in the chunk [from,
-// to) that it must cross, skipping primes with none there. It returns how many entries it made and how many primes it took:
-// all of them, or up to the first whose first multiple is p² and lies at
-// window reach or after (past: past the chunk), where park stops.
+// to) that it must cross, skipping primes with none there. It returns how
+// many entries it made and how many primes it took: all of them, or up to
+// the first whose first multiple is p² and lies at window reach or after
+// (past: past the chunk), where park stops.
 func place(ps []uint64, from, to, reach, nb uint64, es *[parkBatch]bucketEntry, bs *[parkBatch]uint8) (k, used int, past bool) {
 	n := 30 * from // ≤ hi < 2^64; n + p − 1 might not be
 	for i, v := range ps {
