@@ -133,22 +133,36 @@ func scaled(f func(float64), from, to float64) func(float64) {
 }
 
 // SieveCost estimates SumRange(a, b) on one core: nanoseconds per number,
-// growing with b as the sieving primes (up to √b) get more and larger,
-// plus finding those primes and 50 µs of setting up (a warm process's
-// [1, 10^6] took 110–130 µs on the Zen 5, 3 December).
+// growing with b as the sieving primes (up to √b) get more and larger;
+// for each of the sieving primes below heldMax, 19 ns of finding it and
+// placing it at its first multiple (the large ones' parking, which at
+// 10^16 is a quarter of a 10^9-wide range); and setting up, 50 µs and
+// 0.7 ns a byte of the worker's buffer (a segment, and a lead and a spill
+// as wide as the largest medium prime), which a fresh allocation faults in
+// (2 ms of a probe's 15 at 10^11 on the Intel).
 //
 // Past heldMax² each piece of farSpan numbers also streams the primes from
-// heldMax to √b, some 5 ns each.
+// heldMax to √b, 9 ns each.
 func SieveCost(a, b uint64) time.Duration {
 	span := float64(b-a) + 1
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
-	cost := span*perNumber + 2*math.Sqrt(min(float64(b), heldMax*heldMax)) + 5e4
+	held := math.Sqrt(min(float64(b), heldMax*heldMax))
+	buffer := min(span/30, segBytes) + 2*min(held, mediumMax)
+	cost := span*perNumber + 19*piAbove(held) + 0.7*buffer + 5e4
 	if b > heldMax*heldMax {
-		r := math.Sqrt(float64(b))
-		far := 1.1*r/math.Log(r) - 7.4e6 // π(√b) − π(heldMax)
-		cost += (math.Floor((span-1)/farSpan) + 1) * far * 5
+		far := piAbove(math.Sqrt(float64(b))) - piAbove(heldMax)
+		cost += (math.Floor((span-1)/farSpan) + 1) * far * 9
 	}
 	return nanos(cost)
+}
+
+// piAbove is a little over π(x), the count of primes up to x, from 10^4
+// on (x / (ln x − 1)), and within a few of it below.
+func piAbove(x float64) float64 {
+	if x < 8 {
+		return 4
+	}
+	return x / (math.Log(x) - 1)
 }
 
 // nanos converts an estimate to a Duration, saturating where a huge range
@@ -190,21 +204,22 @@ func firstUse(n uint64) time.Duration {
 // drUsed is set once a combinatorial sum has run in this process.
 var drUsed atomic.Bool
 
-// Measured one-core costs, by log10 of the upper bound (see the README's
-// figures): nanoseconds per number sieved, and per n^⅔ for the prefix, on
-// the reference machine (an Intel Xeon with AVX-512 and 2 MiB of L2 a
-// core). Machines differ from it by two times and more, and not alike on
-// both engines (an AMD EPYC took 1.3–1.9× its time on the prefix engine
-// and 1.5–2.4× on the sieve, as its load came and went): MeasureSpeed
-// scales the estimates to the machine at hand. The sieve's cost from 10^14
-// on, where the large primes' buckets go out to memory, varies most from
-// machine to machine; its figures there sit between the two machines, a
-// quarter below the reference's own up to 10^16 (since the buckets became
-// tails in an arena, whose estimates had read 1.23–1.36× the Zen 5's
-// times at 10^14), and from 10^17 on (with the far primes' 5 ns) a
-// quarter to a third below.
+// One-core costs on the reference machine, by log10 of the upper bound:
+// nanoseconds per number sieved, and per n^⅔ for the prefix. The reference
+// is an Intel Xeon with AVX-512 and 2 MiB of L2 a core, as the engines ran
+// there on 2 December (see the README's figures); on 3 December's code the
+// same kind of machine took 0.69× its time on both engines (MeasureSpeed's
+// probes), and the sieve's figures here are those measured then, divided
+// by 0.69, so that the choice between the engines, made on these tables,
+// stays the machine's own. Machines differ from it by two times and more,
+// and not alike on both engines (an AMD EPYC took 1.3–1.9× its time on the
+// prefix engine and 1.5–2.4× on the sieve, as its load came and went):
+// MeasureSpeed scales the estimates to the machine at hand. From 10^17 on,
+// where the far primes stream through memory, the sieve's figures (and
+// its 9 ns a far prime) sit a tenth above the Intel's, which the Zen 5 of
+// 3 December took a quarter less than the Intel's relative to the probe.
 var (
-	sieveNanos  = [][2]float64{{0, 0.06}, {8, 0.06}, {9, 0.085}, {10, 0.1}, {11, 0.13}, {12, 0.175}, {13, 0.24}, {14, 0.27}, {15, 0.285}, {16, 0.295}, {17, 0.45}, {18, 0.6}, {19, 0.8}, {19.27, 0.9}}
+	sieveNanos  = [][2]float64{{0, 0.065}, {8, 0.065}, {9, 0.084}, {10, 0.118}, {11, 0.16}, {12, 0.193}, {13, 0.238}, {14, 0.283}, {15, 0.323}, {16, 0.352}, {17, 0.58}, {18, 0.7}, {19, 0.78}, {19.27, 0.81}}
 	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 0.84}, {10, 0.8}, {11, 0.699}, {12, 0.58}, {13, 0.488}, {14, 0.432}, {15, 0.368}, {16, 0.317}, {17, 0.294}, {18, 0.294}, {19.3, 0.294}}
 )
 

@@ -820,9 +820,8 @@ func parkedMost(set primeSet, width uint64) uint64 {
 	if width >= set.max {
 		return set.n
 	}
-	pi := func(x float64) float64 { return x / (math.Log(x) - 1) } // a little over π(x) from 10^4 on
 	from := max(width, 30*set.first)
-	return min(set.n, uint64(1.1*(pi(float64(from))-pi(float64(30*set.first))))+crossingsAbove(set, from, width))
+	return min(set.n, uint64(1.1*(piAbove(float64(from))-piAbove(float64(30*set.first))))+crossingsAbove(set, from, width))
 }
 
 // crossingsAbove estimates, a little over, how many multiples the primes
