@@ -148,17 +148,17 @@ func SieveCost(a, b uint64) time.Duration {
 	perNumber := interpolate(sieveNanos, math.Log10(float64(b)))
 	held := math.Sqrt(min(float64(b), heldMax*heldMax))
 	buffer := min(span/30, segBytes) + 2*min(held, mediumMax)
-	cost := span*perNumber + 19*piAbove(held) + 0.7*buffer + 5e4
+	cost := span*perNumber + 19*piAbout(held) + 0.7*buffer + 5e4
 	if b > heldMax*heldMax {
-		far := piAbove(math.Sqrt(float64(b))) - piAbove(heldMax)
+		far := piAbout(math.Sqrt(float64(b))) - piAbout(heldMax)
 		cost += (math.Floor((span-1)/farSpan) + 1) * far * 9
 	}
 	return nanos(cost)
 }
 
-// piAbove is a little over π(x), the count of primes up to x, from 10^4
-// on (x / (ln x − 1)), and within a few of it below.
-func piAbove(x float64) float64 {
+// piAbout is about π(x), the count of primes up to x: x / (ln x − 1),
+// within 2% of it from 10^3 to 2^32 and at most 4 over below 10^3.
+func piAbout(x float64) float64 {
 	if x < 8 {
 		return 4
 	}
@@ -216,8 +216,8 @@ var drUsed atomic.Bool
 // prefix engine and 1.5–2.4× on the sieve, as its load came and went):
 // MeasureSpeed scales the estimates to the machine at hand. From 10^17 on,
 // where the far primes stream through memory, the sieve's figures (and
-// its 9 ns a far prime) sit a tenth above the Intel's, which the Zen 5 of
-// 3 December took a quarter less than the Intel's relative to the probe.
+// its 9 ns a far prime) sit a tenth above the Intel's: scaled by the same
+// probe, the Zen 5 of 3 December read a quarter under them there.
 var (
 	sieveNanos  = [][2]float64{{0, 0.065}, {8, 0.065}, {9, 0.084}, {10, 0.118}, {11, 0.16}, {12, 0.193}, {13, 0.238}, {14, 0.283}, {15, 0.323}, {16, 0.352}, {17, 0.58}, {18, 0.7}, {19, 0.78}, {19.27, 0.81}}
 	prefixNanos = [][2]float64{{6, 4}, {7, 1}, {8, 0.95}, {9, 0.84}, {10, 0.8}, {11, 0.699}, {12, 0.58}, {13, 0.488}, {14, 0.432}, {15, 0.368}, {16, 0.317}, {17, 0.294}, {18, 0.294}, {19.3, 0.294}}

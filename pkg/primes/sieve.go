@@ -821,7 +821,7 @@ func parkedMost(set primeSet, width uint64) uint64 {
 		return set.n
 	}
 	from := max(width, 30*set.first)
-	return min(set.n, uint64(1.1*(piAbove(float64(from))-piAbove(float64(30*set.first))))+crossingsAbove(set, from, width))
+	return min(set.n, uint64(1.1*(piAbout(float64(from))-piAbout(float64(30*set.first))))+crossingsAbove(set, from, width))
 }
 
 // crossingsAbove estimates, a little over, how many multiples the primes
