@@ -213,28 +213,82 @@ func icbrt(n uint64) uint64 {
 
 // combinatorialSum returns S(x) for x ≥ drMin. Its phases share the
 // progress reports by their measured shares of the time; forward passes on
-// a few dozen of the many they make.
+// a few dozen of the many they make. Each phase returns the same part a
+// scattered piece of it would (scatter.go), and the parts add up the same
+// way.
 func combinatorialSum(ctx context.Context, x uint64, opt Options) (U128, error) {
 	if opt.Threads <= 0 {
 		opt.Threads = runtime.GOMAXPROCS(0)
 	}
 	progress := forward(opt.Progress)
 	t := newDRTables(x, drY(x))
-	p2, err := t.p2(ctx, opt.with(scaled(progress, 0, 0.05)))
+	base, err := t.base(ctx, opt.with(nil))
 	if err != nil {
 		return U128{}, err
 	}
-	hard, err := t.hardLeaves(ctx, opt.with(scaled(progress, 0.05, 0.6)))
+	var p2 p2Part
+	if from, to, ok := t.p2Bytes(); ok {
+		if p2, err = t.p2(ctx, opt.with(scaled(progress, 0, 0.05)), from, to); err != nil {
+			return U128{}, err
+		}
+	}
+	hard, err := t.hardLeaves(ctx, opt.with(scaled(progress, 0.05, 0.6)), 0, t.hardSegments())
 	if err != nil {
 		return U128{}, err
 	}
-	easy, err := t.easyLeaves(ctx, opt.with(scaled(progress, 0.6, 1)))
+	easy, err := t.easyLeaves(ctx, opt.with(scaled(progress, 0.6, 1)), t.easyLevels())
 	if err != nil {
 		return U128{}, err
 	}
 	report(progress, 1)
-	phi := t.ordinaryLeaves().Add(easy).Add(hard)
-	return phi.Add64(t.psum[len(t.psum)-1]).Sub(U128{Lo: 1}).Sub(p2), nil
+	return base.prefix(easy, []hardPart{hard}, []p2Part{p2}), nil
+}
+
+// drBase is what S(x) needs of its tables beside the leaves and P2's sieve:
+// S(y), the ordinary and the trivial leaves, and the sum of the primes
+// below P2's sieve.
+type drBase struct {
+	sy, leaves, below U128
+}
+
+func (t *drTables) base(ctx context.Context, opt Options) (drBase, error) {
+	b := drBase{sy: U128{Lo: t.psum[len(t.psum)-1]}, leaves: t.ordinaryLeaves().Add(t.trivialLeaves())}
+	if lo, _, ok := t.p2Range(); ok {
+		var err error
+		if b.below, err = SumRange(ctx, 1, lo-1, opt); err != nil {
+			return drBase{}, err
+		}
+	}
+	return b, nil
+}
+
+// prefix returns S(x) = S(y) + φ(x, a) − 1 − P2 from the parts of φ's
+// leaves and of P2, each list in order.
+func (b drBase) prefix(easy U128, hard []hardPart, p2 []p2Part) U128 {
+	phi := b.leaves.Add(easy)
+	before := []U128(nil) // per level, what the hard parts so far left
+	for _, h := range hard {
+		if len(before) < len(h.acc) {
+			before = append(before, make([]U128, len(h.acc)-len(before))...)
+		}
+		phi = phi.Add(h.sum)
+		for l := range h.coef {
+			phi = phi.Add(mulU128(h.coef[l], before[l]))
+			before[l] = before[l].Add(h.acc[l])
+		}
+	}
+	var all p2Part
+	for _, p := range p2 {
+		all = all.then(p)
+	}
+	return phi.Add(b.sy).Sub(U128{Lo: 1}).Sub(b.p2(all))
+}
+
+// p2 returns P2 = Σ p·S(x/p) − Σ p·S(p−1) from the part of its whole sieve:
+// S(x/p) is the sum below the sieve plus the part's own, S(p−1) is S(y)
+// plus the pairs p < q above y.
+func (b drBase) p2(all p2Part) U128 {
+	return all.weighted.Add(mulU128(b.below, all.coef)).Sub(all.pairs).Sub(mulU128(b.sy, all.coef))
 }
 
 // ordinaryLeaves returns Σ μ(n)·n·φ(x/n, c) over n ≤ y with lpf(n) > p_c.
@@ -253,17 +307,39 @@ func (t *drTables) ordinaryLeaves() U128 {
 	return sum
 }
 
-// easyLeaves returns the special leaves' share for levels with p_b > √y:
-// the trivial and easy ones, whose φ the tables give (hard ones are left
-// to the sieve). Each is +p·q·φ(x/(p·q), b−1), μ(q) being −1. The levels
-// are shared among opt.Threads goroutines, a level at a time.
-func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
+// easyLevel is one level b's easy leaves: the primes q = p_i, lo < i ≤ hi.
+type easyRun struct{ b, lo, hi int }
+
+// easyLevels lists the levels with p_b > √y that have easy leaves (the
+// trivial ones are trivialLeaves', the hard ones the sieve's), in order.
+func (t *drTables) easyLevels() []easyRun {
+	var todo []easyRun
+	t.levelsAboveSqrtY(func(b, lo, trivial int) {
+		if trivial > lo {
+			todo = append(todo, easyRun{b, lo, trivial})
+		}
+	})
+	return todo
+}
+
+// trivialLeaves returns the leaves with t < p_b: φ = 1, a level at a time.
+func (t *drTables) trivialLeaves() U128 {
+	var sum U128
+	top := len(t.primes) - 1
+	t.levelsAboveSqrtY(func(b, _, trivial int) {
+		if trivial < top {
+			sum = sum.Add(U128{Lo: t.psum[top] - t.psum[trivial]}.Mul64(uint64(t.primes[b])))
+		}
+	})
+	return sum
+}
+
+// levelsAboveSqrtY calls f for each level b with p_b > √y with the bounds
+// of its leaves q = p_i: the hard ones have i ≤ lo, the easy ones lo < i ≤
+// trivial, and the trivial ones i > trivial.
+func (t *drTables) levelsAboveSqrtY(f func(b, lo, trivial int)) {
 	x, y := t.x, t.y
 	sqrtY, sqrtZ, top := isqrt(y), isqrt(t.z), len(t.primes)-1
-	type level struct{ b, lo, hi int }
-	var todo []level
-	var sum U128
-	work := 0
 	for b := t.piOf(sqrtY) + 1; b < top; b++ {
 		p := uint64(t.primes[b])
 		// q from just above max(p, y/p) to y: those with q > x/p² are
@@ -276,14 +352,19 @@ func (t *drTables) easyLeaves(ctx context.Context, opt Options) (U128, error) {
 		if x/p/p < y {
 			trivial = max(b, t.piOf(x/p/p))
 		}
-		if trivial < top {
-			sum = sum.Add(U128{Lo: t.psum[top] - t.psum[trivial]}.Mul64(p))
-		}
-		if trivial > lo {
-			todo = append(todo, level{b, lo, trivial})
-			work += trivial - lo
-		}
+		f(b, lo, trivial)
 	}
+}
+
+// easyLeaves returns the easy leaves' share for the levels of todo, whose
+// φ the tables give. Each is +p·q·φ(x/(p·q), b−1), μ(q) being −1. The
+// levels are shared among opt.Threads goroutines, a level at a time.
+func (t *drTables) easyLeaves(ctx context.Context, opt Options, todo []easyRun) (U128, error) {
+	work := 0
+	for _, l := range todo {
+		work += l.hi - l.lo
+	}
+	var sum U128
 	var claimed, done atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -53,12 +53,26 @@ func TestMulU128(t *testing.T) {
 	}
 }
 
+// p2Of returns P2 from its whole sieve.
+func p2Of(t *drTables, opt Options) (U128, error) {
+	b, err := t.base(context.Background(), opt)
+	if err != nil {
+		return U128{}, err
+	}
+	from, to, ok := t.p2Bytes()
+	if !ok {
+		return U128{}, nil
+	}
+	part, err := t.p2(context.Background(), opt, from, to)
+	return b.p2(part), err
+}
+
 // TestCombinatorialParts: each part of S(x) is checked on its own where an
 // independent count is cheap: P2 against a sieve of the products p·q.
 func TestCombinatorialP2(t *testing.T) {
 	for _, x := range []uint64{1 << 20, 5_000_011, 1e8} {
 		tb := newDRTables(x, drY(x))
-		got, err := tb.p2(context.Background(), Options{Threads: 2})
+		got, err := p2Of(tb, Options{Threads: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +102,7 @@ func TestCombinatorialP2(t *testing.T) {
 			if starts := p2Starts(x, x/isqrt(x)/30, x/(tb.y+1)/30, threads); threads > 1 && len(starts) < 8 {
 				t.Fatalf("P2(%d) on %d threads: %d chunks, want several a thread", x, threads, len(starts)-1)
 			}
-			got, err := tb.p2(context.Background(), Options{Threads: threads})
+			got, err := p2Of(tb, Options{Threads: threads})
 			if err != nil {
 				t.Fatal(err)
 			}

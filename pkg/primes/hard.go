@@ -31,25 +31,36 @@ const (
 	leafPiece = 1024
 )
 
-// hardPart is a chunk of segments' share, computed from acc = 0 at its
-// start: the true φ adds the earlier chunks' acc[b], times coef[b], the
-// sum of the coefficients of the chunk's leaves of level b.
+// hardPart is a run of segments' share, computed from acc = 0 at its
+// start: sum, and per level b the sum acc[b] the run leaves at that level
+// and the sum coef[b] of the coefficients of its leaves. The true share
+// adds, per level, coef[b] times what the segments before the run left;
+// parts of consecutive runs fold into one (drBase.prefix).
 type hardPart struct {
 	sum       U128
 	acc, coef []U128
 }
 
-// hardLeaves returns Σ −μ(m)·m·p_b·φ(x/(m·p_b), b−1) over the hard leaves.
-func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
-	levels := t.piOf(isqrt(t.z)) // √z ≤ ∛x ≤ y
-	if levels <= drC {
-		return U128{}, nil
+// hardLevels is how many levels the hard leaves sieve: p_b ≤ √z.
+func (t *drTables) hardLevels() int { return t.piOf(isqrt(t.z)) } // √z ≤ ∛x ≤ y
+
+// hardSegments is how many segments the hard leaves' sieve of [0, z] takes.
+func (t *drTables) hardSegments() uint64 { return t.z/hardSpan + 1 }
+
+// hardLeaves returns the part of Σ −μ(m)·m·p_b·φ(x/(m·p_b), b−1) over the
+// hard leaves whose t falls in segments [from, to), as if no segment came
+// before from.
+func (t *drTables) hardLeaves(ctx context.Context, opt Options, from, to uint64) (hardPart, error) {
+	levels := t.hardLevels()
+	whole := hardPart{acc: make([]U128, levels+1), coef: make([]U128, levels+1)}
+	if levels <= drC || from >= to {
+		return whole, nil
 	}
 	threads := opt.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	segs := t.z/hardSpan + 1
+	segs := to - from
 	chunks := min(segs, uint64(threads)*64)
 	per := (segs + chunks - 1) / chunks
 	chunks = (segs + per - 1) / per
@@ -59,8 +70,6 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 		mu      sync.Mutex
 		waiting = map[uint64]hardPart{}
 		next    uint64
-		sum     U128
-		before  = make([]U128, levels+1)
 		free    []hardPart // folded parts, their slices to reuse
 	)
 	fold := func(c uint64, part hardPart) {
@@ -70,10 +79,11 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 		for p, ok := waiting[next]; ok; p, ok = waiting[next] {
 			delete(waiting, next)
 			next++
-			sum = sum.Add(p.sum)
+			whole.sum = whole.sum.Add(p.sum)
 			for b := drC + 1; b <= levels; b++ {
-				sum = sum.Add(mulU128(p.coef[b], before[b]))
-				before[b] = before[b].Add(p.acc[b])
+				whole.sum = whole.sum.Add(mulU128(p.coef[b], whole.acc[b]))
+				whole.acc[b] = whole.acc[b].Add(p.acc[b])
+				whole.coef[b] = whole.coef[b].Add(p.coef[b])
 			}
 			free = append(free, p)
 		}
@@ -104,7 +114,7 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 				part := newPart()
 				for s := c * per; s < min(segs, (c+1)*per) && ctx.Err() == nil; s++ {
 					opt.yield()
-					h.segment(s*hardSpan, &part)
+					h.segment((from+s)*hardSpan, &part)
 					report(opt.Progress, float64(done.Add(1))/float64(segs))
 				}
 				fold(c, part)
@@ -113,9 +123,9 @@ func (t *drTables) hardLeaves(ctx context.Context, opt Options) (U128, error) {
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return U128{}, err
+		return hardPart{}, err
 	}
-	return sum, nil
+	return whole, nil
 }
 
 // hardSieve is one goroutine's segment with its counters.

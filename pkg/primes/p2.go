@@ -8,39 +8,69 @@ import (
 	"sync/atomic"
 )
 
-// p2 returns P2 = Σ_{y < p ≤ √x} p·(S(x/p) − S(p−1)), the sum of the n ≤ x
-// that are a product of two primes above y.
+// P2 = Σ_{y < p ≤ √x} p·(S(x/p) − S(p−1)) is the sum of the n ≤ x that are
+// a product of two primes above y.
 //
 // The values v = x/p rise as p falls, from √x to x/y: the fast sieve goes
 // over [x/√x, x/p_min] in chunks, and in each segment the p's whose v falls
 // in it (primes of an interval of (y, √x], sieved for it) read S(v) from a
-// cursor moving through the segment. A chunk counts from 0; its p's then
-// get S of the range before it, times Σ p, once all chunks are done; and
-// Σ p·S(p−1) comes from each chunk's Σ p and Σ p·q over its p < q.
-func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
+// cursor moving through the segment. A chunk counts from 0: its p2Part
+// holds Σ p, Σ p·(S(v) within the chunk), the chunk's prime sum and Σ p·q
+// over its p < q, and consecutive parts fold into one (then). The sum
+// below the sieve, S(y) and the folded parts then make P2 (drBase.prefix).
+
+// p2Part is P2's share from a run of the sieve's wheel bytes, counted from
+// the run's start.
+type p2Part struct {
+	coef, weighted, sum, pairs U128
+}
+
+// then returns the part of a's run followed by b's: b's v's see a's primes
+// below them, and each of b's p's pairs with each of a's (larger) ones.
+func (a p2Part) then(b p2Part) p2Part {
+	return p2Part{
+		coef:     a.coef.Add(b.coef),
+		weighted: a.weighted.Add(b.weighted).Add(mulU128(a.sum, b.coef)),
+		sum:      a.sum.Add(b.sum),
+		pairs:    a.pairs.Add(b.pairs).Add(mulU128(a.coef, b.coef)),
+	}
+}
+
+// p2Range returns the numbers [lo, hi] P2's sieve covers, x/√x to
+// x/p_min, p_min the least prime above y; ok is false when P2 is empty.
+func (t *drTables) p2Range() (lo, hi uint64, ok bool) {
 	x, y := t.x, t.y
 	sx := isqrt(x)
 	if sx <= y {
-		return U128{}, nil
+		return 0, 0, false
 	}
 	small := t.primes[2:] // the odd primes up to y ≥ ⁴√x
-	pMin := uint64(0)     // the least prime above y
-	for lo := y + 1; lo <= sx && pMin == 0; lo += 1 << 10 {
-		if ps := primesBetween(lo, min(sx, lo+1<<10-1), small, nil); len(ps) > 0 {
-			pMin = uint64(ps[0])
+	for from := y + 1; from <= sx; from += 1 << 10 {
+		if ps := primesBetween(from, min(sx, from+1<<10-1), small, nil); len(ps) > 0 {
+			return x / sx, x / uint64(ps[0]), true
 		}
 	}
-	if pMin == 0 {
-		return U128{}, nil
+	return 0, 0, false
+}
+
+// p2Bytes returns the wheel bytes [from, to) of P2's sieve.
+func (t *drTables) p2Bytes() (from, to uint64, ok bool) {
+	lo, hi, ok := t.p2Range()
+	return lo / 30, hi/30 + 1, ok
+}
+
+// p2 returns P2's part from wheel bytes [from, to) of its sieve.
+func (t *drTables) p2(ctx context.Context, opt Options, from, to uint64) (p2Part, error) {
+	x, y := t.x, t.y
+	sx := isqrt(x)
+	lo, hi, ok := t.p2Range()
+	if !ok || from >= to {
+		return p2Part{}, nil
 	}
-	lo, hi := x/sx, x/pMin
-	before, err := SumRange(ctx, 1, lo-1, opt.with(nil))
-	if err != nil {
-		return U128{}, err
-	}
+	small := t.primes[2:]
 	s := newSieve(lo, hi)
 	s.opt = opt
-	starts := p2Starts(x, s.first, s.last, opt.Threads)
+	starts := p2Starts(x, from, to-1, opt.Threads)
 	threads := min(max(1, opt.Threads), len(starts)-1)
 	type part struct {
 		coef          uint64 // Σ p over the chunk's p's
@@ -82,18 +112,13 @@ func (t *drTables) p2(ctx context.Context, opt Options) (U128, error) {
 		report(opt.Progress, float64(done.Add(1))/float64(segs))
 	})
 	if err := ctx.Err(); err != nil {
-		return U128{}, err
+		return p2Part{}, err
 	}
-	// Σ p·S(p−1) = S(y)·Σ p + Σ p·q over the pairs p < q: those within a
-	// chunk, and across two chunks Σ p of one times Σ p of the other.
-	plus, minus, seen := U128{}, U128{}, U128{Lo: t.psum[len(t.psum)-1]}
+	var all p2Part
 	for _, pt := range parts {
-		plus = plus.Add(pt.weighted).Add(before.Mul64(pt.coef))
-		before = before.Add(pt.sum)
-		minus = minus.Add(pt.pairs).Add(seen.Mul64(pt.coef))
-		seen = seen.Add64(pt.coef)
+		all = all.then(p2Part{coef: U128{Lo: pt.coef}, weighted: pt.weighted, sum: pt.sum, pairs: pt.pairs})
 	}
-	return plus.Sub(minus), nil
+	return all, nil
 }
 
 // p2Starts cuts wheel bytes first..last of P2's sieve into chunks of
