@@ -312,7 +312,7 @@ func (s *Server) workers(c echo.Context) error {
 		key := r.Worker + "/" + r.Record.Lane.String()
 		held[key] = append(held[key], runningJob{r.Record.RequestID, r.Record.A, r.Record.B, r.Record.Progress})
 	}
-	for _, lane := range job.Lanes {
+	for _, lane := range job.Queues {
 		v := laneView{Lane: lane.String(), Members: []memberView{}, Lag: map[string]int64{}}
 		for p, n := range lag.ByLane[lane] {
 			v.Lag[strconv.Itoa(p)] = n

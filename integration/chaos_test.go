@@ -155,7 +155,8 @@ func (l *load) burst(t *testing.T, cfg config.Config, n int, b uint64) map[int]i
 	}
 	wg.Wait()
 	q := queue.New(queue.Config{Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group,
-		HeavyTopic: cfg.Kafka.HeavyTopic, HeavyGroup: cfg.Kafka.HeavyGroup}, testenv.Logger(t))
+		HeavyTopic: cfg.Kafka.HeavyTopic, HeavyGroup: cfg.Kafka.HeavyGroup,
+		TaskTopic: cfg.Kafka.TaskTopic, TaskGroup: cfg.Kafka.TaskGroup}, testenv.Logger(t))
 	defer q.Close()
 	var held map[int]int64
 	testenv.Eventually(t, time.Minute, "a partition to hold three uncommitted jobs", func() bool {

@@ -44,7 +44,8 @@ func TestFrozenBroker(t *testing.T) {
 	thaw()
 
 	lag := queue.New(queue.Config{Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group,
-		HeavyTopic: cfg.Kafka.HeavyTopic, HeavyGroup: cfg.Kafka.HeavyGroup}, testenv.Logger(t))
+		HeavyTopic: cfg.Kafka.HeavyTopic, HeavyGroup: cfg.Kafka.HeavyGroup,
+		TaskTopic: cfg.Kafka.TaskTopic, TaskGroup: cfg.Kafka.TaskGroup}, testenv.Logger(t))
 	defer lag.Close()
 	testenv.Eventually(t, 2*time.Minute, "the workers to consume everything", func() bool {
 		l, err := lag.Lag(t.Context())

@@ -6,10 +6,13 @@
 // while. A job whose record is final or gone is pruned from the index. A job
 // a worker holds a lease on is running: left alone. A job whose partition
 // the consumer group has not finished consuming may still be waiting in the
-// queue: left alone too, so a long backlog never causes duplicates. What is
-// left — nobody working on it, its partition consumed — was lost (a result
-// or a message that did not survive a crash): the janitor publishes it
-// again, up to MaxAttempts times, and then records it as FAILED.
+// queue: left alone too, so a long backlog never causes duplicates (for a
+// scattered job, while any task waits in the task topic). What is left —
+// nobody working on it, its partition consumed — was lost (a result or a
+// message that did not survive a crash): the janitor publishes it again,
+// up to MaxAttempts times, and then records it as FAILED. A scattered job
+// published again is scattered again: only its tasks without a stored
+// part are published.
 //
 // It never races a worker: a FAILED record never replaces a FINISHED one,
 // and a job published twice is computed twice to the same result.
@@ -203,7 +206,8 @@ func (j *Janitor) inspect(ctx context.Context, id string, now time.Time, lag que
 	case leased:
 		j.note(&j.running, "running")
 		return s.Touch(ctx, id, now)
-	case lag.Of(rec.Job) > 0:
+	case lag.Of(rec.Job) > 0, rec.Tasks > 0 && lag.Tasks() > 0:
+		// Its message, or (scattered) tasks, may still be waiting.
 		j.note(&j.waiting, "waiting")
 		return s.Touch(ctx, id, now)
 	}

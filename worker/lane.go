@@ -59,11 +59,13 @@ type task struct {
 }
 
 // outcome is what becomes of a message: with rec, a final record to store
-// before it counts as done; with abandon, nothing (it is not committed and
-// will be delivered again).
+// before it counts as done; with part, a task's part to store (and, if it
+// is the last, its job's record); with abandon, nothing (it is not
+// committed and will be delivered again).
 type outcome struct {
 	msg     queue.Message
 	rec     *job.Record
+	part    *primes.Part
 	abandon bool
 	elapsed time.Duration // computing it
 }
@@ -77,7 +79,7 @@ func (w *Worker) runLane(ctx, work context.Context, name job.Lane) {
 		window:  make(chan struct{}, w.prefetch), fetched: make(chan fetchedMsg, w.prefetch),
 		queue: newFair(), results: make(chan outcome, w.prefetch), commits: newCommits(),
 	}
-	if name == job.Light {
+	if name != job.Heavy { // light jobs and tasks take one thread each
 		l.threads = 1
 	}
 	l.log.Info("lane consuming", "slots", w.slots[name], "threads", l.threads, "prefetch", w.prefetch)
@@ -239,7 +241,7 @@ func (l *lane) start(work context.Context, m queue.Message, plan primes.Plan) {
 	ctx, cancel := context.WithCancelCause(work)
 	t := &task{msg: m, plan: plan, admitted: l.w.now(), ctx: ctx, cancel: cancel}
 	l.w.mu.Lock()
-	l.w.running[m.Job.RequestID] = t
+	l.w.running[m.Job.Key()] = t
 	l.w.mu.Unlock()
 	if !l.queue.push(t) {
 		l.forget(t)
@@ -251,8 +253,8 @@ func (l *lane) start(work context.Context, m queue.Message, plan primes.Plan) {
 func (l *lane) forget(t *task) {
 	t.cancel(nil)
 	l.w.mu.Lock()
-	if l.w.running[t.msg.Job.RequestID] == t {
-		delete(l.w.running, t.msg.Job.RequestID)
+	if key := t.msg.Job.Key(); l.w.running[key] == t {
+		delete(l.w.running, key)
 	}
 	l.w.mu.Unlock()
 }
@@ -281,10 +283,27 @@ func (l *lane) compute(t *task) {
 			attribute.String("sumprimes.a", strconv.FormatUint(j.A, 10)), attribute.String("sumprimes.b", strconv.FormatUint(j.B, 10)))
 	}
 	opt := primes.Options{Threads: l.threads, Progress: tracker.report}
-	if l.name == job.Heavy {
+	if l.name != job.Light {
 		opt = l.w.lightFirst.heavy(opt)
 	}
-	sum, err := t.plan.Run(t.ctx, opt)
+	var (
+		sum       primes.U128
+		part      primes.Part
+		err       error
+		scattered bool
+	)
+	switch {
+	case j.Task != nil:
+		// A task's own progress is not its job's: the job's moves as
+		// tasks' parts are stored.
+		opt.Progress = nil
+		part, err = j.Task.Piece.Run(t.ctx, opt)
+	case l.w.scatter.of(t.plan) && l.w.tasks != nil:
+		scattered = true
+		err = l.scatterJob(t.ctx, j, t.plan, log)
+	default:
+		sum, err = t.plan.Run(t.ctx, opt)
+	}
 	tracker.stop()
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -306,6 +325,12 @@ func (l *lane) compute(t *task) {
 		// one that would fail the same way every time: retrying would only
 		// block the partition.
 		l.reject(t.ctx, t.msg, err.Error(), true)
+		return
+	case scattered: // its tasks are published: the job message is done
+		l.results <- outcome{msg: t.msg}
+		return
+	case j.Task != nil:
+		l.results <- outcome{msg: t.msg, part: &part, elapsed: l.w.now().Sub(start)}
 		return
 	}
 	elapsed := l.w.now().Sub(start)
@@ -339,7 +364,7 @@ func (l *lane) finish(work context.Context) {
 		batch := gather(first, l.results)
 		stored := l.store(work, batch)
 		for _, o := range batch {
-			if o.abandon || o.rec != nil && !stored {
+			if o.abandon || (o.rec != nil || o.part != nil) && !stored {
 				<-l.window // not done: delivered again
 			} else {
 				l.done(o.msg)
@@ -355,6 +380,15 @@ func (l *lane) finish(work context.Context) {
 // it reports false if work ended first. A record that was final already
 // (cancelled meanwhile) stays as it is, with no callback.
 func (l *lane) store(work context.Context, batch []outcome) bool {
+	for i := range batch {
+		if o := &batch[i]; o.part != nil && !o.abandon {
+			rec, ok := l.storePart(work, o.msg.Job, *o.part)
+			if !ok {
+				return false
+			}
+			o.rec = rec
+		}
+	}
 	var recs []job.Record
 	var elapsed []time.Duration
 	for _, o := range batch {

@@ -33,15 +33,35 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sumprimes/sumprimes/pkg/job"
+	"github.com/sumprimes/sumprimes/pkg/primes"
 	"github.com/sumprimes/sumprimes/pkg/queue"
 	"github.com/sumprimes/sumprimes/pkg/store"
 )
 
-// Store is what the worker needs of the result store: the records, and the
-// lease and progress of the jobs it computes.
+// Store is what the worker needs of the result store: the records, the
+// lease and progress of the jobs it computes, and scattered jobs' parts.
 type Store interface {
 	store.Records
 	store.Progress
+	store.Tasks
+}
+
+// TaskQueue is where a worker publishes the tasks of the jobs it scatters.
+type TaskQueue interface {
+	PublishAll(ctx context.Context, jobs []job.Job) []error
+}
+
+var _ TaskQueue = (*queue.Kafka)(nil)
+
+// Scatter says which jobs are cut into tasks (see Config.Scatter).
+type Scatter struct {
+	Threshold time.Duration // 0: none
+	TaskCost  time.Duration
+}
+
+// of reports whether plan is scattered.
+func (s Scatter) of(plan primes.Plan) bool {
+	return s.Threshold > 0 && s.TaskCost > 0 && plan.Estimate >= s.Threshold
 }
 
 var _ Store = store.Store(nil)
@@ -63,10 +83,13 @@ type Worker struct {
 	tracer       trace.Tracer
 	now          func() time.Time
 
+	scatter Scatter
+	tasks   TaskQueue
+
 	cancellations <-chan string
 	callbacks     *callback.Sender
 	mu            sync.Mutex
-	running       map[string]*task // jobs admitted here and not yet done, by id
+	running       map[string]*task // jobs and tasks admitted here and not yet done, by Job.Key
 }
 
 // errCancelled is the cause of a job context ended by its client.
@@ -83,7 +106,8 @@ type Config struct {
 	// NewConsumer returns a fresh member of a lane's consumer group; it is
 	// called once per lane.
 	NewConsumer func(job.Lane) queue.Consumer
-	// Lanes are the lanes to consume; empty means both.
+	// Lanes are the lanes to consume (job.Tasks among them for scattered
+	// jobs' tasks); empty means all three.
 	Lanes []job.Lane
 	// Concurrency is how many heavy jobs run at once, each on Threads
 	// threads; LightConcurrency how many light jobs, on one thread each.
@@ -110,6 +134,13 @@ type Config struct {
 	// Callbacks delivers final records to the clients that asked; nil
 	// means callbacks are off.
 	Callbacks *callback.Sender
+	// Scatter cuts a job the planner expects to take at least
+	// Scatter.Threshold (one core) into tasks of about Scatter.TaskCost,
+	// published to Tasks, for any worker's task lane to compute: one task
+	// a slot, on one thread, with as many slots as the heavy lane has
+	// threads. A zero Threshold computes every job whole.
+	Scatter Scatter
+	Tasks   TaskQueue
 	// Tracer makes a span of each computation, a child of the submit's
 	// span when the job's message carries its trace context; nil traces
 	// nothing.
@@ -126,7 +157,7 @@ func New(cfg Config) *Worker {
 	}
 	lanes := cfg.Lanes
 	if len(lanes) == 0 {
-		lanes = job.Lanes
+		lanes = job.Queues
 	}
 	return &Worker{
 		owner:        cfg.Owner,
@@ -135,7 +166,7 @@ func New(cfg Config) *Worker {
 		store:        cfg.Store,
 		newConsumer:  cfg.NewConsumer,
 		lanes:        lanes,
-		slots:        map[job.Lane]int{job.Light: light, job.Heavy: heavy},
+		slots:        map[job.Lane]int{job.Light: light, job.Heavy: heavy, job.Tasks: heavy * threads},
 		threads:      threads,
 		prefetch:     max(1, cmp.Or(cfg.Prefetch, 256)),
 		drainTimeout: cfg.DrainTimeout,
@@ -143,6 +174,8 @@ func New(cfg Config) *Worker {
 		tracer:       cmp.Or[trace.Tracer](cfg.Tracer, noop.Tracer{}),
 		now:          time.Now,
 
+		scatter:       cfg.Scatter,
+		tasks:         cfg.Tasks,
 		cancellations: cfg.Cancellations,
 		callbacks:     cfg.Callbacks,
 		running:       map[string]*task{},
@@ -179,14 +212,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.cancellations != nil {
 		go w.watchCancellations(work)
 	}
+	// A heavy job's (or a task's) goroutines hold their Ps for its whole
+	// length, and Go preempts them only every 10 ms: with no P left, a
+	// light job or a store round trip of this process would wait that long
+	// at each step. One more P per heavy thread, and the rest always finds
+	// one; the OS then shares the CPUs among the threads.
+	extra := 0
 	if slices.Contains(w.lanes, job.Heavy) {
-		// A heavy job's goroutines hold their Ps for its whole length, and
-		// Go preempts them only every 10 ms: with no P left, a light job or
-		// a store round trip of this process would wait that long at each
-		// step. One more P per heavy thread, and the rest always finds one;
-		// the OS then shares the CPUs among the threads.
+		extra += w.slots[job.Heavy] * w.threads
+	}
+	if slices.Contains(w.lanes, job.Tasks) {
+		extra += w.slots[job.Tasks]
+	}
+	if extra > 0 {
 		procs := runtime.GOMAXPROCS(0)
-		runtime.GOMAXPROCS(procs + w.slots[job.Heavy]*w.threads)
+		runtime.GOMAXPROCS(procs + extra)
 		defer runtime.GOMAXPROCS(procs)
 	}
 	var wg sync.WaitGroup
@@ -208,10 +248,14 @@ func (w *Worker) watchCancellations(ctx context.Context) {
 				return
 			}
 			w.mu.Lock()
-			w.log.Debug("cancellation announced", "requestId", id, "here", w.running[id] != nil)
-			if t := w.running[id]; t != nil {
-				t.cancel(errCancelled)
+			here := 0
+			for _, t := range w.running { // a scattered job's tasks too
+				if t.msg.Job.RequestID == id {
+					t.cancel(errCancelled)
+					here++
+				}
 			}
+			w.log.Debug("cancellation announced", "requestId", id, "here", here)
 			w.mu.Unlock()
 		}
 	}

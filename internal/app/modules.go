@@ -141,7 +141,7 @@ func initQueue(a *app, _ context.Context) (service, error) {
 	a.queue = queue.New(queue.Config{
 		Brokers: k.Brokers, Topic: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
 		Group: k.Group, DLQTopic: k.DLQTopic, BatchTimeout: k.BatchTimeout, TLS: tlsConfig, SASL: mechanism,
-		HeavyTopic: k.HeavyTopic, HeavyGroup: k.HeavyGroup, ClientID: a.owner,
+		HeavyTopic: k.HeavyTopic, HeavyGroup: k.HeavyGroup, TaskTopic: k.TaskTopic, TaskGroup: k.TaskGroup, ClientID: a.owner,
 	}, a.log)
 	a.topicReady = make(chan struct{})
 	run := func(ctx context.Context) error {
@@ -151,7 +151,7 @@ func initQueue(a *app, _ context.Context) (service, error) {
 			}
 			return err // the broker refuses this configuration: stop, and say why
 		}
-		a.log.Info("kafka topics ready", "light", k.Topic, "heavy", k.HeavyTopic)
+		a.log.Info("kafka topics ready", "light", k.Topic, "heavy", k.HeavyTopic, "tasks", k.TaskTopic)
 		close(a.topicReady)
 		<-ctx.Done()
 		return nil
@@ -305,6 +305,8 @@ func initWorker(a *app, ctx context.Context) (service, error) {
 		LightFirst:       cfg.Worker.LightFirst,
 		DrainTimeout:     cfg.Worker.DrainTimeout,
 		LeaseTTL:         cfg.Worker.LeaseTTL,
+		Scatter:          worker.Scatter{Threshold: cfg.Scatter.Threshold, TaskCost: cfg.Scatter.TaskCost},
+		Tasks:            a.queue,
 		Tracer:           a.tracer.Tracer("github.com/sumprimes/sumprimes/worker"),
 		Log:              log,
 	})

@@ -135,6 +135,7 @@ func Config(t testing.TB) config.Config {
 	q := Queue(t)
 	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Brokers, q.Topic, q.DLQTopic, q.Group
 	cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
+	cfg.Kafka.TaskTopic, cfg.Kafka.TaskGroup = q.TaskTopic, q.TaskGroup
 	cfg.Kafka.Partitions = q.Partitions
 	cfg.Redis.Addrs = []string{RedisAddr(t)}
 	cfg.Redis.KeyPrefix = "sumprimes-test:" + Unique() + ":"
@@ -162,6 +163,7 @@ func Queue(t testing.TB) queue.Config {
 		Brokers: KafkaBrokers(t), Topic: "sumprimes.test." + id, DLQTopic: "sumprimes.test." + id + ".dlq",
 		Group: "sumprimes-test-" + id, Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
 		HeavyTopic: "sumprimes.test." + id + ".heavy", HeavyGroup: "sumprimes-test-" + id + "-heavy",
+		TaskTopic: "sumprimes.test." + id + ".tasks", TaskGroup: "sumprimes-test-" + id + "-tasks",
 	}
 }
 
@@ -179,6 +181,7 @@ func Broker(t testing.TB) queue.Config {
 		Brokers: c.ListenAddrs(), Topic: "sumprimes.jobs", DLQTopic: "sumprimes.jobs.dlq", Group: "sumprimes-workers",
 		Partitions: 4, ReplicationFactor: 1, BatchTimeout: 2 * time.Millisecond,
 		HeavyTopic: "sumprimes.jobs.heavy", HeavyGroup: "sumprimes-workers-heavy",
+		TaskTopic: "sumprimes.tasks", TaskGroup: "sumprimes-workers-tasks",
 	}
 }
 
@@ -229,6 +232,7 @@ func OnKafkaSASL(t testing.TB, cfg *config.Config, mechanism string) {
 	cfg.Kafka.Brokers, cfg.Kafka.TLS, cfg.Kafka.SASL = kafka.Brokers, kafka.TLS, kafka.SASL
 	cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.Group = q.Topic, q.DLQTopic, q.Group
 	cfg.Kafka.HeavyTopic, cfg.Kafka.HeavyGroup = q.HeavyTopic, q.HeavyGroup
+	cfg.Kafka.TaskTopic, cfg.Kafka.TaskGroup = q.TaskTopic, q.TaskGroup
 }
 
 // Unique returns a short random name part.

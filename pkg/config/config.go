@@ -36,6 +36,7 @@ type Config struct {
 	Worker    Worker    `mapstructure:"worker"`
 	Limits    Limits    `mapstructure:"limits"`
 	Lanes     Lanes     `mapstructure:"lanes"`
+	Scatter   Scatter   `mapstructure:"scatter"`
 	Log       Log       `mapstructure:"log"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
 	Janitor   Janitor   `mapstructure:"janitor"`
@@ -207,6 +208,10 @@ type Kafka struct {
 	// HeavyTopic and HeavyGroup carry the heavy lane's jobs (see Lanes).
 	HeavyTopic string `mapstructure:"heavy_topic"`
 	HeavyGroup string `mapstructure:"heavy_group"`
+	// TaskTopic and TaskGroup carry the tasks scattered jobs are cut into
+	// (see Scatter).
+	TaskTopic string `mapstructure:"task_topic"`
+	TaskGroup string `mapstructure:"task_group"`
 	// BatchTimeout is how long a dead letter may wait to share a batch;
 	// jobs are published at once, in batches of what arrived meanwhile.
 	BatchTimeout time.Duration `mapstructure:"batch_timeout"`
@@ -218,6 +223,24 @@ type Kafka struct {
 // job to the light lane.
 type Lanes struct {
 	HeavyFrom time.Duration `mapstructure:"heavy_from"`
+}
+
+// Scatter configures scatter/gather: a job the planner expects to take at
+// least Threshold on one core is cut into tasks of about TaskCost each,
+// which any worker takes from the task topic; the last one to finish adds
+// up the parts. A Threshold of 0 computes every job whole.
+type Scatter struct {
+	Threshold time.Duration `mapstructure:"threshold"`
+	TaskCost  time.Duration `mapstructure:"task_cost"`
+}
+
+func (c Scatter) validate(p *problems) {
+	if c.Threshold < 0 {
+		p.bad("scatter.threshold", "must not be negative, got %s", c.Threshold)
+	}
+	if c.TaskCost < time.Millisecond {
+		p.bad("scatter.task_cost", "must be at least 1ms, got %s", c.TaskCost)
+	}
 }
 
 // Redis configures the result store. One address is a single node; several
@@ -293,8 +316,8 @@ type Result struct {
 
 // Worker configures the consumers.
 type Worker struct {
-	// Lanes lists the lanes this process consumes ("light", "heavy"), one
-	// consumer-group member each.
+	// Lanes lists the lanes this process consumes ("light", "heavy", and
+	// "tasks", scattered jobs' tasks), one consumer-group member each.
 	Lanes []string `mapstructure:"lanes"`
 	// Concurrency is how many heavy jobs one worker process computes at
 	// once; LightConcurrency how many light ones (0: four per CPU).
@@ -382,13 +405,17 @@ var defaults = map[string]any{
 	"redis.db":                   0,
 	"redis.key_prefix":           "sumprimes:",
 	"result.ttl":                 "3m",
-	"worker.lanes":               []string{"light", "heavy"},
+	"worker.lanes":               []string{"light", "heavy", "tasks"},
 	"worker.concurrency":         2,
 	"worker.light_concurrency":   0,
 	"worker.prefetch":            256,
 	"lanes.heavy_from":           "100ms",
 	"kafka.heavy_topic":          "sumprimes.jobs.heavy",
 	"kafka.heavy_group":          "sumprimes-workers-heavy",
+	"kafka.task_topic":           "sumprimes.tasks",
+	"kafka.task_group":           "sumprimes-workers-tasks",
+	"scatter.threshold":          "10s",
+	"scatter.task_cost":          "1s",
 	"worker.threads":             0,
 	"worker.light_first":         true,
 	"worker.drain_timeout":       "10s",
@@ -528,6 +555,7 @@ func (c Config) Validate() error {
 	c.Worker.validate(&p)
 	c.Limits.validate(&p)
 	c.Lanes.validate(&p)
+	c.Scatter.validate(&p)
 	c.RateLimit.validate(&p)
 	c.Janitor.validate(&p)
 	c.Callbacks.validate(&p)
@@ -622,6 +650,12 @@ func (c Kafka) validate(p *problems) {
 	if c.HeavyGroup == "" || c.HeavyGroup == c.Group {
 		p.bad("kafka.heavy_group", "must be set and differ from kafka.group, got %q", c.HeavyGroup)
 	}
+	if c.TaskTopic == "" || c.TaskTopic == c.Topic || c.TaskTopic == c.HeavyTopic || c.TaskTopic == c.DLQTopic {
+		p.bad("kafka.task_topic", "must be set and differ from kafka.topic, kafka.heavy_topic and kafka.dlq_topic, got %q", c.TaskTopic)
+	}
+	if c.TaskGroup == "" || c.TaskGroup == c.Group || c.TaskGroup == c.HeavyGroup {
+		p.bad("kafka.task_group", "must be set and differ from kafka.group and kafka.heavy_group, got %q", c.TaskGroup)
+	}
 	if c.BatchTimeout <= 0 || c.BatchTimeout > time.Second {
 		p.bad("kafka.batch_timeout", "must be in (0, 1s], got %s", c.BatchTimeout)
 	}
@@ -678,10 +712,10 @@ func (c Worker) validate(p *problems) {
 	}
 }
 
-// LaneList reads Lanes: at least one, each light or heavy.
+// LaneList reads Lanes: at least one, each light, heavy or tasks.
 func (c Worker) LaneList() ([]job.Lane, error) {
 	if len(c.Lanes) == 0 {
-		return nil, errors.New("name at least one lane: light, heavy")
+		return nil, errors.New("name at least one lane: light, heavy, tasks")
 	}
 	var lanes []job.Lane
 	for _, name := range c.Lanes {

@@ -63,6 +63,26 @@ type Job struct {
 	// for the broker to append instead of one per partition (the sticky
 	// partitioning Kafka's own producer does for records without a key).
 	Batch string `json:"batch,omitempty"`
+	// Task, on the task topic only, makes the message one task of a
+	// scattered job: which piece of the job's sum to compute. The rest of
+	// the message is the job's own.
+	Task *Task `json:"task,omitempty"`
+}
+
+// Task is one piece of a scattered job: task Index of Count.
+type Task struct {
+	Index int          `json:"index"`
+	Count int          `json:"count"`
+	Piece primes.Piece `json:"piece"`
+}
+
+// Key names the message's work: the request id, and for a task its index
+// too ("id/3").
+func (j Job) Key() string {
+	if j.Task != nil {
+		return fmt.Sprintf("%s/%d", j.RequestID, j.Task.Index)
+	}
+	return j.RequestID
 }
 
 // PartitionKey is what the job's partition is hashed from: its batch's
@@ -78,14 +98,20 @@ func (j Job) PartitionKey() string {
 type Lane string
 
 // The two lanes. Light is the zero value: jobs published before lanes
-// existed travel in it.
+// existed travel in it. Tasks is not a job's lane but the queue of the
+// tasks scattered jobs are cut into: a worker consumes it as it does a
+// lane, and a task message keeps its job's Lane.
 const (
 	Light Lane = ""
 	Heavy Lane = "heavy"
+	Tasks Lane = "tasks"
 )
 
-// Lanes lists every lane.
+// Lanes lists every lane a job can travel in.
 var Lanes = []Lane{Light, Heavy}
+
+// Queues lists what a worker can consume: the lanes and the tasks.
+var Queues = []Lane{Light, Heavy, Tasks}
 
 func (l Lane) String() string {
 	if l == Light {
@@ -101,8 +127,10 @@ func ParseLane(s string) (Lane, error) {
 		return Light, nil
 	case "heavy":
 		return Heavy, nil
+	case "tasks":
+		return Tasks, nil
 	}
-	return Light, fmt.Errorf("unknown lane %q: want light or heavy", s)
+	return Light, fmt.Errorf("unknown lane %q: want light, heavy or tasks", s)
 }
 
 // LaneFor is the lane of a job the planner expects to take estimate:
@@ -149,20 +177,29 @@ type Record struct {
 	Payload *string `json:"payload"`
 	Error   string  `json:"error,omitempty"`
 	// Progress is the fraction computed (0..1) while a worker runs the job.
-	Progress   *float64   `json:"progress,omitempty"`
+	Progress *float64 `json:"progress,omitempty"`
+	// Tasks is how many tasks a scattered job was cut into, and TasksDone
+	// how many of them are done: while it is IN_PROGRESS, and in its
+	// FINISHED record.
+	Tasks      int        `json:"tasks,omitempty"`
+	TasksDone  int        `json:"tasksDone,omitempty"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 }
 
 // Pending returns the IN_PROGRESS record written when j is accepted.
 func Pending(j Job) Record { return Record{Job: j, Status: InProgress} }
 
-// Finished returns the record for j once its sum is known.
+// Finished returns the record for j once its sum is known (for a task's
+// message, its job's).
 func (j Job) Finished(sum string, at time.Time) Record {
+	j.Task = nil
 	return Record{Job: j, Status: Finished, Payload: &sum, FinishedAt: &at}
 }
 
-// Failed returns the record for j when it cannot be computed.
+// Failed returns the record for j when it cannot be computed (for a task's
+// message, its job's).
 func (j Job) Failed(reason string, at time.Time) Record {
+	j.Task = nil
 	return Record{Job: j, Status: Failed, Error: reason, FinishedAt: &at}
 }
 

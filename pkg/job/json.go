@@ -51,6 +51,12 @@ func (rec Record) MarshalJSON() ([]byte, error) {
 		}
 		b = append(append(b, `,"progress":`...), p...)
 	}
+	if rec.Tasks != 0 {
+		b = strconv.AppendInt(append(b, `,"tasks":`...), int64(rec.Tasks), 10)
+	}
+	if rec.TasksDone != 0 {
+		b = strconv.AppendInt(append(b, `,"tasksDone":`...), int64(rec.TasksDone), 10)
+	}
 	if rec.FinishedAt != nil {
 		if b, err = appendTime(append(b, `,"finishedAt":`...), *rec.FinishedAt); err != nil {
 			return nil, err
@@ -78,7 +84,15 @@ func (j Job) appendFields(b []byte) ([]byte, error) {
 	}
 	b = appendOmitEmpty(b, `,"generation":`, j.Generation)
 	b = appendOmitEmpty(b, `,"lane":`, string(j.Lane))
-	return appendOmitEmpty(b, `,"batch":`, j.Batch), nil
+	b = appendOmitEmpty(b, `,"batch":`, j.Batch)
+	if j.Task != nil { // a task's message: rare enough for reflection
+		t, err := json.Marshal(j.Task)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"task":`...), t...)
+	}
+	return b, nil
 }
 
 func appendOmitEmpty(b []byte, key, s string) []byte {
@@ -149,6 +163,12 @@ func fastRecord(data []byte) (rec Record, ok bool) {
 		p := r.float()
 		rec.Progress = &p
 	}
+	if r.has(`,"tasks":`) {
+		rec.Tasks = int(r.int())
+	}
+	if r.has(`,"tasksDone":`) {
+		rec.TasksDone = int(r.int())
+	}
 	if r.has(`,"finishedAt":`) {
 		t := r.time()
 		rec.FinishedAt = &t
@@ -208,6 +228,9 @@ func (r *reader) job(j *Job) {
 	}
 	if r.has(`,"batch":`) {
 		j.Batch = r.str()
+	}
+	if r.has(`,"task":`) {
+		r.ok = false // a task's message: encoding/json reads it
 	}
 }
 

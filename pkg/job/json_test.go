@@ -21,6 +21,8 @@ type plainRecord struct {
 	Payload    *string    `json:"payload"`
 	Error      string     `json:"error,omitempty"`
 	Progress   *float64   `json:"progress,omitempty"`
+	Tasks      int        `json:"tasks,omitempty"`
+	TasksDone  int        `json:"tasksDone,omitempty"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 }
 
@@ -47,7 +49,7 @@ func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 5000 {
 		rec := randomRecord(rng)
-		want, err := json.Marshal(plainRecord{plainJob(rec.Job), rec.Status, rec.Payload, rec.Error, rec.Progress, rec.FinishedAt})
+		want, err := json.Marshal(plainRecord{plainJob(rec.Job), rec.Status, rec.Payload, rec.Error, rec.Progress, rec.Tasks, rec.TasksDone, rec.FinishedAt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +57,7 @@ func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("record %d:\n got %s (%v)\nwant %s", i, got, err, want)
 		}
-		if got, want := encode(t, rec), encode(t, plainRecord{plainJob(rec.Job), rec.Status, rec.Payload, rec.Error, rec.Progress, rec.FinishedAt}); got != want {
+		if got, want := encode(t, rec), encode(t, plainRecord{plainJob(rec.Job), rec.Status, rec.Payload, rec.Error, rec.Progress, rec.Tasks, rec.TasksDone, rec.FinishedAt}); got != want {
 			t.Fatalf("record %d, HTML left as it is:\n got %s\nwant %s", i, got, want)
 		}
 		want, _ = json.Marshal(plainJob(rec.Job))
@@ -107,6 +109,12 @@ func randomRecord(rng *rand.Rand) Record {
 		rec.Plan = Plan{Engine: primes.Engine(text()), Estimate: time.Duration(rng.Int64() - 1<<62)}
 	}
 	rec.Status, rec.Error = Status(text()), text()
+	if maybe() {
+		rec.Tasks, rec.TasksDone = rng.IntN(100), rng.IntN(100)
+	}
+	if rng.IntN(8) == 0 {
+		rec.Task = &Task{Index: rng.IntN(9), Count: 9, Piece: primes.Piece{Kind: primes.HardPiece, X: rng.Uint64(), Lo: 3, Hi: 7, Estimate: time.Second}}
+	}
 	if maybe() {
 		s := text()
 		rec.Payload = &s

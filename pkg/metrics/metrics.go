@@ -49,6 +49,14 @@ var (
 	JobsCancelled = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_jobs_cancelled_total", Help: "Jobs cancelled by their clients.",
 	})
+	// TasksPublished counts the tasks scattered jobs were cut into (again
+	// for a job scattered again), TasksDone the parts workers stored.
+	TasksPublished = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_tasks_published_total", Help: "Tasks of scattered jobs published to the task topic.",
+	})
+	TasksDone = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "sumprimes_tasks_done_total", Help: "Tasks of scattered jobs whose parts were stored.",
+	})
 	// JobsRedelivered counts jobs delivered again after they were final.
 	JobsRedelivered = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_jobs_redelivered_total", Help: "Jobs delivered to a worker again after their record was final.",

@@ -200,10 +200,12 @@ type Member struct {
 // partitions each holds.
 func (k *Kafka) Members(ctx context.Context) (map[job.Lane][]Member, error) {
 	groups := map[string]job.Lane{}
-	for _, lane := range job.Lanes {
+	var ids []string
+	for _, lane := range k.queues() {
 		groups[k.Group(lane)] = lane
+		ids = append(ids, k.Group(lane))
 	}
-	resp, err := k.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{k.Group(job.Light), k.Group(job.Heavy)}})
+	resp, err := k.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: ids})
 	if err != nil {
 		return nil, fmt.Errorf("queue: describe groups: %w", err)
 	}

@@ -22,15 +22,24 @@ type Lag struct {
 }
 
 // Total returns the lag over all lanes and partitions: jobs accepted and
-// not yet done.
+// not yet done (tasks are not counted: their job is, once).
 func (l Lag) Total() int64 {
 	var total int64
-	for _, parts := range l.ByLane {
-		for _, n := range parts {
+	for _, lane := range job.Lanes {
+		for _, n := range l.ByLane[lane] {
 			total += n
 		}
 	}
 	return total
+}
+
+// Tasks returns the lag of the task topic: tasks waiting or running.
+func (l Lag) Tasks() int64 {
+	var n int64
+	for _, v := range l.ByLane[job.Tasks] {
+		n += v
+	}
+	return n
 }
 
 // Of returns the lag of the partition j is published to: its lane's topic,
@@ -47,7 +56,7 @@ func (l Lag) Of(j job.Job) int64 {
 // topic really has (which may be more than were configured).
 func (k *Kafka) Lag(ctx context.Context) (Lag, error) {
 	lag := Lag{ByLane: map[job.Lane]map[int]int64{}, partitions: map[job.Lane][]int{}}
-	for _, lane := range job.Lanes {
+	for _, lane := range k.queues() {
 		var wait backoff.Backoff
 		for try := 1; ; try++ {
 			parts, byPartition, err := k.lag(ctx, k.Topic(lane), k.Group(lane))

@@ -61,6 +61,10 @@ type Config struct {
 	// HeavyTopic and HeavyGroup are the heavy lane's topic and group.
 	HeavyTopic string
 	HeavyGroup string
+	// TaskTopic and TaskGroup carry the tasks scattered jobs are cut
+	// into (job.Tasks).
+	TaskTopic string
+	TaskGroup string
 	DLQTopic   string
 	// BatchTimeout is how long a dead letter may wait to share a batch.
 	// Jobs never wait for a timer: PublishAll sends what it is given at once.
@@ -129,18 +133,33 @@ func New(cfg Config, log *slog.Logger) *Kafka {
 
 // Topic returns the topic of lane.
 func (k *Kafka) Topic(lane job.Lane) string {
-	if lane == job.Heavy {
+	switch lane {
+	case job.Heavy:
 		return k.cfg.HeavyTopic
+	case job.Tasks:
+		return k.cfg.TaskTopic
 	}
 	return k.cfg.Topic
 }
 
 // Group returns the consumer group of lane.
 func (k *Kafka) Group(lane job.Lane) string {
-	if lane == job.Heavy {
+	switch lane {
+	case job.Heavy:
 		return k.cfg.HeavyGroup
+	case job.Tasks:
+		return k.cfg.TaskGroup
 	}
 	return k.cfg.Group
+}
+
+// queues lists the lanes whose topics this queue has: the task topic's
+// only when it is configured.
+func (k *Kafka) queues() []job.Lane {
+	if k.cfg.TaskTopic == "" {
+		return job.Lanes
+	}
+	return job.Queues
 }
 
 // EnsureTopic creates the lanes' topics and the dead-letter topic (one
@@ -180,11 +199,11 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 	if _, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.cfg.Topic}}); err != nil {
 		return fmt.Errorf("queue: metadata: %w", err)
 	}
-	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		{Topic: k.cfg.Topic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
-		{Topic: k.cfg.HeavyTopic, NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor},
-		{Topic: k.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: k.cfg.ReplicationFactor},
-	}})
+	topics := []kafka.TopicConfig{{Topic: k.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: k.cfg.ReplicationFactor}}
+	for _, lane := range k.queues() {
+		topics = append(topics, kafka.TopicConfig{Topic: k.Topic(lane), NumPartitions: k.cfg.Partitions, ReplicationFactor: k.cfg.ReplicationFactor})
+	}
+	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("queue: create topics: %w", err)
 	}
@@ -195,8 +214,10 @@ func (k *Kafka) ensureTopic(ctx context.Context) error {
 	}
 	for {
 		err := k.Ping(ctx)
-		if err == nil {
-			_, err = k.partitions(ctx, k.cfg.HeavyTopic)
+		for _, lane := range k.queues()[1:] {
+			if err == nil {
+				_, err = k.partitions(ctx, k.Topic(lane))
+			}
 		}
 		if err == nil {
 			return nil
@@ -251,6 +272,9 @@ func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
 	byLeader := map[int]*produceBatch{}
 	for i, j := range jobs {
 		topic := k.Topic(j.Lane)
+		if j.Task != nil {
+			topic = k.Topic(job.Tasks)
+		}
 		l, err := k.layouts.get(ctx, topic, k.layout)
 		if err != nil {
 			errs[i] = fmt.Errorf("queue: publish job %s: %w", j.RequestID, err)
@@ -280,8 +304,14 @@ func (k *Kafka) PublishAll(ctx context.Context, jobs []job.Job) (errs []error) {
 }
 
 // partitionOf is the partition of parts that j goes to: its partition key
-// hashed as Java clients hash keys (murmur2), so a batch's jobs share one.
+// hashed as Java clients hash keys (murmur2), so a batch's jobs share one;
+// a task, by its index.
 func partitionOf(j job.Job, parts []int) int {
+	if j.Task != nil {
+		// A job's tasks go round the partitions, so that the workers
+		// holding them get shares of equal size.
+		return parts[j.Task.Index%len(parts)]
+	}
 	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(j.PartitionKey())}, parts...)
 }
 

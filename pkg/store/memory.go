@@ -27,7 +27,8 @@ type Memory struct {
 	generation string
 	records    map[string]entry // job records; final ones expire
 	progress   map[string]float64
-	pending    map[string]time.Time // the index: when each was last seen alive
+	tasks      map[string]*memoryTasks // scattered jobs'
+	pending    map[string]time.Time    // the index: when each was last seen alive
 	attempts   map[string]int
 	leases     map[string]lease
 	claims     map[string]claimEntry
@@ -70,7 +71,7 @@ func NewMemory(ttl time.Duration, now func() time.Time) *Memory {
 	}
 	return &Memory{
 		ttl: ttl, now: now,
-		records: map[string]entry{}, progress: map[string]float64{}, pending: map[string]time.Time{},
+		records: map[string]entry{}, progress: map[string]float64{}, tasks: map[string]*memoryTasks{}, pending: map[string]time.Time{},
 		attempts: map[string]int{}, leases: map[string]lease{}, claims: map[string]claimEntry{},
 		backlog: map[string]backlogEntry{}, fleet: map[string]speedReport{}, changeSubs: map[chan Change]struct{}{}, cancelSubs: map[chan string]struct{}{},
 	}
@@ -191,6 +192,7 @@ func (m *Memory) settle(id string, announce bool) {
 	delete(m.leases, id)
 	delete(m.progress, id)
 	delete(m.backlog, id)
+	delete(m.tasks, id)
 	if announce {
 		m.announce(Change{ID: id})
 	}
@@ -217,6 +219,9 @@ func (m *Memory) Get(_ context.Context, id string) (job.Record, error) {
 	rec := e.rec
 	if f, ok := m.progress[id]; ok && rec.Status == job.InProgress {
 		rec.Progress = &f
+	}
+	if ts := m.tasks[id]; ts != nil && rec.Status == job.InProgress {
+		rec.Tasks, rec.TasksDone = ts.n, len(ts.parts)
 	}
 	return rec, nil
 }
@@ -274,6 +279,7 @@ func (m *Memory) Wipe() {
 	m.generation = ""
 	clear(m.records)
 	clear(m.progress)
+	clear(m.tasks)
 	clear(m.pending)
 	clear(m.attempts)
 	clear(m.leases)

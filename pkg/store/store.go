@@ -1,8 +1,8 @@
 // Package store keeps request records where any API replica can read them.
 //
 // Its interfaces are the boundary, split by who uses them: the API knows
-// Records, Listing, Claims and Notifications; the worker Records and Progress; the
-// janitor Records and the Index. Redis is the real implementation and
+// Records, Listing, Claims and Notifications; the worker Records, Progress
+// and Tasks; the janitor Records and the Index. Redis is the real implementation and
 // translates go-redis errors once, here; Memory is the in-process double
 // for tests, held to the same rules by the conformance suite in storetest.
 package store
@@ -141,6 +141,7 @@ type Store interface {
 	Records
 	Listing
 	Progress
+	Tasks
 	Claims
 	Index
 	Notifications
@@ -397,6 +398,7 @@ func (r *Redis) settle(ctx context.Context, pipe redis.Pipeliner, lane job.Lane,
 	for _, id := range ids {
 		pipe.Del(ctx, r.leaseKey(id)) // one key a command: on a Cluster they sit in different slots
 		pipe.Del(ctx, r.progressKey(id))
+		pipe.Del(ctx, r.tasksKey(id))
 		if announce {
 			pipe.Publish(ctx, r.eventsChannel(), id)
 		}
@@ -598,6 +600,7 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 	pipe := r.client.Pipeline()
 	recCmd := pipe.Get(ctx, r.Key(id))
 	progressCmd := pipe.Get(ctx, r.progressKey(id))
+	tasksCmd := pipe.HMGet(ctx, r.tasksKey(id), "n", "done")
 	_, _ = pipe.Exec(ctx) // each command carries its own error
 	rec, err := decode(id, recCmd)
 	if err != nil {
@@ -605,6 +608,9 @@ func (r *Redis) Get(ctx context.Context, id string) (job.Record, error) {
 	}
 	if f, err := progressCmd.Float64(); err == nil && rec.Status == job.InProgress {
 		rec.Progress = &f
+	}
+	if rec.Status == job.InProgress {
+		rec.Tasks, rec.TasksDone = taskCounts(tasksCmd)
 	}
 	return rec, nil
 }

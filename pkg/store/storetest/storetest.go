@@ -68,6 +68,7 @@ var rules = []struct {
 	{"CancelsOnlyJobsInProgressAndTellsTheWorkers", cancelsOnlyJobsInProgressAndTellsTheWorkers},
 	{"ShowsProgressWhileInProgressOnlyAndAnnouncesIt", showsProgressWhileInProgressOnlyAndAnnouncesIt},
 	{"AnswersPing", answersPing},
+	{"StoresEachTasksPartOnceAndCountsThem", storesEachTasksPartOnceAndCountsThem},
 	{"CreatesAndFinishesBatchesAsOneByOne", createsAndFinishesBatchesAsOneByOne},
 	{"TakesABatchWithLeasesAndTheGeneration", takesABatchWithLeasesAndTheGeneration},
 	{"AnnouncesAWrittenResultWithItsRecord", announcesAWrittenResultWithItsRecord},
@@ -412,6 +413,44 @@ func showsProgressWhileInProgressOnlyAndAnnouncesIt(t *testing.T, h Harness) {
 	_ = s.Put(ctx, j.Finished("17", now))
 	if got, _ := s.Get(ctx, "id-1"); got.Progress != nil {
 		t.Fatalf("progress of a finished job = %v, want none", *got.Progress)
+	}
+}
+
+func storesEachTasksPartOnceAndCountsThem(t *testing.T, h Harness) {
+	s := h.Store
+	j := newJob("id-1")
+	_ = s.Create(ctx, job.Pending(j))
+	if stored, n, err := s.Scatter(ctx, "id-1", 3, 4*time.Second); err != nil || len(stored) != 0 || n != 3 {
+		t.Fatalf("Scatter = %v, %d, %v; want no parts stored of 3", stored, n, err)
+	}
+	c, err := s.PutPart(ctx, "id-1", 2, []byte("two"), time.Second)
+	if err != nil || c != (store.TaskCount{Done: 1, Of: 3, Share: 0.25}) {
+		t.Fatalf("first part: %+v, %v", c, err)
+	}
+	// A redelivered task writes its part again: the first stands, counted once.
+	if c, _ = s.PutPart(ctx, "id-1", 2, []byte("other"), time.Second); c.Done != 1 || c.Complete() {
+		t.Fatalf("part stored twice: %+v", c)
+	}
+	// Scattering again (a job redelivered before it was committed) keeps
+	// the first count and says which parts are in.
+	if stored, n, _ := s.Scatter(ctx, "id-1", 5, time.Second); len(stored) != 1 || stored[0] != 2 || n != 3 {
+		t.Fatalf("Scatter again = %v of %d, want [2] of 3", stored, n)
+	}
+	if got, _ := s.Get(ctx, "id-1"); got.Tasks != 3 || got.TasksDone != 1 {
+		t.Fatalf("record shows %d of %d tasks done, want 1 of 3", got.TasksDone, got.Tasks)
+	}
+	_, _ = s.PutPart(ctx, "id-1", 0, []byte{0, 255, 1}, time.Second)
+	if c, _ = s.PutPart(ctx, "id-1", 1, nil, 2*time.Second); !c.Complete() || c.Share != 1 {
+		t.Fatalf("last part: %+v, want complete", c)
+	}
+	parts, err := s.Parts(ctx, "id-1")
+	if err != nil || len(parts) != 3 || string(parts[2]) != "two" || string(parts[0]) != "\x00\xff\x01" || len(parts[1]) != 0 {
+		t.Fatalf("Parts = %v, %v", parts, err)
+	}
+	// Settling the job drops its parts.
+	_ = s.Put(ctx, j.Finished("17", now))
+	if parts, _ := s.Parts(ctx, "id-1"); len(parts) != 0 {
+		t.Fatalf("parts of a finished job: %d, want none", len(parts))
 	}
 }
 
