@@ -65,7 +65,7 @@ type Config struct {
 	// into (job.Tasks).
 	TaskTopic string
 	TaskGroup string
-	DLQTopic   string
+	DLQTopic  string
 	// BatchTimeout is how long a dead letter may wait to share a batch.
 	// Jobs never wait for a timer: PublishAll sends what it is given at once.
 	BatchTimeout time.Duration
