@@ -330,7 +330,9 @@ func (l *lane) compute(t *task) {
 		l.results <- outcome{msg: t.msg}
 		return
 	case j.Task != nil:
-		l.results <- outcome{msg: t.msg, part: &part, elapsed: l.w.now().Sub(start)}
+		elapsed := l.w.now().Sub(start)
+		metrics.TaskSeconds.Observe(elapsed.Seconds())
+		l.results <- outcome{msg: t.msg, part: &part, elapsed: elapsed}
 		return
 	}
 	elapsed := l.w.now().Sub(start)

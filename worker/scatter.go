@@ -106,7 +106,7 @@ func (l *lane) storePart(work context.Context, j job.Job, part primes.Part) (*jo
 	}
 	var rec job.Record
 	if !backoff.Retry(work, log, "gather the job's parts", func(ctx context.Context) (err error) {
-		rec, err = l.gather(ctx, j, c.Of)
+		rec, err = l.gatherJob(ctx, j, c.Of)
 		return err
 	}) {
 		return nil, false
@@ -114,10 +114,10 @@ func (l *lane) storePart(work context.Context, j job.Job, part primes.Part) (*jo
 	return &rec, true
 }
 
-// gather reads the n parts of j and adds them up into its final record:
+// gatherJob reads the n parts of j and adds them up into its final record:
 // FINISHED with the sum, or FAILED if the parts do not make one (which a
 // retry would not change). An error is the store's.
-func (l *lane) gather(ctx context.Context, j job.Job, n int) (job.Record, error) {
+func (l *lane) gatherJob(ctx context.Context, j job.Job, n int) (job.Record, error) {
 	stored, err := l.w.store.Parts(ctx, j.RequestID)
 	if err != nil {
 		return job.Record{}, err

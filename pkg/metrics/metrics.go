@@ -57,6 +57,12 @@ var (
 	TasksDone = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_tasks_done_total", Help: "Tasks of scattered jobs whose parts were stored.",
 	})
+	// TaskSeconds is how long each task took to compute (its _sum over a
+	// job's tasks, against the job computed whole, is scattering's cost).
+	TaskSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "sumprimes_task_seconds", Help: "Time computing one task of a scattered job.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+	})
 	// JobsRedelivered counts jobs delivered again after they were final.
 	JobsRedelivered = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "sumprimes_jobs_redelivered_total", Help: "Jobs delivered to a worker again after their record was final.",
