@@ -34,6 +34,9 @@ func TestChaos(t *testing.T) {
 	cfg.Kafka.Partitions = 6
 	cfg.HTTP.RequestTimeout = 2 * time.Second
 	cfg.Janitor.Interval, cfg.Janitor.StaleAfter = 500*time.Millisecond, 3*time.Second
+	// Every 250th job is S(10^11), scattered into some eight tasks.
+	est := primes.PlanRange(1, scatteredB).Estimate
+	cfg.Scatter.Threshold, cfg.Scatter.TaskCost = est/2, est/8
 	url := startAPI(t, cfg)
 	workers := []*process{startProcess(t, cfg, "worker"), startProcess(t, cfg, "worker")}
 	startProcess(t, cfg, "janitor")
@@ -69,7 +72,7 @@ func TestChaos(t *testing.T) {
 	}
 	<-done
 
-	finished, wrong := l.collect(t)
+	finished, wrong, scattered := l.collect(t)
 	computed := 0
 	for _, id := range l.withdrawn {
 		if r := get(t, url+"/sumPrime/"+id); r.status != http.StatusNotFound {
@@ -82,10 +85,10 @@ func TestChaos(t *testing.T) {
 		doneByWorkers += w.jobsDone()
 	}
 	lost := len(l.accepted) - finished
-	summary := fmt.Sprintf("accepted=%d finished=%d lost=%d redelivered=%d refused=%d withdrawn=%d computed_after_503=%d wrong=%d",
-		len(l.accepted), finished, lost, max(0, doneByWorkers-finished), l.refused.Load(), len(l.withdrawn), computed, wrong)
+	summary := fmt.Sprintf("accepted=%d finished=%d lost=%d redelivered=%d refused=%d withdrawn=%d computed_after_503=%d wrong=%d scattered=%d",
+		len(l.accepted), finished, lost, max(0, doneByWorkers-finished), l.refused.Load(), len(l.withdrawn), computed, wrong, scattered)
 	fmt.Println(summary)
-	if lost != 0 || wrong != 0 || computed != 0 || len(l.accepted) == 0 {
+	if lost != 0 || wrong != 0 || computed != 0 || len(l.accepted) == 0 || scattered == 0 {
 		t.Fatalf("chaos: %s", summary)
 	}
 }
@@ -114,7 +117,11 @@ func (l *load) run(t *testing.T, jobs, clients int) <-chan struct{} {
 	for range clients {
 		wg.Go(func() {
 			for i := range next {
-				l.submit(t, uint64(1000+i%3000))
+				b := uint64(1000 + i%3000)
+				if i%250 == 125 {
+					b = scatteredB
+				}
+				l.submit(t, b)
 			}
 		})
 	}
@@ -185,13 +192,20 @@ func (l *load) someAccepted() string {
 	return uuid.NewString()
 }
 
+// scatteredB is the chaos mix's scattered job, S(10^11) (OEIS A046731).
+const scatteredB, scatteredSum = 1e11, "201467077743744681014"
+
 // collect waits for every accepted job to be final and counts those
-// FINISHED, and those of them with a wrong sum.
-func (l *load) collect(t *testing.T) (finished, wrong int) {
+// FINISHED, those of them with a wrong sum, and those scattered.
+func (l *load) collect(t *testing.T) (finished, wrong, scattered int) {
 	deadline := time.Now().Add(5 * time.Minute)
 	shown := 0
 	for id, b := range l.accepted {
-		want, _ := primes.SumRange(context.Background(), 1, b, primes.Options{Threads: 1})
+		want := scatteredSum
+		if b != scatteredB {
+			sum, _ := primes.SumRange(context.Background(), 1, b, primes.Options{Threads: 1})
+			want = sum.String()
+		}
 		var last response
 		defer func() {
 			if last.status != 0 && (last.status != http.StatusOK || !last.record(t).Status.Final()) && shown < 5 {
@@ -218,14 +232,17 @@ func (l *load) collect(t *testing.T) (finished, wrong int) {
 			}
 			if rec.Status == job.Finished {
 				finished++
-				if *rec.Payload != want.String() {
+				if *rec.Payload != want {
 					wrong++
+				}
+				if rec.Tasks > 0 {
+					scattered++
 				}
 				break
 			}
 		}
 	}
-	return finished, wrong
+	return finished, wrong, scattered
 }
 
 // poison writes, past the API, to every partition of the job topic: a job
