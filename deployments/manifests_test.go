@@ -198,8 +198,8 @@ func TestManifestsHeavyLaneAndKeys(t *testing.T) {
 
 	t.Run("ScaleTheHeavyLaneOnItsBacklogsComputeTime", func(t *testing.T) {
 		d := m.deployments["worker-heavy"]
-		if d == nil || envOf(d)["SUMPRIMES_WORKER_LANES"] != "heavy" {
-			t.Fatal("no worker-heavy Deployment consuming the heavy lane alone")
+		if d == nil || envOf(d)["SUMPRIMES_WORKER_LANES"] != "heavy,tasks" {
+			t.Fatal("no worker-heavy Deployment consuming the heavy lane and the scattered jobs' tasks")
 		}
 		so := m.scaled[scaledFor(t, m, "worker-heavy")]
 		if so.Spec.MaxReplicaCount == nil || *so.Spec.MaxReplicaCount > 12 {
