@@ -7,9 +7,11 @@
 # target: peer (the same trivial jobs through Asynq, bench/asynq, on the
 # same machine and Redis: processing a backlog, enqueueing, and our closed
 # loop), mixed (light jobs while heavy ones saturate the workers), fair (one
-# client's light jobs behind another's 500) and open loop at 1,000 jobs/s.
-# BENCH_ONLY=peer,mixed (any of throughput, peer, mixed, fair, open) runs
-# those parts alone.
+# client's light jobs behind another's 500), open loop at 1,000 jobs/s, and
+# scatter (S(10^17) whole on one one-thread worker process, then scattered
+# over 1, 2 and 4 of them; a scattered S(10^18) beside primesum's).
+# BENCH_ONLY=peer,mixed (any of throughput, peer, mixed, fair, open,
+# scatter) runs those parts alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
@@ -34,6 +36,7 @@ export SUMPRIMES_KAFKA_TOPIC=sumprimes.$run SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.
 	SUMPRIMES_KAFKA_GROUP=sumprimes-$run SUMPRIMES_REDIS_KEY_PREFIX=$run: \
 	SUMPRIMES_RATELIMIT_ENABLED=false SUMPRIMES_LIMITS_MAX_BACKLOG=0 SUMPRIMES_LOG_LEVEL=warn \
 	SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run.heavy SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-heavy \
+	SUMPRIMES_KAFKA_TASK_TOPIC=sumprimes.$run.tasks SUMPRIMES_KAFKA_TASK_GROUP=sumprimes-$run-tasks \
 	SUMPRIMES_WORKER_CONCURRENCY=1 SUMPRIMES_WORKER_LIGHT_CONCURRENCY=1 SUMPRIMES_WORKER_THREADS=1 SUMPRIMES_METRICS_ADDR= SUMPRIMES_HTTP_PUBLIC_METRICS=true
 api=http://127.0.0.1:18080
 # A broker just started compiles its hot paths (the JVM's JIT) for a minute
@@ -41,9 +44,11 @@ api=http://127.0.0.1:18080
 # over the first two minutes, in steps): a warm-up load keeps that out of
 # the figures, in rounds of 10 s until the throughput stops rising (under
 # 3% from one round to the next, from the sixth round on; twelve at most).
+if want throughput || want peer || want mixed || want fair || want open; then # scatter's minute-long jobs need none
 echo "bench: warming up the stack until its throughput settles (not measured)" >&2
 warmenv=(SUMPRIMES_KAFKA_TOPIC=sumprimes.$run-warm SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run-warm.heavy
 	SUMPRIMES_KAFKA_GROUP=sumprimes-$run-warm SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-warm-heavy
+	SUMPRIMES_KAFKA_TASK_TOPIC=sumprimes.$run-warm.tasks SUMPRIMES_KAFKA_TASK_GROUP=sumprimes-$run-warm-tasks
 	SUMPRIMES_REDIS_KEY_PREFIX=$run-warm: SUMPRIMES_WORKER_LIGHT_CONCURRENCY=0)
 env "${warmenv[@]}" SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>/dev/null & pids+=($!)
 env "${warmenv[@]}" "$bin" worker 2>/dev/null & pids+=($!)
@@ -59,6 +64,7 @@ done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
+fi
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 if want throughput; then
 SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api.log" & pids+=($!)
@@ -113,6 +119,7 @@ stack() { # NAME [ENV...]: an API and, unless NAME ends in -noworker, one worker
 	local env=(SUMPRIMES_KAFKA_TOPIC=sumprimes.$run-$name SUMPRIMES_KAFKA_DLQ_TOPIC=sumprimes.$run-$name.dlq
 		SUMPRIMES_KAFKA_GROUP=sumprimes-$run-$name SUMPRIMES_KAFKA_HEAVY_TOPIC=sumprimes.$run-$name.heavy
 		SUMPRIMES_KAFKA_HEAVY_GROUP=sumprimes-$run-$name-heavy SUMPRIMES_REDIS_KEY_PREFIX=$run-$name:
+		SUMPRIMES_KAFKA_TASK_TOPIC=sumprimes.$run-$name.tasks SUMPRIMES_KAFKA_TASK_GROUP=sumprimes-$run-$name-tasks
 		SUMPRIMES_WORKER_CONCURRENCY=2 SUMPRIMES_WORKER_LIGHT_CONCURRENCY=0 SUMPRIMES_WORKER_THREADS=0 "$@")
 	stackenv=("${env[@]}")
 	env "${env[@]}" SUMPRIMES_HTTP_ADDR=127.0.0.1:18080 "$bin" api 2>"$dir/api-$name.log" & pids+=($!)
@@ -228,6 +235,62 @@ settle --rate 1000
 line=$("$bin" bench --api-url $api "${light[@]}" --rate 1000 --duration 15s 2>/dev/null | slowest | grep '^result ' || true)
 scenarios+=("open loop at 1,000 jobs/s: POST p99|$(field post_p99_ms "$line") ms ($(field jobs "$line") finished, $(field errors "$line") not)|≤ 10 ms|$(ratio "$(field post_p99_ms "$line")" 10)")
 scenarios+=("open loop at 1,000 jobs/s: end-to-end p99|$(field e2e_p99_ms "$line") ms|≤ 100 ms|$(ratio "$(field e2e_p99_ms "$line")" 100)")
+fi
+
+if want scatter; then
+# scatter: S(10^17), about a minute on one core, on worker processes of one
+# thread each (one heavy slot, one task slot): whole (scatter.threshold=0)
+# on one, then cut into tasks of about a second (the defaults) over 1, 2
+# and 4. Time is the record's own, createdAt to finishedAt; the tasks' time
+# is the sum of sumprimes_task_seconds over the workers. Then S(10^18)
+# scattered over two, its sum beside primesum's (bench-primes builds it).
+scatterrun() { # NAME WORKERS B [ENV...]: sets took (s), tasks, busy (task seconds) and payload
+	local name=$1 n=$2 b=$3 i rec created finished
+	shift 3
+	stack "$name-noworker" SUMPRIMES_WORKER_CONCURRENCY=1 SUMPRIMES_WORKER_THREADS=1 SUMPRIMES_LIMITS_MAX_COST=1h "$@"
+	for i in $(seq 1 "$n"); do
+		env "${stackenv[@]}" SUMPRIMES_METRICS_ADDR=127.0.0.1:$((19100 + i)) "$bin" worker 2>"$dir/worker-$name-$i.log" & pids+=($!)
+	done
+	sleep $((4 + 2 * n)) # each joins its three groups
+	rec=$("$bin" submit 1 "$b" --wait --output json --api-url $api)
+	created=$(sed -n 's/.*"createdAt": *"\([^"]*\)".*/\1/p' <<<"$rec")
+	finished=$(sed -n 's/.*"finishedAt": *"\([^"]*\)".*/\1/p' <<<"$rec")
+	tasks=$(sed -n 's/.*"tasks": *\([0-9]*\).*/\1/p' <<<"$rec")
+	payload=$(sed -n 's/.*"payload": *"\([^"]*\)".*/\1/p' <<<"$rec")
+	took=$(awk -v a="$(date -d "$created" +%s.%N)" -v b="$(date -d "$finished" +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
+	busy=0
+	for i in $(seq 1 "$n"); do
+		busy=$(awk -v a="$busy" -v b="$(metric http://127.0.0.1:$((19100 + i))/metrics sumprimes_task_seconds_sum)" 'BEGIN{printf "%.1f", a + b}')
+	done
+	echo "bench: scatter, $name: $took s, ${tasks:-no} tasks, $busy s in tasks, sum $payload" >&2
+}
+metric() { curl -s "$1" | awk -v name="$2" '$1 == name { printf "%.1f", $2 }'; }
+x17=100000000000000000
+echo "bench: scatter, S(10^17) whole on one worker" >&2
+scatterrun scatter-whole 1 $x17 SUMPRIMES_SCATTER_THRESHOLD=0
+whole=$took sum17=$payload
+declare -A tookn tasksn busyn
+for n in 1 2 4; do
+	echo "bench: scatter, S(10^17) scattered over $n worker(s)" >&2
+	scatterrun scatter-$n "$n" $x17
+	tookn[$n]=$took tasksn[$n]=$tasks busyn[$n]=$busy
+	[ "$payload" = "$sum17" ] || echo "bench: scatter: S(10^17) on $n worker(s) gave $payload, whole $sum17" >&2
+done
+echo "bench: scatter, S(10^18) scattered over 2 workers, then primesum's" >&2
+scatterrun scatter-18 2 1000000000000000000
+took18=$took tasks18=$tasks sum18=$payload
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+anchor=${PRIMESUM_ANCHOR:-../shared/anchors/primesum} ref18=unavailable
+if [ -x "$anchor/build.sh" ]; then
+	ref18=$("$("$anchor/build.sh" "$PWD/.cache/primesum")" 1000000000000000000 || echo unavailable)
+fi
+scenarios+=("scatter: S(10^17) whole on one one-thread worker → scattered into ${tasksn[1]} tasks on 1|$whole → ${tookn[1]} s|≤ 1.1×|$(ratio "${tookn[1]}" "$whole")")
+scenarios+=("scatter: the tasks' own time (sum of sumprimes_task_seconds, 1 worker) / whole|${busyn[1]} / $whole s|≤ 1.1×|$(ratio "${busyn[1]}" "$whole")")
+scenarios+=("scatter: 2 one-thread workers / 1 (2 CPUs)|${tookn[2]} / ${tookn[1]} s|≤ 0.55×|$(ratio "${tookn[2]}" "${tookn[1]}")")
+scenarios+=("scatter: 4 one-thread workers / 1 (on the same 2 CPUs)|${tookn[4]} / ${tookn[1]} s|—|$(ratio "${tookn[4]}" "${tookn[1]}")")
+scenarios+=("scatter: S(10^18) over 2 workers ($tasks18 tasks, $took18 s) = primesum's|$( [ "$sum18" = "$ref18" ] && echo "equal: $sum18" || echo "ours $sum18, primesum $ref18")|equal|$( [ "$sum18" = "$ref18" ] && echo 1.00 || echo differs)")
 fi
 
 printf '
