@@ -72,8 +72,8 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 	r = call(http.MethodGet, "/admin/workers", "ops-key")
-	if err := json.Unmarshal(r.body, &workers); r.status != http.StatusOK || err != nil || len(workers.Lanes) != 2 {
-		t.Fatalf("GET /admin/workers = %d %s", r.status, r.body)
+	if err := json.Unmarshal(r.body, &workers); r.status != http.StatusOK || err != nil || len(workers.Lanes) != 3 || workers.Lanes[2].Lane != "tasks" {
+		t.Fatalf("GET /admin/workers = %d %s, want the light and heavy lanes and the tasks", r.status, r.body)
 	}
 	light := workers.Lanes[0]
 	if light.Lane != "light" || len(light.Lag) != cfg.Kafka.Partitions || len(light.Members) != 1 ||
