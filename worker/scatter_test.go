@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,14 +19,15 @@ import (
 // lanes are in-process queues, one per lane, and the task queue the worker
 // publishes to: a published task is delivered copies times.
 type lanes struct {
-	mu      sync.Mutex
-	offsets map[job.Lane]int64
-	queues  map[job.Lane]chan queue.Message
-	copies  int
+	mu        sync.Mutex
+	offsets   map[job.Lane]int64
+	queues    map[job.Lane]chan queue.Message
+	copies    int
+	published chan struct{} // a value after each PublishAll
 }
 
 func newLanes(copies int) *lanes {
-	l := &lanes{offsets: map[job.Lane]int64{}, queues: map[job.Lane]chan queue.Message{}, copies: copies}
+	l := &lanes{offsets: map[job.Lane]int64{}, queues: map[job.Lane]chan queue.Message{}, copies: copies, published: make(chan struct{}, 16)}
 	for _, lane := range job.Queues {
 		l.queues[lane] = make(chan queue.Message, 1024)
 	}
@@ -45,11 +47,34 @@ func (l *lanes) PublishAll(_ context.Context, jobs []job.Job) []error {
 			l.send(job.Tasks, j)
 		}
 	}
+	l.published <- struct{}{}
 	return make([]error, len(jobs))
 }
 
-// laneConsumer fetches from one of lanes' queues.
-type laneConsumer struct{ msgs chan queue.Message }
+// last returns the offset of lane's last message.
+func (l *lanes) last(lane job.Lane) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.offsets[lane]
+}
+
+// countingStore counts the parts stored.
+type countingStore struct {
+	*store.Memory
+	parts atomic.Int64
+}
+
+func (s *countingStore) PutPart(ctx context.Context, id string, index int, part []byte, estimate time.Duration) (store.TaskCount, error) {
+	s.parts.Add(1)
+	return s.Memory.PutPart(ctx, id, index, part, estimate)
+}
+
+// laneConsumer fetches from one of lanes' queues; commits, when set,
+// hears each offset committed.
+type laneConsumer struct {
+	msgs    chan queue.Message
+	commits chan int64
+}
 
 func (c laneConsumer) Fetch(ctx context.Context) (queue.Message, error) {
 	select {
@@ -59,25 +84,39 @@ func (c laneConsumer) Fetch(ctx context.Context) (queue.Message, error) {
 		return queue.Message{}, ctx.Err()
 	}
 }
-func (laneConsumer) Commit(context.Context, queue.Message) error             { return nil }
+func (c laneConsumer) Commit(_ context.Context, m queue.Message) error {
+	if c.commits != nil {
+		c.commits <- m.Offset
+	}
+	return nil
+}
+
 func (laneConsumer) DeadLetter(context.Context, queue.Message, string) error { return nil }
 func (laneConsumer) Close() error                                            { return nil }
 
 // scatterSetup runs a worker consuming the heavy lane and the tasks that
-// scatters every job into about tasks tasks.
-func scatterSetup(t *testing.T, l *lanes, s *store.Memory, taskCost time.Duration) {
+// scatters every job into tasks of about taskCost; commits, when set,
+// hears the task lane's commits, and cancellations tells it of cancelled
+// jobs.
+func scatterSetup(t *testing.T, l *lanes, s worker.Store, taskCost time.Duration, commits chan int64, cancellations chan string) {
 	w := worker.New(worker.Config{
-		Store:       s,
-		NewConsumer: func(lane job.Lane) queue.Consumer { return laneConsumer{l.queues[lane]} },
-		Lanes:       []job.Lane{job.Heavy, job.Tasks},
-		Owner:       "worker-test",
-		Limits:      defaultLimits,
-		LeaseTTL:    15 * time.Second,
-		Concurrency: 1,
-		Threads:     2, // two task slots
-		Scatter:     worker.Scatter{Threshold: time.Nanosecond, TaskCost: taskCost},
-		Tasks:       l,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: s,
+		NewConsumer: func(lane job.Lane) queue.Consumer {
+			if lane == job.Tasks {
+				return laneConsumer{l.queues[lane], commits}
+			}
+			return laneConsumer{l.queues[lane], nil}
+		},
+		Cancellations: cancellations,
+		Lanes:         []job.Lane{job.Heavy, job.Tasks},
+		Owner:         "worker-test",
+		Limits:        defaultLimits,
+		LeaseTTL:      15 * time.Second,
+		Concurrency:   1,
+		Threads:       2, // two task slots
+		Scatter:       worker.Scatter{Threshold: time.Nanosecond, TaskCost: taskCost},
+		Tasks:         l,
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -87,7 +126,7 @@ func scatterSetup(t *testing.T, l *lanes, s *store.Memory, taskCost time.Duratio
 
 // awaitFinal waits for id's record to be final, woken by the store's
 // announcements.
-func awaitFinal(t *testing.T, s *store.Memory, changes <-chan store.Change, id string) job.Record {
+func awaitFinal(t *testing.T, s worker.Store, changes <-chan store.Change, id string) job.Record {
 	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
@@ -119,7 +158,7 @@ func TestScatterGather(t *testing.T) {
 		l, s := newLanes(2), store.NewMemory(time.Minute, nil)
 		changes := s.Changes(t.Context())
 		plan := primes.PlanRange(c.a, c.b)
-		scatterSetup(t, l, s, plan.Estimate/12)
+		scatterSetup(t, l, s, plan.Estimate/12, nil, nil)
 		j := job.Job{RequestID: "big", A: c.a, B: c.b, Lane: job.Heavy}
 		j.Generation, _ = s.Generation(t.Context())
 		if err := s.Create(t.Context(), job.Pending(j)); err != nil {
@@ -135,10 +174,36 @@ func TestScatterGather(t *testing.T) {
 		}
 	}
 
+	t.Run("CancellingStopsTheTasks", func(t *testing.T) {
+		l, s := newLanes(1), &countingStore{Memory: store.NewMemory(time.Minute, nil)}
+		changes := s.Changes(t.Context())
+		commits, cancellations := make(chan int64, 1024), make(chan string, 1)
+		plan := primes.PlanRange(1, 1e14)
+		scatterSetup(t, l, s, plan.Estimate/200, commits, cancellations)
+		j := job.Job{RequestID: "c", A: 1, B: 1e14, Lane: job.Heavy}
+		j.Generation, _ = s.Generation(t.Context())
+		_ = s.Create(t.Context(), job.Pending(j))
+		l.send(job.Heavy, j)
+		<-l.published
+		first := <-commits // the first task done
+		if _, err := s.Cancel(t.Context(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		cancellations <- "c"
+		rec := awaitFinal(t, s, changes, "c")
+		for last := first; last < l.last(job.Tasks); last = <-commits {
+		}
+		n := int(s.parts.Load())
+		t.Logf("%d parts stored of %d tasks", n, l.last(job.Tasks))
+		if rec.Status != job.Cancelled || n >= 150 {
+			t.Fatalf("record %s; %d parts stored of some 200 after cancelling at the first: want the rest skipped or stopped", rec.Status, n)
+		}
+	})
+
 	t.Run("PoisonTaskFailsTheJob", func(t *testing.T) {
 		l, s := newLanes(1), store.NewMemory(time.Minute, nil)
 		changes := s.Changes(t.Context())
-		scatterSetup(t, l, s, time.Second)
+		scatterSetup(t, l, s, time.Second, nil, nil)
 		j := job.Job{RequestID: "j", A: 1, B: 1e11, Lane: job.Heavy}
 		j.Generation, _ = s.Generation(t.Context())
 		_ = s.Create(t.Context(), job.Pending(j))
