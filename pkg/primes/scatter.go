@@ -297,22 +297,35 @@ func Gather(parts []Part) (U128, error) {
 			prefixes[k] = g
 			keys = append(keys, k)
 		}
-		want := map[PieceKind]bool{BasePiece: len(vs) == 3, P2Piece: len(vs) == 4, EasyPiece: len(vs) == 1, HardPiece: len(vs)%2 == 1}
-		if !want[pc.Kind] {
+		bad := func() (U128, error) {
 			return U128{}, fmt.Errorf("%w: %s part with %d values", errPiece, pc.Kind, len(vs))
 		}
 		switch pc.Kind {
 		case BasePiece:
+			if len(vs) != 3 {
+				return bad()
+			}
 			if g.base != nil {
 				return U128{}, fmt.Errorf("%w: two base parts of S(%d)", errPiece, pc.X)
 			}
 			g.base = &drBase{sy: vs[0], leaves: vs[1], below: vs[2]}
 		case EasyPiece:
+			if len(vs) != 1 {
+				return bad()
+			}
 			g.easy = g.easy.Add(vs[0])
 		case HardPiece:
+			if len(vs)%2 != 1 {
+				return bad()
+			}
 			g.hard = append(g.hard, p)
 		case P2Piece:
+			if len(vs) != 4 {
+				return bad()
+			}
 			g.p2s = append(g.p2s, p)
+		default:
+			return bad()
 		}
 	}
 	for _, k := range keys {
